@@ -1,0 +1,30 @@
+@{
+    RootModule           = 'RhaiiGke.dll'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '3d5b7f0e-2a41-4c8e-9b6d-7e2f1a9c4d11'
+    Author               = 'RhaiiGke contributors'
+    CompanyName          = 'RhaiiGke'
+    Copyright            = '(c) RhaiiGke contributors. Apache-2.0.'
+    Description          = 'From an empty Google Cloud project to a benchmarked LLM inference service on GKE with TPU: KServe LLMInferenceService, llm-d EPP and vLLM behind an Istio or GKE Gateway, as typed, pipeable, idempotent cmdlets.'
+    PowerShellVersion    = '7.4'
+    CompatiblePSEditions = @('Core')
+    RequiredAssemblies   = @('RhaiiGke.Models.dll')
+    FormatsToProcess     = @(
+        'Formats/Catalog.format.ps1xml'
+    )
+    TypesToProcess       = @('RhaiiGke.types.ps1xml')
+    CmdletsToExport      = @(
+        'Get-TpuTopology'
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags         = @('GKE', 'TPU', 'KServe', 'vLLM', 'llm-d', 'Kubernetes', 'LLM', 'Inference', 'PSEdition_Core', 'Linux', 'Windows', 'MacOS')
+            LicenseUri   = 'https://www.apache.org/licenses/LICENSE-2.0'
+            ProjectUri   = 'https://github.com/rhaii/RhaiiGke'
+            ReleaseNotes = 'See CHANGELOG.md.'
+        }
+    }
+}

@@ -1,0 +1,112 @@
+namespace RhaiiGke.Engine.Catalog;
+
+/// <summary>
+/// Decides which TPU slices hold a model. Memory model: weights = parameters x bytes; KV cache per
+/// token = 2 x layers x kvHeads x headDim x bytes; usable HBM = total x utilization (vLLM's
+/// --gpu-memory-utilization, 0.9 by default) minus a fixed per-chip runtime reserve. A slice fits
+/// when weights plus the KV cache for <c>concurrentSequences</c> full contexts fit in usable HBM.
+/// </summary>
+public static class TpuSizer
+{
+    public const double RuntimeReserveGiBPerChip = 1.0;
+    private const double GiB = 1024d * 1024 * 1024;
+
+    public sealed record Request(
+        string? Model = null,
+        double? ParametersBillions = null,
+        string DType = "bfloat16",
+        int MaxModelLength = 4096,
+        int ConcurrentSequences = 16,
+        double MemoryUtilization = 0.9,
+        string? Accelerator = null);
+
+    public static IReadOnlyList<TpuModelFit> Size(Request r)
+    {
+        var info = ModelCatalog.Find(r.Model);
+        double paramsB = r.ParametersBillions ?? info?.ParametersBillions
+            ?? throw new RhaiiException("UnknownModelSize", RhaiiErrorCategory.InvalidArgument,
+                $"The size of model '{r.Model}' is not known.",
+                "Pass -ParameterCount (in billions), e.g. -ParameterCount 3.1.", r.Model);
+        if (paramsB <= 0)
+            throw new RhaiiException("InvalidParameterCount", RhaiiErrorCategory.InvalidArgument, "The parameter count must be positive.", null, paramsB);
+        if (r.MemoryUtilization is <= 0 or > 1)
+            throw new RhaiiException("InvalidMemoryUtilization", RhaiiErrorCategory.InvalidArgument, "Memory utilization must be in (0, 1].", "Use a value such as 0.9.", r.MemoryUtilization);
+        var bytes = ModelCatalog.BytesPerParameter(r.DType);
+        var weights = paramsB * 1e9 * bytes / GiB;
+
+        // When the architecture is unknown, estimate the KV cache from a dense-transformer rule of thumb
+        // (grouped-query attention, 8 KV heads of 128, layers ~ 4.5 x sqrt(params in B) + 14).
+        var layers = info?.Layers ?? (int)Math.Round(4.5 * Math.Sqrt(paramsB) + 14);
+        var kvHeads = info?.KvHeads ?? 8;
+        var headDim = info?.HeadDim ?? 128;
+        var kvPerToken = 2.0 * layers * kvHeads * headDim * bytes;
+        var kv = kvPerToken * r.MaxModelLength * r.ConcurrentSequences / GiB;
+
+        var candidates = string.IsNullOrWhiteSpace(r.Accelerator) ? TpuCatalog.All : TpuCatalog.Find(r.Accelerator).ToList();
+        var results = new List<TpuModelFit>();
+        foreach (var g in candidates.GroupBy(t => t.Accelerator))
+        {
+            // The smallest chip count (of the generation's slice sizes) that fits.
+            int? minChips = null;
+            foreach (var chips in g.Select(t => t.Chips).Distinct().OrderBy(c => c))
+                if (Usable(g.First().HbmPerChipGiB, chips, r.MemoryUtilization) >= weights + kv) { minChips = chips; break; }
+
+            foreach (var t in g)
+            {
+                var usable = Usable(t.HbmPerChipGiB, t.Chips, r.MemoryUtilization);
+                var fits = usable >= weights + kv;
+                var tp = TensorParallel(t, info);
+                var wasted = fits && minChips is int m ? t.Chips - m : 0;
+                var note = Note(t, fits, minChips, wasted, tp, info);
+                results.Add(new TpuModelFit
+                {
+                    Model = info?.Id ?? r.Model ?? $"{paramsB:0.##}B parameters",
+                    ParametersBillions = paramsB,
+                    DType = r.DType,
+                    Topology = t,
+                    WeightsGiB = Math.Round(weights, 2),
+                    KvCacheGiB = Math.Round(kv, 2),
+                    UsableHbmGiB = Math.Round(usable, 2),
+                    Fits = fits,
+                    TensorParallelSize = tp,
+                    MinimumChips = minChips ?? 0,
+                    WastedChips = wasted,
+                    Recommended = fits && wasted == 0 && !t.MultiHost,
+                    Note = note,
+                });
+            }
+        }
+        return results.OrderBy(f => f.Topology.Accelerator).ThenBy(f => f.Chips).ThenBy(f => f.Topology.Hosts).ToList();
+    }
+
+    private static double Usable(int hbmPerChip, int chips, double utilization) =>
+        chips * (hbmPerChip * utilization - RuntimeReserveGiBPerChip);
+
+    /// <summary>
+    /// vLLM on TPU shards over every chip the pod sees; on a single host that is the host's chips.
+    /// The tensor-parallel size must divide the model's attention heads; where it does not, the largest
+    /// divisor is used and the rest of the chips idle.
+    /// </summary>
+    private static int TensorParallel(TpuTopology t, ModelInfo? info)
+    {
+        var tp = t.Chips;
+        if (info is null) return tp;
+        while (tp > 1 && info.AttentionHeads % tp != 0) tp /= 2;
+        return tp;
+    }
+
+    private static string Note(TpuTopology t, bool fits, int? minChips, int wasted, int tp, ModelInfo? info)
+    {
+        if (!fits) return "Does not fit: weights plus KV cache exceed usable HBM.";
+        var parts = new List<string>();
+        if (wasted > 0 && minChips is int m)
+        {
+            var replicas = t.Chips / m;
+            parts.Add($"Fits on {m} chip(s): TP={t.Chips} here uses {t.Chips} chips for one replica; {replicas} replicas at TP={m} on {m}-chip slices would serve about {replicas}x the traffic for the same chips.");
+        }
+        if (info is not null && tp != t.Chips)
+            parts.Add($"{info.AttentionHeads} attention heads do not divide by {t.Chips}; TP={tp} leaves {t.Chips - tp} chip(s) idle.");
+        if (t.MultiHost) parts.Add($"Multi-host slice ({t.Hosts} hosts): needs a LeaderWorkerSet workload and an atomic, immutable node pool.");
+        return parts.Count == 0 ? "Smallest slice that fits." : string.Join(" ", parts);
+    }
+}

@@ -74,13 +74,14 @@ function Invoke-Build {
     if (Test-Path (Join-Path $publish 'runtimes')) { Copy-Item (Join-Path $publish 'runtimes') $deps -Recurse }
     Copy-Item (Join-Path $Root 'RhaiiGke.psd1') $ModuleOut
     Copy-Item (Join-Path $Root 'module/*') $ModuleOut -Recurse -Force
-    Invoke-Docs
+    Invoke-Docs -Lenient
     Write-Host "build: module laid out in $ModuleOut"
 }
 
-function Invoke-Docs {
+function Invoke-Docs([switch]$Lenient) {
     $helpArgs = @('-File', (Join-Path $Root 'tools/Build-Help.ps1'), '-ModuleManifest', (Join-Path $ModuleOut 'RhaiiGke.psd1'), '-DocsPath', (Join-Path $Root 'docs'))
     if ($UpdateMarkdown) { $helpArgs += '-UpdateMarkdown' }
+    if ($Lenient) { $helpArgs += '-Lenient' }
     $null = Invoke-ChildPwsh $helpArgs
 }
 

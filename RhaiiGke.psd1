@@ -11,10 +11,13 @@
     RequiredAssemblies   = @('RhaiiGke.Models.dll')
     FormatsToProcess     = @(
         'Formats/Catalog.format.ps1xml'
+        'Formats/Manifests.format.ps1xml'
     )
     TypesToProcess       = @('RhaiiGke.types.ps1xml')
     CmdletsToExport      = @(
         'Get-TpuTopology'
+        'New-LlmInferenceServiceSpec'
+        'Export-RhaiiManifest'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

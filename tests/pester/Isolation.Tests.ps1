@@ -33,6 +33,7 @@ foreach (`$a in [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.
         $r.ExitCode | Should -Be 0 -Because $r.Output
         $r.Output | Should -Match 'YamlDotNet\|11\|Default'
         $r.Output | Should -Match 'RhaiiGke\.Engine\|0\|RhaiiGke'
+        $r.Output | Should -Match 'YamlDotNet\|18\|RhaiiGke'
         $r.Output | Should -Match 'RhaiiGke\.Models\|0\|Default'
     }
     It 'lets another YamlDotNet load after RhaiiGke' {

@@ -45,7 +45,8 @@ Describe '<Name> follows the conventions' -Tag Unit -ForEach $commands {
         foreach ($t in $cmd.OutputType) { $t.Type | Should -Not -BeNullOrEmpty -Because "$($t.Name) must resolve to a loaded type" }
     }
     It 'supports -WhatIf when it changes state' {
-        if ($cmd.Verb -in 'New', 'Set', 'Remove', 'Install', 'Uninstall', 'Deploy', 'Export', 'Start', 'Stop', 'Invoke', 'Connect', 'Add', 'Update', 'Publish', 'Register') {
+        # New-*Spec commands only build an object in memory; nothing changes, so there is nothing to confirm.
+        if ($cmd.Noun -notlike '*Spec' -and $cmd.Verb -in 'New', 'Set', 'Remove', 'Install', 'Uninstall', 'Deploy', 'Export', 'Start', 'Stop', 'Invoke', 'Connect', 'Add', 'Update', 'Publish', 'Register') {
             $cmd.Parameters.Keys | Should -Contain 'WhatIf'
         }
     }

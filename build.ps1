@@ -88,7 +88,8 @@ function Invoke-Docs([switch]$Lenient) {
 function Read-TrxCounts([string]$Path) {
     [xml]$trx = Get-Content -LiteralPath $Path -Raw
     $c = $trx.TestRun.ResultSummary.Counters
-    [pscustomobject]@{ Passed = [int]$c.passed; Failed = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted; Skipped = [int]$c.notExecuted }
+    # Skipped tests are counted in total but not in executed (notExecuted stays 0 in current TRX files).
+    [pscustomobject]@{ Passed = [int]$c.passed; Failed = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted; Skipped = [int]$c.total - [int]$c.executed }
 }
 
 function Invoke-Test {

@@ -12,12 +12,15 @@
     FormatsToProcess     = @(
         'Formats/Catalog.format.ps1xml'
         'Formats/Manifests.format.ps1xml'
+        'Formats/Inference.format.ps1xml'
     )
     TypesToProcess       = @('RhaiiGke.types.ps1xml')
     CmdletsToExport      = @(
         'Get-TpuTopology'
         'New-LlmInferenceServiceSpec'
         'Export-RhaiiManifest'
+        'Start-InferenceSimulator'
+        'Stop-InferenceSimulator'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -1,0 +1,44 @@
+namespace RhaiiGke;
+
+public enum TpuPricingModel
+{
+    OnDemand,
+    Spot,
+    OneYearCommitment,
+    ThreeYearCommitment,
+}
+
+/// <summary>What a TPU cluster costs to run (<c>Get-RhaiiCostEstimate</c>), in the price table's currency.</summary>
+public sealed class CostEstimate
+{
+    public string? Cluster { get; init; }
+    public string Accelerator { get; init; } = "";
+    public string MachineType { get; init; } = "";
+    public string Topology { get; init; } = "";
+    public int TpuNodes { get; init; }
+    public int Chips { get; init; }
+    public TpuPricingModel PricingModel { get; init; }
+    public double PricePerChipHour { get; init; }
+    public double TpuHourly { get; init; }
+    /// <summary>GKE cluster management fee plus the system node pool.</summary>
+    public double OverheadHourly { get; init; }
+    public double Hourly { get; init; }
+    public double Daily => Math.Round(Hourly * 24, 2);
+    /// <summary>730 hours.</summary>
+    public double Monthly => Math.Round(Hourly * 730, 2);
+    /// <summary>With the TPU pool scaled to zero: only the overhead remains.</summary>
+    public double ScaledToZeroHourly { get; init; }
+    public double ScaledToZeroMonthly => Math.Round(ScaledToZeroHourly * 730, 2);
+    /// <summary>Output tokens per second the estimate for <see cref="CostPerMillionOutputTokens"/> assumes.</summary>
+    public double? OutputTokensPerSecond { get; init; }
+    /// <summary>Cost of one million output tokens at full utilisation, when a throughput was given.</summary>
+    public double? CostPerMillionOutputTokens { get; init; }
+    public string Currency { get; init; } = "USD";
+    /// <summary>The date the price table's figures were taken from their source.</summary>
+    public DateOnly PriceTableDate { get; init; }
+    public string PriceTableSource { get; init; } = "";
+    public int PriceTableAgeDays { get; init; }
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
+    public override string ToString() => $"{Accelerator} {Topology} x{TpuNodes}: {Hourly:0.00} {Currency}/h, {Monthly:0} {Currency}/month (prices of {PriceTableDate:yyyy-MM-dd})";
+}

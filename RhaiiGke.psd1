@@ -12,6 +12,7 @@
     FormatsToProcess     = @(
         'Formats/Catalog.format.ps1xml'
         'Formats/Manifests.format.ps1xml'
+        'Formats/Lint.format.ps1xml'
         'Formats/Inference.format.ps1xml'
     )
     TypesToProcess       = @('RhaiiGke.types.ps1xml')
@@ -19,6 +20,7 @@
         'Get-TpuTopology'
         'New-LlmInferenceServiceSpec'
         'Export-RhaiiManifest'
+        'Test-LlmInferenceServiceManifest'
         'Start-InferenceSimulator'
         'Stop-InferenceSimulator'
     )

@@ -23,6 +23,9 @@
         'Test-LlmInferenceServiceManifest'
         'Start-InferenceSimulator'
         'Stop-InferenceSimulator'
+        'Test-InferenceEndpoint'
+        'Get-InferenceMetrics'
+        'Invoke-InferenceBenchmark'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -21,3 +21,24 @@ Describe 'Start-InferenceSimulator' -Tag Unit, Inference {
         $r.Headers['x-inference-pod'] | Should -BeIn $sim.PodNames
     }
 }
+
+Describe 'Inference pipelines' -Tag Unit, Inference {
+    It 'pipes a simulator into Test-InferenceEndpoint' {
+        $r = $sim | Test-InferenceEndpoint -WarningAction SilentlyContinue
+        $r.Passed | Should -BeTrue -Because ($r.Checks | Out-String)
+        ($r.Checks | Format-Table | Out-String) | Should -Match 'StreamingFraming'
+    }
+    It 'pipes a simulator into Invoke-InferenceBenchmark and formats the stages' {
+        $runs = $sim | Invoke-InferenceBenchmark -Concurrency 1, 2 -NumPrompts 10 -InputTokens 16 -OutputTokens 4
+        $runs.Count | Should -Be 2
+        $runs.Stage | Should -Be @('concurrency-1', 'concurrency-2')
+        ($runs | Format-Table | Out-String) | Should -Match 'TTFT p50'
+        $runs[1].Itl.Count | Should -Be 30
+    }
+    It 'reads metric deltas after a run' {
+        $before = $sim | Get-InferenceMetrics -Name 'vllm:generation_tokens_total'
+        $null = $sim | Invoke-InferenceBenchmark -NumPrompts 5 -OutputTokens 3 -Warmups 0
+        $after = $sim | Get-InferenceMetrics -Name 'vllm:generation_tokens_total' -Since $before
+        ($after | Measure-Object Delta -Sum).Sum | Should -Be 15
+    }
+}

@@ -45,8 +45,10 @@ public sealed class InferenceBenchmarkSpec
     /// <summary>Bearer token; never written to output, logs or files.</summary>
     public string? ApiKey { get; set; }
     public InferenceBenchmarkProfile Profile { get; set; } = InferenceBenchmarkProfile.Concurrent;
-    /// <summary>Concurrency levels (Concurrent), or the cap on requests in flight for open-loop profiles (first value).</summary>
+    /// <summary>Concurrency levels (Concurrent); the highest also sets the Sweep's throughput stage.</summary>
     public int[] Concurrency { get; set; } = [1];
+    /// <summary>Cap on requests in flight for open-loop stages (vLLM --max-concurrency); null = none.</summary>
+    public int? MaxConcurrency { get; set; }
     /// <summary>Requests per second (Constant, Poisson).</summary>
     public double[] Rates { get; set; } = [1];
     /// <summary>Gamma shape of the arrival gaps: 1 = Poisson, &lt;1 burstier.</summary>
@@ -88,5 +90,7 @@ public sealed class InferenceBenchmarkSpec
     public string Label { get; set; } = "rhaii";
     /// <summary>Keep every request record on the result (memory grows with the run).</summary>
     public bool Detailed { get; set; }
+    /// <summary>Accept any TLS certificate (self-signed gateways in test clusters).</summary>
+    public bool SkipCertificateCheck { get; set; }
     public Dictionary<string, string> Metadata { get; set; } = new();
 }

@@ -1,0 +1,424 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace RhaiiGke.Engine.Inference;
+
+/// <summary>
+/// Runs Invoke-InferenceBenchmark: warm-up, then one stage per concurrency level or rate (or the
+/// Sweep and RunbookTiers presets), each measured like vLLM's benchmark and yielded as it finishes.
+/// Closed-loop stages run N workers; open-loop stages send from a dedicated thread at scheduled
+/// times and record how late each send was (scheduling lag).
+/// </summary>
+public sealed class InferenceBenchmarkRunner
+{
+    private readonly InferenceBenchmarkSpec _spec;
+    private readonly IRhaiiLog _log;
+    private readonly HttpTarget _target;
+    private readonly ConcurrentBag<Executor> _idle = [];
+    private List<BenchPrompt> _prompts = [];
+    private byte[][] _requests = [];
+    private string _model = "";
+    private RequestLogWriter? _logWriter;
+    private static readonly double s_freq = Stopwatch.Frequency;
+
+    public InferenceBenchmarkRunner(InferenceBenchmarkSpec spec, IRhaiiLog? log = null)
+    {
+        _spec = spec;
+        _log = log ?? NullRhaiiLog.Instance;
+        _target = new HttpTarget(spec.BaseUrl) { ApiKey = spec.ApiKey, SkipCertificateCheck = spec.SkipCertificateCheck };
+        Validate(spec);
+    }
+
+    /// <summary>Stage names and sizes the run will have (Sweep's rates are decided while it runs).</summary>
+    public IReadOnlyList<string> PlannedStages => Plan().Select(s => s.Name).ToList();
+
+    private static void Validate(InferenceBenchmarkSpec s)
+    {
+        void Bad(string id, string msg, string fix) => throw new RhaiiException(id, RhaiiErrorCategory.InvalidArgument, msg, fix);
+        if (s.NumPrompts < 1) Bad("InvalidNumPrompts", "NumPrompts must be at least 1.", "Use -NumPrompts 200 or more; 1,000+ for a meaningful p99.");
+        if (s.Concurrency.Length == 0 || s.Concurrency.Any(c => c < 1)) Bad("InvalidConcurrency", "Concurrency levels must be 1 or more.", "Use -Concurrency 1, 4, 16.");
+        if (s.Profile is InferenceBenchmarkProfile.Constant or InferenceBenchmarkProfile.Poisson && (s.Rates.Length == 0 || s.Rates.Any(r => !(r > 0))))
+            Bad("InvalidRate", "Rates must be positive requests per second.", "Use -Rate 1, 5, 10.");
+        if (!(s.Burstiness > 0)) Bad("InvalidBurstiness", "Burstiness must be positive.", "Use 1 for Poisson arrivals, below 1 for burstier traffic.");
+        if (s.MaxConcurrency is < 1) Bad("InvalidConcurrency", "MaxConcurrency must be 1 or more.", "Leave it out for no cap.");
+        foreach (var k in s.Slo.Keys)
+            if (!BenchmarkMath.SloMetrics.Contains(k.ToLowerInvariant()))
+                Bad("UnknownSloMetric", $"Unknown SLO metric '{k}'.", "Use ttft, tpot, itl, e2el or ntpot, in milliseconds, e.g. -Slo @{ ttft = 200; tpot = 50 }.");
+        if (s.Percentiles.Any(p => p is < 0 or > 100)) Bad("InvalidPercentile", "Percentiles must be between 0 and 100.", "Use -Percentile 50, 90, 95, 99.");
+    }
+
+    private sealed record StagePlan(string Name, int Count, int? Concurrency, double Rate, bool Constant);
+
+    private List<StagePlan> Plan()
+    {
+        var n = _spec.NumPrompts;
+        return _spec.Profile switch
+        {
+            InferenceBenchmarkProfile.Synchronous => [new("synchronous", n, 1, double.PositiveInfinity, false)],
+            InferenceBenchmarkProfile.Concurrent => _spec.Concurrency.Select(c => new StagePlan($"concurrency-{c}", n, c, double.PositiveInfinity, false)).ToList(),
+            InferenceBenchmarkProfile.Constant => _spec.Rates.Select(r => new StagePlan($"rate-{Fmt(r)}", n, _spec.MaxConcurrency, r, true)).ToList(),
+            InferenceBenchmarkProfile.Poisson => _spec.Rates.Select(r => new StagePlan($"rate-{Fmt(r)}", n, _spec.MaxConcurrency, r, false)).ToList(),
+            InferenceBenchmarkProfile.RunbookTiers =>
+            [
+                new("tier-baseline", Math.Min(10, n), 1, double.PositiveInfinity, false),
+                new("tier-serial", n, 1, double.PositiveInfinity, false),
+                new("tier-light", n, 5, double.PositiveInfinity, false),
+                new("tier-medium", n, 10, double.PositiveInfinity, false),
+                new("tier-heavy", n, 20, double.PositiveInfinity, false),
+            ],
+            InferenceBenchmarkProfile.Sweep =>
+            [
+                new("synchronous", n, 1, double.PositiveInfinity, false),
+                new("throughput", n, ThroughputConcurrency, double.PositiveInfinity, false),
+            ],
+            _ => [],
+        };
+    }
+
+    private int ThroughputConcurrency => _spec.MaxConcurrency ?? (_spec.Concurrency.Max() > 1 ? _spec.Concurrency.Max() : 32);
+
+    private static string Fmt(double r) => r.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Runs every stage and yields each result as soon as it is complete.</summary>
+    public async IAsyncEnumerable<InferenceBenchmarkResult> RunAsync([EnumeratorCancellation] CancellationToken ct = default)
+    {
+        _model = string.IsNullOrWhiteSpace(_spec.Model) ? await InferenceHttp.DiscoverModelAsync(_target, ct).ConfigureAwait(false) : _spec.Model!;
+        var plan = Plan();
+        var largest = Math.Max(plan.Max(p => p.Count), _spec.NumPrompts);
+        _prompts = BenchmarkDatasets.Build(_spec, largest);
+        _requests = _prompts.Select(p => _target.BuildRequest("POST", OpenAiRequests.Path(_spec.Api),
+            OpenAiRequests.Body(_spec.Api, _model, p, _spec.Streaming, _spec.IgnoreEos), _spec.Streaming)).ToArray();
+        if (_spec.RequestLogPath is { Length: > 0 } logPath) _logWriter = new RequestLogWriter(logPath);
+        try
+        {
+            await WarmUpAsync(ct).ConfigureAwait(false);
+            var results = new List<InferenceBenchmarkResult>();
+            var index = 0;
+            foreach (var stage in plan)
+            {
+                var r = await RunStageAsync(stage, index++, ct).ConfigureAwait(false);
+                results.Add(r);
+                yield return r;
+            }
+            if (_spec.Profile == InferenceBenchmarkProfile.Sweep)
+            {
+                var lo = results[0].RequestThroughput;
+                var hi = results[1].RequestThroughput;
+                var steps = Math.Max(1, _spec.SweepSteps);
+                for (var k = 1; k <= steps; k++)
+                {
+                    var rate = lo + (hi - lo) * k / (steps + 1);
+                    if (!(rate > 0)) continue;
+                    var r = await RunStageAsync(new StagePlan($"rate-{Fmt(Math.Round(rate, 3))}", _spec.NumPrompts, _spec.MaxConcurrency, rate, true), index++, ct).ConfigureAwait(false);
+                    results.Add(r);
+                    yield return r;
+                }
+                var meeting = results.Where(x => x.MeetsSlo == true).OrderByDescending(x => x.RequestThroughput).FirstOrDefault();
+                if (meeting is not null)
+                {
+                    meeting.SweepBest = true;
+                    _log.Verbose($"Sweep: the highest load meeting the SLOs is {meeting.Stage} at {meeting.RequestThroughput:0.##} req/s.");
+                }
+                else if (_spec.Slo.Count > 0) _log.Warning("Sweep: no stage met the SLOs, not even one request at a time.");
+                else _log.Warning("Sweep without -Slo: every stage is reported, but none can be marked as the highest rate meeting SLOs.");
+            }
+        }
+        finally
+        {
+            if (_logWriter is not null) await _logWriter.DisposeAsync().ConfigureAwait(false);
+            while (_idle.TryTake(out var e)) e.Dispose();
+        }
+    }
+
+    private async Task WarmUpAsync(CancellationToken ct)
+    {
+        for (var i = 0; i < _spec.Warmups; i++)
+        {
+            var ex = Rent(ct);
+            var timeout = i == 0 ? _spec.WarmupTimeout : _spec.RequestTimeout;
+            ex.Obs.Reset();
+            ex.Cts.CancelAfter(timeout);
+            var t0 = Stopwatch.GetTimestamp();
+            try
+            {
+                await ex.Conn.SendAsync(_requests[i % _requests.Length], ex.Obs, ex.Cts.Token).ConfigureAwait(false);
+                _log.Verbose($"Warm-up request {i + 1}: HTTP {ex.Obs.Status} in {Stopwatch.GetElapsedTime(t0).TotalMilliseconds:0} ms (excluded from results).");
+                if (ex.Obs.Status != 200)
+                    _log.Warning($"Warm-up request {i + 1} answered HTTP {ex.Obs.Status}: {ex.Obs.Error}");
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                ex.Conn.Close();
+                throw new RhaiiException("WarmupTimeout", RhaiiErrorCategory.OperationTimeout,
+                    $"The warm-up request to {_target.BaseUrl} did not finish within {timeout.TotalSeconds:0} s.",
+                    "A TPU server compiles on its first request; raise -WarmupTimeout, or check the server with Test-InferenceEndpoint.", _target.BaseUrl);
+            }
+            catch (RawHttpException e)
+            {
+                throw new RhaiiException("InferenceEndpointUnreachable", RhaiiErrorCategory.ConnectionError, $"Warm-up request to {_target.BaseUrl} failed: {e.Message}",
+                    "Check the URL and that the server or port-forward is running; Test-InferenceEndpoint shows each check.", _target.BaseUrl, e);
+            }
+            finally { Return(ex); }
+        }
+    }
+
+    private sealed class Executor : IDisposable
+    {
+        public Executor(HttpTarget t, CancellationToken ct)
+        {
+            Conn = new RawHttpConnection(t);
+            Cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            Token = ct;
+        }
+
+        public readonly RawHttpConnection Conn;
+        public readonly CompletionObserver Obs = new();
+        public CancellationTokenSource Cts;
+        public readonly CancellationToken Token;
+
+        public void ResetTimer()
+        {
+            if (!Cts.TryReset())
+            {
+                Cts.Dispose();
+                Cts = CancellationTokenSource.CreateLinkedTokenSource(Token);
+            }
+        }
+
+        public void Dispose()
+        {
+            Conn.Dispose();
+            Cts.Dispose();
+        }
+    }
+
+    private Executor Rent(CancellationToken ct) => _idle.TryTake(out var e) && e.Token == ct ? e : new Executor(_target, ct);
+
+    private void Return(Executor e)
+    {
+        e.ResetTimer();
+        _idle.Add(e);
+    }
+
+    private sealed class StageContext
+    {
+        public required string Name;
+        public required BenchmarkAccumulator Acc;
+        public long T0;
+        public long Deadline = long.MaxValue;
+        public int Done;
+        public bool Records;
+    }
+
+    private async Task<InferenceBenchmarkResult> RunStageAsync(StagePlan plan, int stageIndex, CancellationToken ct)
+    {
+        var ctx = new StageContext
+        {
+            Name = plan.Name,
+            Acc = new BenchmarkAccumulator(plan.Count, _spec.Detailed),
+            Records = _spec.Detailed || _logWriter is not null,
+        };
+        var info = new StageInfo
+        {
+            Name = plan.Name,
+            Label = _spec.Label,
+            Date = DateTimeOffset.Now,
+            Backend = _spec.Api == InferenceApi.Chat ? "openai-chat" : "openai",
+            BaseUrl = _target.BaseUrl,
+            Model = _model,
+            Profile = _spec.Profile,
+            TargetConcurrency = plan.Concurrency,
+            RequestRate = plan.Rate,
+            Burstiness = plan.Constant ? double.PositiveInfinity : _spec.Burstiness,
+            Streaming = _spec.Streaming,
+            Percentiles = _spec.Percentiles,
+            SloMs = _spec.Slo,
+            SloAttainment = _spec.SloAttainment,
+            Metadata = _spec.Metadata,
+            RequestLogPath = _logWriter?.Path,
+        };
+        using var progressCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var progress = ReportProgressAsync(ctx, plan, progressCts.Token);
+        ctx.T0 = Stopwatch.GetTimestamp();
+        if (_spec.MaxDuration is { } max) ctx.Deadline = ctx.T0 + (long)(max.TotalSeconds * s_freq);
+        if (double.IsInfinity(plan.Rate)) await ClosedLoopAsync(plan, ctx, ct).ConfigureAwait(false);
+        else await OpenLoopAsync(plan, ctx, stageIndex, ct).ConfigureAwait(false);
+        var duration = (Stopwatch.GetTimestamp() - ctx.T0) / s_freq;
+        progressCts.Cancel();
+        try { await progress.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        ct.ThrowIfCancellationRequested();
+        _log.Progress("Invoke-InferenceBenchmark", $"{plan.Name}: done", 100);
+        var result = ctx.Acc.Build(info, duration);
+        foreach (var w in result.Warnings) _log.Warning($"{plan.Name}: {w}");
+        return result;
+    }
+
+    private async Task ReportProgressAsync(StageContext ctx, StagePlan plan, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            await Task.Delay(250, ct).ConfigureAwait(false);
+            var done = Volatile.Read(ref ctx.Done);
+            var secs = (Stopwatch.GetTimestamp() - ctx.T0) / s_freq;
+            _log.Progress("Invoke-InferenceBenchmark", $"{plan.Name}: {done}/{plan.Count} requests, {ctx.Acc.Failed} failed, {done / Math.Max(secs, 1e-9):0.#} req/s",
+                (int)(100L * done / Math.Max(1, plan.Count)));
+        }
+    }
+
+    private async Task ClosedLoopAsync(StagePlan plan, StageContext ctx, CancellationToken ct)
+    {
+        var next = -1;
+        var workers = new Task[Math.Min(plan.Concurrency ?? 1, plan.Count)];
+        for (var w = 0; w < workers.Length; w++)
+        {
+            workers[w] = Task.Run(async () =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < plan.Count && !ct.IsCancellationRequested && Stopwatch.GetTimestamp() < ctx.Deadline)
+                {
+                    var now = Stopwatch.GetTimestamp();
+                    await RunOneAsync(i, (now - ctx.T0) / s_freq, now, ctx, ct).ConfigureAwait(false);
+                }
+            }, ct);
+        }
+        try { await Task.WhenAll(workers).ConfigureAwait(false); }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+    }
+
+    private Task OpenLoopAsync(StagePlan plan, StageContext ctx, int stageIndex, CancellationToken ct)
+    {
+        var offsets = ArrivalSchedule.Offsets(plan.Count, plan.Rate, _spec.Burstiness, plan.Constant, _spec.Seed + 1000 * stageIndex);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var outstanding = 1; // the dispatcher's own token
+        var cap = plan.Concurrency is { } c ? new SemaphoreSlim(c) : null;
+        void Finished()
+        {
+            if (Interlocked.Decrement(ref outstanding) == 0) done.TrySetResult();
+        }
+        async Task Run(int i, double scheduled, long queuedAt)
+        {
+            try
+            {
+                if (cap is not null)
+                {
+                    await cap.WaitAsync(ct).ConfigureAwait(false);
+                    try { await RunOneAsync(i, scheduled, queuedAt, ctx, ct).ConfigureAwait(false); }
+                    finally { cap.Release(); }
+                }
+                else await RunOneAsync(i, scheduled, queuedAt, ctx, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) { }
+            finally { Finished(); }
+        }
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                for (var i = 0; i < offsets.Length; i++)
+                {
+                    var due = ctx.T0 + (long)(offsets[i] * s_freq);
+                    PreciseClock.SleepUntil(due, ct);
+                    if (ct.IsCancellationRequested || Stopwatch.GetTimestamp() >= ctx.Deadline) break;
+                    Interlocked.Increment(ref outstanding);
+                    _ = Run(i, offsets[i], Stopwatch.GetTimestamp());
+                }
+            }
+            finally { Finished(); }
+        }) { IsBackground = true, Name = "benchmark-dispatch", Priority = ThreadPriority.AboveNormal };
+        thread.Start();
+        return done.Task;
+    }
+
+    /// <summary>Sends request <paramref name="index"/> and records it. <paramref name="queuedAt"/> is when it became ready to send.</summary>
+    private async Task RunOneAsync(int index, double scheduled, long queuedAt, StageContext ctx, CancellationToken ct)
+    {
+        var ex = Rent(ct);
+        var slot = index % _requests.Length;
+        var prompt = _prompts[slot];
+        var o = ex.Obs;
+        o.Reset();
+        o.KeepText = _spec.Detailed;
+        string? errType = null, err = null;
+        var t0 = Stopwatch.GetTimestamp();
+        ex.Cts.CancelAfter(_spec.RequestTimeout);
+        try
+        {
+            await ex.Conn.SendAsync(_requests[slot], o, ex.Cts.Token).ConfigureAwait(false);
+        }
+        catch (RawHttpException e) { errType = e.Kind; err = e.Message; }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            ex.Conn.Close();
+            errType = "timeout";
+            err = $"No complete answer within {_spec.RequestTimeout.TotalSeconds:0.#} s.";
+        }
+        catch (OperationCanceledException)
+        {
+            ex.Conn.Close();
+            Return(ex);
+            throw;
+        }
+        var tEnd = Stopwatch.GetTimestamp();
+        if (errType is null)
+        {
+            if (o.Status != 200) { errType = "http_" + o.Status; err = o.Error ?? o.ErrorBody ?? ""; }
+            else if (o.Error is not null) { errType = "stream_error"; err = o.Error; }
+            else if (o.ChoiceChunks == 0) { errType = "stream_error"; err = "The response had no choices."; }
+        }
+        var success = errType is null;
+        var row = new RequestRow
+        {
+            Scheduled = scheduled,
+            QueueTime = (t0 - queuedAt) / s_freq,
+            Start = (t0 - ctx.T0) / s_freq,
+            Ttft = success && _spec.Streaming && o.FirstContentAt > 0 ? (o.FirstContentAt - t0) / s_freq : double.NaN,
+            FirstByte = o.HeadAt > 0 ? (o.HeadAt - t0) / s_freq : 0,
+            Latency = ((success && o.LastChoiceAt > 0 ? o.LastChoiceAt : tEnd) - t0) / s_freq,
+            PromptTokens = o.PromptTokens ?? prompt.PromptTokens,
+            OutputTokens = success ? o.CompletionTokens ?? (o.KeepText ? InferenceText.CountTokens(o.Text.ToString()) : o.ContentChunks) : 0,
+            CachedTokens = o.CachedTokens ?? 0,
+            Success = success,
+        };
+        var gaps = Math.Max(0, o.ContentTimes.Count - 1);
+        var rented = ArrayPool<double>.Shared.Rent(Math.Max(1, gaps));
+        for (var i = 0; i < gaps; i++) rented[i] = (o.ContentTimes[i + 1] - o.ContentTimes[i]) / s_freq;
+        var itls = success ? rented.AsSpan(0, gaps) : [];
+        InferenceRequestRecord? record = null;
+        if (ctx.Records)
+        {
+            var tpot = BenchmarkMath.Tpot(row);
+            record = new InferenceRequestRecord
+            {
+                Index = index,
+                Stage = ctx.Name,
+                ScheduledMs = scheduled * 1000,
+                StartMs = row.Start * 1000,
+                SchedulingLagMs = Math.Max(0, row.Start - row.QueueTime - scheduled) * 1000,
+                QueueTimeMs = row.QueueTime * 1000,
+                Success = success,
+                StatusCode = o.Status,
+                TtftMs = double.IsNaN(row.Ttft) ? null : row.Ttft * 1000,
+                FirstByteMs = o.HeadAt > 0 ? row.FirstByte * 1000 : null,
+                LatencyMs = row.Latency * 1000,
+                ItlsMs = itls.ToArray().Select(g => g * 1000).ToArray(),
+                TpotMs = tpot * 1000,
+                NtpotMs = success && row.OutputTokens > 0 ? row.Latency / row.OutputTokens * 1000 : null,
+                PromptTokens = row.PromptTokens,
+                OutputTokens = row.OutputTokens,
+                CachedTokens = row.CachedTokens,
+                FinishReason = o.FinishReason,
+                Pod = o.Pod,
+                ErrorType = errType ?? "",
+                Error = err ?? "",
+                GeneratedText = _spec.Detailed ? o.Text.ToString() : "",
+            };
+            _logWriter?.Write(record);
+        }
+        ctx.Acc.Add(row, itls, errType, o.Pod, _spec.Detailed ? record : null);
+        ArrayPool<double>.Shared.Return(rented);
+        Interlocked.Increment(ref ctx.Done);
+        Return(ex);
+    }
+}

@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace RhaiiGke.Engine.Inference;
+
+/// <summary>A plain response: status, body, pod header and time.</summary>
+internal sealed class SimpleResponse
+{
+    public int Status;
+    public string Body = "";
+    public string? Pod;
+    public string? ContentType;
+    public double Ms;
+}
+
+/// <summary>One-off requests (health, models, metrics) over the raw client.</summary>
+internal static class InferenceHttp
+{
+    private sealed class BodySink : IResponseSink
+    {
+        public int Status; public string? Pod, ContentType; public string Body = "";
+        public void OnHead(int status, string? contentType, string? pod, long timestamp) { Status = status; ContentType = contentType; Pod = pod; }
+        public void OnEvent(ReadOnlySpan<byte> data, long timestamp) => Body += Encoding.UTF8.GetString(data) + "\n";
+        public void OnBody(ReadOnlySpan<byte> body, long timestamp) => Body = Encoding.UTF8.GetString(body);
+    }
+
+    public static async Task<SimpleResponse> GetAsync(HttpTarget target, string path, TimeSpan timeout, CancellationToken ct)
+    {
+        using var conn = new RawHttpConnection(target);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(timeout);
+        var sink = new BodySink();
+        var t0 = Stopwatch.GetTimestamp();
+        try
+        {
+            await conn.SendAsync(target.BuildRequest("GET", path, [], false), sink, cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new RawHttpException("timeout", $"GET {path} did not answer within {timeout.TotalSeconds:0.#} s.");
+        }
+        return new SimpleResponse { Status = sink.Status, Body = sink.Body, Pod = sink.Pod, ContentType = sink.ContentType, Ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds };
+    }
+
+    /// <summary>The first model id from /v1/models.</summary>
+    public static async Task<string> DiscoverModelAsync(HttpTarget target, CancellationToken ct)
+    {
+        SimpleResponse r;
+        try { r = await GetAsync(target, "/v1/models", TimeSpan.FromSeconds(30), ct).ConfigureAwait(false); }
+        catch (RawHttpException ex)
+        {
+            throw new RhaiiException("InferenceEndpointUnreachable", RhaiiErrorCategory.ConnectionError, $"Cannot reach {target.BaseUrl}: {ex.Message}",
+                "Check the URL and that the server or port-forward is running; Test-InferenceEndpoint shows each check.", target.BaseUrl, ex);
+        }
+        if (r.Status == 200)
+        {
+            try
+            {
+                using var doc = System.Text.Json.JsonDocument.Parse(r.Body);
+                if (doc.RootElement.TryGetProperty("data", out var data) && data.GetArrayLength() > 0 && data[0].TryGetProperty("id", out var id))
+                    return id.GetString() ?? "";
+            }
+            catch (System.Text.Json.JsonException) { }
+        }
+        throw new RhaiiException("ModelDiscoveryFailed", RhaiiErrorCategory.InvalidResult, $"GET {target.BaseUrl}/v1/models answered {r.Status} without a model id.",
+            "Pass -Model with the served model name.", target.BaseUrl);
+    }
+}

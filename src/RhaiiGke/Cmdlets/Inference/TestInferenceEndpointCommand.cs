@@ -1,0 +1,62 @@
+using System.Management.Automation;
+using RhaiiGke.Engine.Inference;
+
+namespace RhaiiGke.Cmdlets.Inference;
+
+/// <summary>Checks an OpenAI-compatible inference endpoint the way a benchmark and the EPP will use it.</summary>
+[Cmdlet(VerbsDiagnostic.Test, "InferenceEndpoint")]
+[OutputType(typeof(TestInferenceEndpointResult))]
+[OutputType(typeof(bool))]
+public sealed class TestInferenceEndpointCommand : RhaiiCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("Url", "Uri", "Endpoint")]
+    [ValidateNotNullOrEmpty]
+    public string BaseUrl { get; set; } = "";
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("ModelName", "ServedModelName")]
+    public string? Model { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? MetricsUrl { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 86400)]
+    public int WarmupTimeout { get; set; } = 300;
+
+    [Parameter]
+    [ValidateRange(1, 3600)]
+    public int TimeoutSec { get; set; } = 60;
+
+    [Parameter]
+    [ValidateRange(1, 4096)]
+    public int MaxTokens { get; set; } = 8;
+
+    [Parameter]
+    public string? ApiKey { get; set; }
+
+    [Parameter]
+    public SwitchParameter SkipCertificateCheck { get; set; }
+
+    [Parameter]
+    public SwitchParameter Quiet { get; set; }
+
+    protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
+    {
+        var result = await EndpointTester.TestAsync(new EndpointTestOptions
+        {
+            BaseUrl = BaseUrl,
+            Model = Model,
+            MetricsUrl = MetricsUrl,
+            ApiKey = ApiKey,
+            WarmupTimeout = TimeSpan.FromSeconds(WarmupTimeout),
+            Timeout = TimeSpan.FromSeconds(TimeoutSec),
+            MaxTokens = MaxTokens,
+            SkipCertificateCheck = SkipCertificateCheck,
+        }, this, cancellationToken);
+        foreach (var c in result.Checks.Where(c => c.Status == InferenceCheckStatus.Warning)) WriteWarning($"{c.Name}: {c.Detail}");
+        if (Quiet) WriteObject(result.Passed);
+        else WriteObject(result);
+    }
+}

@@ -12,6 +12,7 @@
     FormatsToProcess     = @(
         'Formats/Catalog.format.ps1xml'
         'Formats/Manifests.format.ps1xml'
+        'Formats/Serving.format.ps1xml'
         'Formats/Lint.format.ps1xml'
         'Formats/Inference.format.ps1xml'
     )
@@ -20,6 +21,8 @@
         'Get-TpuTopology'
         'New-LlmInferenceServiceSpec'
         'Export-RhaiiManifest'
+        'Get-RhaiiDiagnosis'
+        'Test-RhaiiDeployment'
         'Test-LlmInferenceServiceManifest'
         'Start-InferenceSimulator'
         'Stop-InferenceSimulator'

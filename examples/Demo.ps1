@@ -14,7 +14,8 @@ Import-Module $ModuleManifest -Force
 
 Write-Host "`n== Which v6e slices hold Qwen2.5-3B-Instruct? =="
 Get-TpuTopology -Model Qwen/Qwen2.5-3B-Instruct -Accelerator v6e -FitOnly |
-    Where-Object { -not $_.Topology.MultiHost } | Format-Table -AutoSize | Out-Host
+    Where-Object { -not $_.Topology.MultiHost } |
+    Format-Table Accelerator, TopologyName, MachineType, Chips, TensorParallelSize, WastedChips, Recommended -AutoSize | Out-Host
 
 $summary = foreach ($pattern in 'Baseline', 'CacheAware', 'GkeNativeGateway') {
     $folder = Join-Path $OutputPath $pattern
@@ -71,7 +72,10 @@ spec:
       cloud.google.com/gke-tpu-accelerator: tpu-v6e
 '@
 if (Get-Command Test-LlmInferenceServiceManifest -ErrorAction SilentlyContinue) {
-    Test-LlmInferenceServiceManifest -Yaml $seed | Format-Table -AutoSize -Wrap | Out-Host
+    foreach ($f in Test-LlmInferenceServiceManifest -Yaml $seed) {
+        Write-Host ("line {0,3} {1,-7} {2} {3}" -f $f.Line, $f.Severity, $f.RuleId, $f.Message)
+        Write-Host ("         fix: {0}" -f $f.Fix)
+    }
 }
 $bad = @($summary | Where-Object Errors -gt 0)
 if ($bad) { throw "Lint errors in exported patterns: $($bad.Pattern -join ', ')" }

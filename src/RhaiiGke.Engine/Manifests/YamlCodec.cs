@@ -10,16 +10,19 @@ using YamlDotNet.RepresentationModel;
 namespace RhaiiGke.Engine.Manifests;
 
 /// <summary>
-/// YAML in and out of System.Text.Json nodes, with the YAML 1.2 core schema: plain scalars that look
-/// like numbers, booleans or null are typed; quoted scalars are strings. Writing quotes every string
-/// that would otherwise read back as another type ("4", "true", "2x2" stays plain), so what we emit
-/// round-trips exactly.
+/// YAML in and out of System.Text.Json nodes. Reading resolves plain scalars as Kubernetes does
+/// (sigs.k8s.io/yaml over go-yaml: YAML 1.1, so yes/no/on/off are booleans and 0x1F, 017 and 1_000
+/// are numbers); quoted scalars are strings. Writing quotes every string that a YAML 1.1 or 1.2 reader
+/// would take as another type ("4", "true", "no"; "2x2" stays plain), so what we emit round-trips
+/// through kubectl exactly.
 /// </summary>
 public static partial class YamlCodec
 {
     [GeneratedRegex(@"^[-+]?(0|[1-9][0-9]*)$")] private static partial Regex IntPattern();
     [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")] private static partial Regex FloatPattern();
     [GeneratedRegex(@"^0x[0-9a-fA-F]+$|^0o[0-7]+$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$")] private static partial Regex SpecialNumberPattern();
+    [GeneratedRegex(@"^[-+]?0x[0-9a-fA-F]+$")] private static partial Regex HexPattern();
+    [GeneratedRegex(@"^[-+]?0[0-7]+$")] private static partial Regex OctalPattern();
 
     /// <summary>Every document in <paramref name="yaml"/>, empty documents skipped.</summary>
     public static List<JsonNode?> ReadAll(string yaml)
@@ -68,11 +71,23 @@ public static partial class YamlCodec
         switch (v)
         {
             case "" or "~" or "null" or "Null" or "NULL": return null;
-            case "true" or "True" or "TRUE": return JsonValue.Create(true);
-            case "false" or "False" or "FALSE": return JsonValue.Create(false);
+            case "true" or "True" or "TRUE" or "y" or "Y" or "yes" or "Yes" or "YES" or "on" or "On" or "ON": return JsonValue.Create(true);
+            case "false" or "False" or "FALSE" or "n" or "N" or "no" or "No" or "NO" or "off" or "Off" or "OFF": return JsonValue.Create(false);
         }
-        if (IntPattern().IsMatch(v) && long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) return JsonValue.Create(l);
-        if (FloatPattern().IsMatch(v) && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)) return JsonValue.Create(d);
+        var digits = v.Replace("_", "");
+        if (IntPattern().IsMatch(digits) && long.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) return JsonValue.Create(l);
+        if (HexPattern().IsMatch(digits))
+        {
+            var neg = digits.StartsWith('-');
+            var hex = digits.TrimStart('+', '-')[2..];
+            if (long.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var h)) return JsonValue.Create(neg ? -h : h);
+        }
+        if (OctalPattern().IsMatch(digits))
+        {
+            try { var o = System.Convert.ToInt64(digits.TrimStart('+', '-'), 8); return JsonValue.Create(digits.StartsWith('-') ? -o : o); }
+            catch (OverflowException) { }
+        }
+        if (FloatPattern().IsMatch(digits) && double.TryParse(digits, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)) return JsonValue.Create(d);
         return JsonValue.Create(v);
     }
 
@@ -82,7 +97,6 @@ public static partial class YamlCodec
         if (v.Length == 0) return true;
         if (PlainValue(v) is not JsonValue jv || jv.GetValueKind() != JsonValueKind.String) return true;
         if (SpecialNumberPattern().IsMatch(v)) return true;
-        if (v is "y" or "Y" or "n" or "N" or "yes" or "no" or "Yes" or "No" or "on" or "off" or "On" or "Off") return true; // YAML 1.1 readers
         if (char.IsWhiteSpace(v[0]) || char.IsWhiteSpace(v[^1])) return true;
         if ("-?:,[]{}#&*!|>'\"%@`".Contains(v[0])) return true;
         if (v.Contains(": ") || v.Contains(" #") || v.EndsWith(':')) return true;

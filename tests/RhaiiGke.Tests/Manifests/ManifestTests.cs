@@ -24,6 +24,21 @@ public class YamlCodecTests
     }
 
     [Fact]
+    public void ReadsPlainScalarsAsKubernetesDoes()
+    {
+        var o = YamlCodec.ReadOne("a: yes\nb: off\nc: 0x1F\nd: 017\ne: 1_000\nf: 'no'\ng: 2x2\nh: 1.5\ni: ~\n")!;
+        Assert.True(o["a"]!.GetValue<bool>());
+        Assert.False(o["b"]!.GetValue<bool>());
+        Assert.Equal(31, o["c"]!.GetValue<long>());
+        Assert.Equal(15, o["d"]!.GetValue<long>());
+        Assert.Equal(1000, o["e"]!.GetValue<long>());
+        Assert.Equal("no", o["f"]!.GetValue<string>());
+        Assert.Equal("2x2", o["g"]!.GetValue<string>());
+        Assert.Equal(1.5, o["h"]!.GetValue<double>());
+        Assert.Null(o["i"]);
+    }
+
+    [Fact]
     public void ReadsMultipleDocumentsAndSkipsEmptyOnes()
     {
         var docs = YamlCodec.ReadAll("a: 1\n---\n---\nb: '1'\n");

@@ -25,11 +25,12 @@ Describe 'Test-LlmInferenceServiceManifest' -Tag Unit, Lint {
     It 'formats findings as a table grouped by file, and as a list with the fix' {
         $table = Test-LlmInferenceServiceManifest -Path $seed004 | Out-String -Width 200
         $table | Should -Match 'File: .*seed004-pattern1\.yaml'
-        $table | Should -Match 'Line\s+Severity\s+RuleId\s+Object\s+Message'
-        $table | Should -Match 'LLMInferenceService/qwen2-3b-pattern1'
+        $table | Should -Match 'Line\s+Severity\s+RuleId\s+Name\s+Message'
+        $table | Should -Match 'qwen2-3b-pattern1'
         $list = Test-LlmInferenceServiceManifest -Path $seed004 -IncludeRule RHAII001 | Format-List | Out-String -Width 200
         $list | Should -Match 'Fix\s+: Set cloud\.google\.com/gke-tpu-accelerator: tpu-v6e-slice\.'
         $list | Should -Match 'Location\s+: seed004-pattern1\.yaml:\d+'
+        $list | Should -Match 'Object\s+: LLMInferenceService/qwen2-3b-pattern1'
     }
 
     It 'takes files from Get-ChildItem and summarises per file' {

@@ -92,6 +92,24 @@ public class LintRuleTests
     }
 
     [Fact]
+    public void ModelsThatDoNotFitTheSlicesHbmAreFound()
+    {
+        var big = Lint(Service(TpuPod + MainContainer(Env("--tensor-parallel-size=4 --max-model-len=8192"))).Replace("Qwen2.5-3B-Instruct", "Qwen2.5-72B-Instruct"));
+        var f = Fixtures.Single(big, "RHAII008");
+        Assert.Equal("spec.model.uri", f.ObjectPath);
+        Assert.Contains("Qwen/Qwen2.5-72B-Instruct needs", f.Message);
+        Assert.DoesNotContain("Lower --max-model-len", f.Fix); // the weights alone do not fit
+        Assert.Contains("Get-TpuTopology -Model Qwen/Qwen2.5-72B-Instruct -FitOnly", f.Fix);
+
+        // Llama 3.1 8B fits one v6e chip, but not with the KV cache of its default 131072-token context.
+        var oneChip = Service(TpuPod.Replace("2x2", "1x1") + MainContainer("", chips: "1")).Replace("Qwen/Qwen2.5-3B-Instruct", "meta-llama/Llama-3.1-8B-Instruct");
+        var longContext = Fixtures.Single(Lint(oneChip), "RHAII008");
+        Assert.Contains("131072-token sequence", longContext.Message);
+        Assert.StartsWith("Lower --max-model-len", longContext.Fix);
+        Assert.DoesNotContain(Lint(oneChip.Replace("      startupProbe:", Env("--max-model-len=8192") + "\n      startupProbe:")), x => x.RuleId == "RHAII008");
+    }
+
+    [Fact]
     public void LabelsInRequiredNodeAffinityCountLikeANodeSelector()
     {
         var pod = """

@@ -28,6 +28,7 @@ public static class ManifestLinter
         new TpuRequestLimitMismatchRule(),
         new TpuTolerationMissingRule(),
         new TpuHostBoundsMismatchRule(),
+        new ModelExceedsHbmRule(),
         new TensorParallelMismatchRule(),
         new ServedModelNameLostRule(),
         new ModelPathOverriddenRule(),

@@ -301,3 +301,54 @@ internal sealed class TpuHostBoundsMismatchRule : LintRule
         return string.Join(",", dims);
     }
 }
+
+/// <summary>RHAII008: a known model, at its context length, fits the slice's HBM.</summary>
+internal sealed class ModelExceedsHbmRule : LintRule
+{
+    public override string Id => "RHAII008";
+    public override string Name => "ModelExceedsHbm";
+    public override FindingSeverity Severity => FindingSeverity.Error;
+    public override string Description => "A model the catalog knows does not fit the slice's HBM: its weights plus the KV cache of one --max-model-len sequence exceed usable memory, so vLLM fails at start-up.";
+
+    public override void CheckPod(PodView pod, LintContext ctx)
+    {
+        if (!pod.IsServing || pod.VllmContainer is not { } c || pod.Accelerator is not { } acc || pod.TopologyLabel?.Scalar is not { } topology) return;
+        var cl = c.CommandLine;
+        if (cl.Find("--quantization", "-q") is not null) return; // quantized weights: size unknown here
+        var uri = pod.IsKServeTemplate ? pod.Owner.Spec?.Get("model.uri") : null;
+        var modelText = pod.IsKServeTemplate ? uri?.Scalar ?? pod.Owner.Spec?.Get("model.name")?.Scalar : cl.ServedModelPath;
+        if (ModelCatalog.Find(modelText) is not { } model) return;
+
+        var dtype = cl.Find("--dtype")?.Value?.ToLowerInvariant() switch
+        {
+            null or "auto" or "half" or "float16" or "fp16" or "bfloat16" or "bf16" => "bfloat16", // TPU runs 16-bit as bfloat16
+            "float32" or "float" or "fp32" => "float32",
+            _ => null,
+        };
+        if (dtype is null) return;
+        var lengthFlag = cl.Find("--max-model-len");
+        if (K8s.IsTemplated(lengthFlag?.Value)) return;
+        var length = int.TryParse(lengthFlag?.Value, out var n) && n > 0 ? n : model.MaxContext;
+        var utilization = double.TryParse(cl.Find("--gpu-memory-utilization")?.Value, System.Globalization.NumberStyles.Float,
+            System.Globalization.CultureInfo.InvariantCulture, out var u) && u is > 0 and <= 1 ? u : 0.9;
+
+        var chipsPerHost = pod.TpuChips;
+        var fits = TpuSizer.Size(new TpuSizer.Request(model.Id, null, dtype, length, 1, utilization, acc))
+            .Where(f => f.TopologyName == topology && f.Topology.MultiHost == pod.MultiNode && (chipsPerHost is null || f.Topology.ChipsPerHost == chipsPerHost))
+            .ToList();
+        if (fits.Count == 0 || fits.Any(f => f.Fits)) return;
+        var fit = fits[0];
+        var at = (YamlView?)uri ?? pod.TopologyLabel;
+        var weightsFit = fit.WeightsGiB < fit.UsableHbmGiB;
+        var smallest = TpuSizer.Size(new TpuSizer.Request(model.Id, null, dtype, length, 1, utilization, acc))
+            .Where(f => f.Fits && !f.Topology.MultiHost).OrderBy(f => f.Chips).FirstOrDefault();
+        Report(ctx, pod.Owner, at,
+            $"{model.Id} needs {fit.WeightsGiB:0.#} GiB of {dtype} weights plus {fit.KvCacheGiB:0.#} GiB of KV cache for one {length}-token sequence, but a TPU {acc} {topology} slice has {fit.UsableHbmGiB:0.#} GiB of usable HBM ({fit.Chips} chip(s)); vLLM fails at start-up.",
+            (weightsFit
+                ? $"Lower --max-model-len (the KV cache of one sequence must fit next to the weights), or "
+                : "") +
+            (smallest is null
+                ? $"use a larger slice (Get-TpuTopology -Model {model.Id} -FitOnly)."
+                : $"use a slice that holds it, e.g. {smallest.TopologyName} ({smallest.Chips} chips, {smallest.MachineType}); Get-TpuTopology -Model {model.Id} -FitOnly lists them."));
+    }
+}

@@ -1,0 +1,236 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using RhaiiGke.Engine.Kube.Json;
+
+namespace RhaiiGke.Engine.Simulators.KubeApi;
+
+/// <summary>
+/// A loopback HTTP server that speaks the Kubernetes REST API closely enough for KubernetesClient and
+/// kubectl: discovery, CRUD, server-side apply, patches, watches, CRDs, admission webhooks, simulated
+/// controllers and fault injection. Production code reaches it only through <see cref="Endpoint"/>.
+/// </summary>
+/// <example>
+/// <code>
+/// using var sim = new KubeApiSimulator(KubeApiSimulatorOptions.Fast());
+/// sim.AddNodes(SimulatedNode.TpuPool("tpu-pool", 1, "tpu-v6e-slice", "2x2", "ct6e-standard-4t", 4));
+/// var endpoint = sim.Start();            // http://127.0.0.1:PORT/
+/// File.WriteAllText("kubeconfig", sim.Kubeconfig());
+/// </code>
+/// </example>
+public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
+{
+    private readonly SimCore _core;
+    private readonly FaultInjector _faults;
+    private readonly HttpFrontEnd _http;
+    private readonly Controllers.ControllerManager? _controllers;
+    private bool _started;
+
+    public KubeApiSimulator(KubeApiSimulatorOptions? options = null)
+    {
+        Options = options ?? new KubeApiSimulatorOptions();
+        _core = new SimCore(Options);
+        _faults = new FaultInjector(Options.Faults);
+        _http = new HttpFrontEnd(_core, _faults);
+        lock (_core.Gate) Bootstrap();
+        if (Options.RunControllers) _controllers = new Controllers.ControllerManager(_core);
+    }
+
+    public KubeApiSimulatorOptions Options { get; }
+
+    /// <summary>http://127.0.0.1:PORT/ once started.</summary>
+    public Uri Endpoint => _http.Endpoint ?? throw new InvalidOperationException("The simulator is not started.");
+
+    /// <summary>The endpoint without the trailing slash, as kubeconfig and kubectl --server want it.</summary>
+    public string Server => Endpoint.ToString().TrimEnd('/');
+
+    public bool IsRunning => _started;
+
+    /// <summary>Starts listening on a free loopback port and the controllers; returns the endpoint.</summary>
+    public Uri Start()
+    {
+        if (_started) return Endpoint;
+        var uri = _http.Start();
+        _controllers?.Start();
+        _started = true;
+        return uri;
+    }
+
+    public Task<Uri> StartAsync() => Task.FromResult(Start());
+
+    public void Stop()
+    {
+        if (!_started) return;
+        _started = false;
+        _controllers?.Stop();
+        _http.Stop();
+    }
+
+    public Task StopAsync() { Stop(); return Task.CompletedTask; }
+
+    public void Dispose() => Stop();
+
+    public ValueTask DisposeAsync() { Stop(); return ValueTask.CompletedTask; }
+
+    private void Bootstrap()
+    {
+        var ns = _core.Registry.BuiltIn("", "namespaces");
+        foreach (var name in new[] { "default", "kube-system", "kube-public", "kube-node-lease" })
+            _core.Create(ns, null, new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Namespace", ["metadata"] = new JsonObject { ["name"] = name } }, WriteOptions.Controller("kube-apiserver"));
+        var svc = _core.Registry.BuiltIn("", "services");
+        _core.Create(svc, "default", new JsonObject
+        {
+            ["apiVersion"] = "v1", ["kind"] = "Service",
+            ["metadata"] = new JsonObject { ["name"] = "kubernetes", ["namespace"] = "default", ["labels"] = new JsonObject { ["component"] = "apiserver", ["provider"] = "kubernetes" } },
+            ["spec"] = new JsonObject { ["clusterIP"] = "10.96.0.1", ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = 443, ["targetPort"] = 6443 }) },
+        }, WriteOptions.Controller("kube-apiserver"));
+        foreach (var n in Options.Nodes) AddNodeLocked(n);
+    }
+
+    // ------------------------------------------------------------------ nodes
+
+    /// <summary>Adds (or replaces) a node with its labels, taints and capacity; pending pods are rescheduled.</summary>
+    public void AddNode(SimulatedNode node)
+    {
+        lock (_core.Gate) AddNodeLocked(node);
+    }
+
+    public void AddNodes(IEnumerable<SimulatedNode> nodes)
+    {
+        lock (_core.Gate) foreach (var n in nodes) AddNodeLocked(n);
+    }
+
+    private void AddNodeLocked(SimulatedNode node)
+    {
+        var t = _core.Registry.BuiltIn("", "nodes");
+        var labels = new JsonObject();
+        foreach (var (k, v) in node.Labels) labels[k] = v;
+        labels["kubernetes.io/hostname"] = node.Name;
+        var capacity = new JsonObject();
+        foreach (var (k, v) in node.Capacity) capacity[k] = v;
+        var taints = new JsonArray();
+        foreach (var tn in node.Taints)
+        {
+            var to = new JsonObject { ["key"] = tn.Key, ["effect"] = tn.Effect };
+            if (tn.Value is not null) to["value"] = tn.Value;
+            taints.Add(to);
+        }
+        var obj = new JsonObject
+        {
+            ["apiVersion"] = "v1", ["kind"] = "Node",
+            ["metadata"] = new JsonObject { ["name"] = node.Name, ["labels"] = labels },
+            ["spec"] = taints.Count > 0 ? new JsonObject { ["taints"] = taints } : new JsonObject(),
+            ["status"] = new JsonObject
+            {
+                ["capacity"] = capacity, ["allocatable"] = capacity.DeepClone(),
+                ["conditions"] = new JsonArray(new JsonObject
+                {
+                    ["type"] = "Ready", ["status"] = node.Ready ? "True" : "False", ["reason"] = node.Ready ? "KubeletReady" : "KubeletNotReady",
+                    ["message"] = node.Ready ? "kubelet is posting ready status" : "container runtime network not ready",
+                    ["lastHeartbeatTime"] = SimCore.Now(), ["lastTransitionTime"] = SimCore.Now(),
+                }),
+                ["nodeInfo"] = new JsonObject { ["kubeletVersion"] = Options.KubernetesVersion, ["osImage"] = "Container-Optimized OS from Google", ["architecture"] = "amd64", ["operatingSystem"] = "linux" },
+            },
+        };
+        _core.Upsert(t, obj, "node-controller");
+    }
+
+    public void RemoveNode(string name)
+    {
+        lock (_core.Gate)
+        {
+            var t = _core.Registry.BuiltIn("", "nodes");
+            if (_core.Peek(t, null, name) is { } n) _core.ForceRemove(t, n);
+        }
+    }
+
+    // ------------------------------------------------------------------ faults and stats
+
+    /// <summary>Replaces the fault configuration while running (e.g. faults only for one phase of a test).</summary>
+    public void SetFaults(KubeFaultOptions faults) => _faults.Set(faults);
+
+    public KubeApiSimulatorStats Stats => new()
+    {
+        Requests = _http.Requests, MutatingRequests = _http.Mutating, DryRunRequests = _http.DryRun,
+        ServerErrorsInjected = _faults.ServerErrors, TooManyRequestsInjected = _faults.Throttles, ConflictsInjected = _faults.Conflicts,
+        SlowResponsesInjected = _faults.Slow, WatchesDropped = _faults.Drops, WebhookFailures = Interlocked.Read(ref _core.WebhookFailures),
+    };
+
+    public void ResetStats()
+    {
+        _http.ResetCounters();
+        _faults.Reset();
+        Interlocked.Exchange(ref _core.WebhookFailures, 0);
+    }
+
+    /// <summary>The requests received (most recent last, bounded by <see cref="KubeApiSimulatorOptions.RequestLogCapacity"/>).</summary>
+    public IReadOnlyList<KubeApiRequest> Requests => _http.Log;
+
+    // ------------------------------------------------------------------ direct object access (tests, seeding)
+
+    /// <summary>The stored object, rendered at <paramref name="apiVersion"/>, or null.</summary>
+    public JsonObject? GetObject(string apiVersion, string kind, string? @namespace, string name)
+    {
+        lock (_core.Gate)
+        {
+            var t = _core.Registry.FindKind(apiVersion, kind) ?? throw new ArgumentException($"{apiVersion} {kind} is not served");
+            var o = _core.Peek(t, @namespace, name);
+            return o is null ? null : SimCore.Render(t, o);
+        }
+    }
+
+    public IReadOnlyList<JsonObject> ListObjects(string apiVersion, string kind, string? @namespace = null)
+    {
+        lock (_core.Gate)
+        {
+            var t = _core.Registry.FindKind(apiVersion, kind);
+            if (t is null) return [];
+            return _core.PeekAll(t, @namespace).Select(o => SimCore.Render(t, o)).ToList();
+        }
+    }
+
+    /// <summary>True when <paramref name="apiVersion"/> <paramref name="kind"/> is served (built-in or Established CRD).</summary>
+    public bool Serves(string apiVersion, string kind)
+    {
+        lock (_core.Gate) return _core.Registry.FindKind(apiVersion, kind) is not null;
+    }
+
+    /// <summary>Creates or replaces objects as a controller would (no admission, status kept). YAML or JSON, several documents.</summary>
+    public void Seed(string yaml)
+    {
+        foreach (var o in KubeYaml.ReadObjects(yaml)) Seed(o);
+    }
+
+    public void Seed(JsonObject obj)
+    {
+        lock (_core.Gate)
+        {
+            var t = _core.Registry.FindKind(obj.Str("apiVersion") ?? "", obj.Str("kind") ?? "")
+                    ?? throw new ArgumentException($"{obj.Str("apiVersion")} {obj.Str("kind")} is not served");
+            _core.Upsert(t, obj.Clone(), "simulator-seed");
+        }
+    }
+
+    /// <summary>Registers simulated logic for a validating webhook (by webhook name): return a denial message or null.</summary>
+    public void SetWebhookValidator(string webhookName, Func<string, JsonObject, JsonObject?, string?> validator)
+    {
+        lock (_core.Gate) _core.Validators[webhookName] = validator;
+    }
+
+    /// <summary>A kubeconfig (YAML) with one cluster, user and context pointing at this simulator.</summary>
+    public string Kubeconfig(string contextName = "rhaii-sandbox", string? @namespace = null)
+    {
+        var sb = new StringBuilder();
+        sb.Append("apiVersion: v1\nkind: Config\n");
+        sb.Append("clusters:\n- name: ").Append(contextName).Append("\n  cluster:\n    server: ").Append(Server).Append('\n');
+        sb.Append("users:\n- name: ").Append(contextName).Append("\n  user:\n");
+        sb.Append("    token: ").Append(Options.BearerToken ?? "sandbox").Append('\n');
+        sb.Append("contexts:\n- name: ").Append(contextName).Append("\n  context:\n    cluster: ").Append(contextName).Append("\n    user: ").Append(contextName).Append('\n');
+        if (@namespace is not null) sb.Append("    namespace: ").Append(@namespace).Append('\n');
+        sb.Append("current-context: ").Append(contextName).Append('\n');
+        return sb.ToString();
+    }
+
+    /// <summary>Waits until the controllers have processed everything queued so far and no delayed work is due within <paramref name="quiet"/>.</summary>
+    public Task<bool> WaitIdleAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        _controllers?.WaitIdleAsync(timeout, cancellationToken) ?? Task.FromResult(true);
+}

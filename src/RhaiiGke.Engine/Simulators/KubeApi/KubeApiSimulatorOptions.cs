@@ -1,0 +1,166 @@
+namespace RhaiiGke.Engine.Simulators.KubeApi;
+
+/// <summary>How a <see cref="KubeApiSimulator"/> behaves: version, auth, controllers, delays, faults and nodes.</summary>
+public sealed class KubeApiSimulatorOptions
+{
+    /// <summary>gitVersion reported by /version.</summary>
+    public string KubernetesVersion { get; set; } = "v1.32.4";
+
+    /// <summary>When set, every request must carry <c>Authorization: Bearer &lt;token&gt;</c> (401 otherwise).</summary>
+    public string? BearerToken { get; set; }
+
+    /// <summary>Run the simulated controllers (Deployments, Services, CRDs, cert-manager, sail, LWS, KServe...).</summary>
+    public bool RunControllers { get; set; } = true;
+
+    public KubeControllerDelays Delays { get; set; } = new();
+
+    public KubeFaultOptions Faults { get; set; } = new();
+
+    /// <summary>Nodes present at start. Pods stay Pending (Unschedulable) when no node fits.</summary>
+    public List<SimulatedNode> Nodes { get; } = [];
+
+    /// <summary>Watch events kept for resuming watches from a resourceVersion; older ones get 410 Expired.</summary>
+    public int WatchHistory { get; set; } = 20000;
+
+    /// <summary>How many requests <see cref="KubeApiSimulator.Requests"/> keeps.</summary>
+    public int RequestLogCapacity { get; set; } = 50000;
+
+    /// <summary>Options with every controller delay set to <paramref name="delay"/> (tests use a few milliseconds).</summary>
+    public static KubeApiSimulatorOptions Fast(TimeSpan? delay = null)
+    {
+        var o = new KubeApiSimulatorOptions { Delays = KubeControllerDelays.Uniform(delay ?? TimeSpan.FromMilliseconds(20)) };
+        o.Nodes.AddRange(SimulatedNode.CpuPool("sandbox-default-pool", 3));
+        return o;
+    }
+}
+
+/// <summary>How long the simulated controllers take; each is the time from the cause to the effect.</summary>
+public sealed class KubeControllerDelays
+{
+    /// <summary>CRD created → NamesAccepted and Established (and served).</summary>
+    public TimeSpan CrdEstablished { get; set; } = TimeSpan.FromMilliseconds(300);
+    /// <summary>Pod scheduled → containers started and Ready.</summary>
+    public TimeSpan PodReady { get; set; } = TimeSpan.FromMilliseconds(800);
+    /// <summary>Namespace deleted → contents removed and namespace gone (after dependents' finalizers).</summary>
+    public TimeSpan NamespaceFinalize { get; set; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>Issuer or ClusterIssuer → Ready.</summary>
+    public TimeSpan IssuerReady { get; set; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>Certificate with a Ready issuer → Secret written and Certificate Ready.</summary>
+    public TimeSpan CertificateIssued { get; set; } = TimeSpan.FromMilliseconds(300);
+    /// <summary>cainjector running and CA available → caBundle injected into annotated webhook configurations.
+    /// Until then a webhook with endpoints fails with x509 (the stale-CA window).</summary>
+    public TimeSpan CaInjection { get; set; } = TimeSpan.FromMilliseconds(600);
+    /// <summary>Istio CR → istiod Deployment created; istiod Available → Istio Ready and GatewayClass istio.</summary>
+    public TimeSpan IstioReconcile { get; set; } = TimeSpan.FromMilliseconds(300);
+    /// <summary>Gateway → Accepted/Programmed with an address.</summary>
+    public TimeSpan GatewayProgrammed { get; set; } = TimeSpan.FromMilliseconds(300);
+    /// <summary>LeaderWorkerSet → pods → Available.</summary>
+    public TimeSpan LwsReconcile { get; set; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>KServe controller reconcile step.</summary>
+    public TimeSpan KServeReconcile { get; set; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>Service of type LoadBalancer → status.loadBalancer.ingress.</summary>
+    public TimeSpan LoadBalancer { get; set; } = TimeSpan.FromMilliseconds(300);
+
+    public static KubeControllerDelays Uniform(TimeSpan d) => new()
+    {
+        CrdEstablished = d, PodReady = d, NamespaceFinalize = d, IssuerReady = d, CertificateIssued = d, CaInjection = d,
+        IstioReconcile = d, GatewayProgrammed = d, LwsReconcile = d, KServeReconcile = d, LoadBalancer = d,
+    };
+}
+
+/// <summary>Faults injected into resource requests (discovery, /version and /openapi are never faulted).</summary>
+public sealed class KubeFaultOptions
+{
+    /// <summary>Share of requests answered 500/503/504 before any work is done.</summary>
+    public double ServerErrorRate { get; set; }
+    /// <summary>Share of requests answered 429 TooManyRequests with Retry-After.</summary>
+    public double TooManyRequestsRate { get; set; }
+    public int RetryAfterSeconds { get; set; } = 1;
+    /// <summary>Share of updates, patches and applies answered 409 Conflict (the object has been modified).</summary>
+    public double ConflictRate { get; set; }
+    /// <summary>Share of requests delayed by <see cref="SlowResponseDelay"/>.</summary>
+    public double SlowResponseRate { get; set; }
+    public TimeSpan SlowResponseDelay { get; set; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>Share of watch streams cut (connection aborted) after <see cref="WatchDropAfter"/>.</summary>
+    public double WatchDropRate { get; set; }
+    public TimeSpan WatchDropAfter { get; set; } = TimeSpan.FromMilliseconds(300);
+    /// <summary>Seed for reproducible fault sequences; null for a random seed.</summary>
+    public int? Seed { get; set; }
+
+    /// <summary>A uniform mix: <paramref name="rate"/> split over 5xx, 429 and conflicts, plus slow responses and dropped watches.</summary>
+    public static KubeFaultOptions Mixed(double rate, int? seed = null) => new()
+    {
+        ServerErrorRate = rate * 0.4, TooManyRequestsRate = rate * 0.3, ConflictRate = rate * 0.3,
+        SlowResponseRate = rate, SlowResponseDelay = TimeSpan.FromMilliseconds(20),
+        WatchDropRate = rate * 3, RetryAfterSeconds = 1, Seed = seed,
+    };
+
+    public bool Any => ServerErrorRate > 0 || TooManyRequestsRate > 0 || ConflictRate > 0 || SlowResponseRate > 0 || WatchDropRate > 0;
+}
+
+/// <summary>A node to pre-load: labels, taints and capacity (e.g. <c>google.com/tpu: 4</c>).</summary>
+public sealed class SimulatedNode
+{
+    public string Name { get; set; } = "";
+    public Dictionary<string, string> Labels { get; set; } = [];
+    public List<SimulatedTaint> Taints { get; set; } = [];
+    /// <summary>Resource capacity as Kubernetes quantities: cpu, memory, pods, google.com/tpu, ...</summary>
+    public Dictionary<string, string> Capacity { get; set; } = new() { ["cpu"] = "8", ["memory"] = "32Gi", ["pods"] = "110" };
+    public bool Ready { get; set; } = true;
+
+    /// <summary><paramref name="count"/> e2-standard-8 nodes of a CPU pool.</summary>
+    public static IEnumerable<SimulatedNode> CpuPool(string pool, int count, string zone = "us-central1-a") =>
+        Enumerable.Range(0, count).Select(i => new SimulatedNode
+        {
+            Name = $"gke-{pool}-{i:x4}",
+            Labels = new()
+            {
+                ["cloud.google.com/gke-nodepool"] = pool, ["node.kubernetes.io/instance-type"] = "e2-standard-8",
+                ["topology.kubernetes.io/zone"] = zone, ["kubernetes.io/os"] = "linux", ["kubernetes.io/arch"] = "amd64",
+            },
+        });
+
+    /// <summary>TPU nodes as GKE labels and taints them (<c>google.com/tpu=present:NoSchedule</c>).</summary>
+    public static IEnumerable<SimulatedNode> TpuPool(string pool, int count, string accelerator, string topology, string machineType, int chipsPerNode,
+        string zone = "us-central1-b") =>
+        Enumerable.Range(0, count).Select(i => new SimulatedNode
+        {
+            Name = $"gke-{pool}-{i:x4}",
+            Labels = new()
+            {
+                ["cloud.google.com/gke-nodepool"] = pool, ["node.kubernetes.io/instance-type"] = machineType,
+                ["cloud.google.com/gke-tpu-accelerator"] = accelerator, ["cloud.google.com/gke-tpu-topology"] = topology,
+                ["topology.kubernetes.io/zone"] = zone, ["kubernetes.io/os"] = "linux", ["kubernetes.io/arch"] = "amd64",
+            },
+            Taints = [new SimulatedTaint("google.com/tpu", "present", "NoSchedule")],
+            Capacity = new() { ["cpu"] = "180", ["memory"] = "720Gi", ["pods"] = "110", ["google.com/tpu"] = chipsPerNode.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        });
+}
+
+public sealed record SimulatedTaint(string Key, string? Value, string Effect);
+
+/// <summary>Counters since start (or the last <see cref="KubeApiSimulator.ResetStats"/>).</summary>
+public sealed class KubeApiSimulatorStats
+{
+    public long Requests { get; init; }
+    /// <summary>POST, PUT, PATCH and DELETE requests on resources (dry-run included).</summary>
+    public long MutatingRequests { get; init; }
+    public long DryRunRequests { get; init; }
+    public long ServerErrorsInjected { get; init; }
+    public long TooManyRequestsInjected { get; init; }
+    public long ConflictsInjected { get; init; }
+    public long SlowResponsesInjected { get; init; }
+    public long WatchesDropped { get; init; }
+    /// <summary>Requests rejected because a webhook could not be called (no endpoints, x509).</summary>
+    public long WebhookFailures { get; init; }
+    /// <summary>Injected faults of every kind (slow responses not counted).</summary>
+    public long FaultsInjected => ServerErrorsInjected + TooManyRequestsInjected + ConflictsInjected + WatchesDropped;
+}
+
+/// <summary>One request as the simulator saw it.</summary>
+public sealed record KubeApiRequest(
+    DateTimeOffset Time, string Method, string Path, string Query, string Verb, string? FieldManager, bool DryRun,
+    int StatusCode, string? Fault, string? UserAgent)
+{
+    public bool Mutating => Method is "POST" or "PUT" or "PATCH" or "DELETE";
+}

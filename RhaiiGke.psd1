@@ -29,6 +29,9 @@
         'Test-InferenceEndpoint'
         'Get-InferenceMetrics'
         'Invoke-InferenceBenchmark'
+        'Test-InferenceCacheRouting'
+        'Export-InferenceBenchmarkReport'
+        'Compare-InferenceBenchmark'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

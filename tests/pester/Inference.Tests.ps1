@@ -32,7 +32,7 @@ Describe 'Inference pipelines' -Tag Unit, Inference {
         $runs = $sim | Invoke-InferenceBenchmark -Concurrency 1, 2 -NumPrompts 10 -InputTokens 16 -OutputTokens 4
         $runs.Count | Should -Be 2
         $runs.Stage | Should -Be @('concurrency-1', 'concurrency-2')
-        ($runs | Format-Table | Out-String) | Should -Match 'TTFT p50'
+        ($runs | Format-Table | Out-String) | Should -Match 'TTFT50'
         $runs[1].Itl.Count | Should -Be 30
     }
     It 'reads metric deltas after a run' {
@@ -40,5 +40,22 @@ Describe 'Inference pipelines' -Tag Unit, Inference {
         $null = $sim | Invoke-InferenceBenchmark -NumPrompts 5 -OutputTokens 3 -Warmups 0
         $after = $sim | Get-InferenceMetrics -Name 'vllm:generation_tokens_total' -Since $before
         ($after | Measure-Object Delta -Sum).Sum | Should -Be 15
+    }
+}
+
+Describe 'Cache routing, reports and comparisons' -Tag Unit, Inference {
+    It 'proves prefix-aware routing on the simulator' {
+        $r = $sim | Test-InferenceCacheRouting -Groups 2 -RequestsPerGroup 4 -PrefixTokens 200 -Seed 4 -WarningAction SilentlyContinue
+        $r.Passed | Should -BeTrue -Because ($r.Evidence -join '; ')
+        $r.Phases.Count | Should -Be 4
+    }
+    It 'writes a report and compares two runs' {
+        $a = $sim | Invoke-InferenceBenchmark -NumPrompts 5 -OutputTokens 3 -Label a
+        $b = $sim | Invoke-InferenceBenchmark -NumPrompts 5 -OutputTokens 3 -Label b
+        $file = @($a; $b) | Export-InferenceBenchmarkReport -Path (Join-Path $TestDrive 'r.html') -PassThru
+        $file.Length | Should -BeGreaterThan 1000
+        $rows = $b | Compare-InferenceBenchmark -ReferenceResult $a
+        $rows.Metric | Should -Contain 'request_throughput'
+        ($rows | Format-Table | Out-String) | Should -Match 'Metric'
     }
 }

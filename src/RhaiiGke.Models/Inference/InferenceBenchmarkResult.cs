@@ -136,6 +136,8 @@ public sealed class InferenceBenchmarkResult
 /// <summary>One metric of one result next to the baseline (<c>Compare-InferenceBenchmark</c>).</summary>
 public sealed class InferenceBenchmarkComparison
 {
+    /// <summary>The stage compared (results are paired by stage name).</summary>
+    public string Stage { get; init; } = "";
     public string Metric { get; init; } = "";
     /// <summary>Unit of the values: ms, req/s, tok/s, count, %.</summary>
     public string Unit { get; init; } = "";

@@ -1,0 +1,88 @@
+using System.Management.Automation;
+using RhaiiGke.Engine.Inference;
+
+namespace RhaiiGke.Cmdlets.Inference;
+
+/// <summary>Proves that the gateway sends shared prefixes to warm replicas, from cached_tokens and prefix-cache counters.</summary>
+[Cmdlet(VerbsDiagnostic.Test, "InferenceCacheRouting")]
+[OutputType(typeof(TestInferenceCacheRoutingResult))]
+public sealed class TestInferenceCacheRoutingCommand : RhaiiCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("Url", "Uri", "Endpoint", "GatewayUrl")]
+    [ValidateNotNullOrEmpty]
+    public string BaseUrl { get; set; } = "";
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("ReplicaUrls", "PodUrls")]
+    public string[] PodUrl { get; set; } = [];
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("MetricsUrls")]
+    public string[] MetricsUrl { get; set; } = [];
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("ModelName", "ServedModelName")]
+    public string? Model { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 1000)]
+    public int Groups { get; set; } = 4;
+
+    [Parameter]
+    [ValidateRange(2, 1000)]
+    public int RequestsPerGroup { get; set; } = 8;
+
+    [Parameter]
+    [ValidateRange(16, 1000000)]
+    public int PrefixTokens { get; set; } = 1024;
+
+    [Parameter]
+    [ValidateRange(1, 100000)]
+    public int SuffixTokens { get; set; } = 32;
+
+    [Parameter]
+    [ValidateRange(1, 4096)]
+    public int OutputTokens { get; set; } = 4;
+
+    [Parameter]
+    [ValidateRange(0.0, 1.0)]
+    public double Threshold { get; set; } = 0.5;
+
+    [Parameter]
+    public int Seed { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 86400)]
+    public int TimeoutSec { get; set; } = 120;
+
+    [Parameter]
+    public string? ApiKey { get; set; }
+
+    [Parameter]
+    public SwitchParameter SkipCertificateCheck { get; set; }
+
+    protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
+    {
+        var result = await CacheRoutingTester.TestAsync(new CacheRoutingOptions
+        {
+            BaseUrl = BaseUrl,
+            PodUrls = PodUrl,
+            MetricsUrls = MetricsUrl,
+            Model = Model,
+            ApiKey = ApiKey,
+            Groups = Groups,
+            RequestsPerGroup = RequestsPerGroup,
+            PrefixTokens = PrefixTokens,
+            SuffixTokens = SuffixTokens,
+            OutputTokens = OutputTokens,
+            Threshold = Threshold,
+            Seed = MyInvocation.BoundParameters.ContainsKey(nameof(Seed)) ? Seed : null,
+            Timeout = TimeSpan.FromSeconds(TimeoutSec),
+            SkipCertificateCheck = SkipCertificateCheck,
+        }, this, cancellationToken);
+        ReportProgress(1, "Test-InferenceCacheRouting", "done", 100, completed: true);
+        foreach (var w in result.Warnings) WriteWarning(w);
+        WriteObject(result);
+    }
+}

@@ -118,6 +118,18 @@ public class LintCmdletTests : IDisposable
     }
 
     [Fact]
+    public void RuleFiltersCompleteAndWarnWhenTheyMatchNothing()
+    {
+        var completions = _ps.Run("(TabExpansion2 -inputScript 'Test-LlmInferenceServiceManifest -ExcludeRule RHAII00' -cursorColumn 52).CompletionMatches.CompletionText");
+        Assert.Contains(completions, c => "RHAII001".Equals(c.BaseObject));
+        Assert.DoesNotContain(completions, c => "RHAII101".Equals(c.BaseObject));
+
+        var (_, _) = _ps.Invoke($"$w = $null; Test-LlmInferenceServiceManifest {Q(Fixtures.PathOf("gs-uri.yaml"))} -ExcludeRule RHAII999 -WarningVariable w | Out-Null");
+        var warnings = _ps.Run("$w");
+        Assert.Contains("No lint rule matches 'RHAII999'", Assert.Single(warnings).ToString());
+    }
+
+    [Fact]
     public void QuietAnswersTrueOnlyWhenNothingIsReported()
     {
         bool Quiet(string args) => (bool)Assert.Single(_ps.Run($"Test-LlmInferenceServiceManifest {args} -Quiet")).BaseObject;

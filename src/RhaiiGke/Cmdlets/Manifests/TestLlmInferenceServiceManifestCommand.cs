@@ -1,4 +1,6 @@
+using System.Collections;
 using System.Management.Automation;
+using System.Management.Automation.Language;
 using RhaiiGke.Engine.Manifests.Lint;
 
 namespace RhaiiGke.Cmdlets.Manifests;
@@ -49,11 +51,13 @@ public sealed class TestLlmInferenceServiceManifestCommand : RhaiiCmdlet
     /// <summary>Report only these rules (IDs such as RHAII101 or names such as TensorParallelMismatch; wildcards allowed).</summary>
     [Parameter]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(LintRuleCompleter))]
     public string[]? IncludeRule { get; set; }
 
     /// <summary>Do not report these rules (IDs or names; wildcards allowed).</summary>
     [Parameter]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(LintRuleCompleter))]
     public string[]? ExcludeRule { get; set; }
 
     /// <summary>Write one result per file (counts, findings, Passed) instead of the findings.</summary>
@@ -69,6 +73,12 @@ public sealed class TestLlmInferenceServiceManifestCommand : RhaiiCmdlet
         if (Summary && Quiet)
             Fail("LintSummaryAndQuiet", RhaiiErrorCategory.InvalidArgument,
                 "-Summary and -Quiet ask for different outputs.", "Use -Summary for one result per file, or -Quiet for a single $true/$false.");
+        foreach (var pattern in (IncludeRule ?? []).Concat(ExcludeRule ?? []))
+        {
+            var p = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
+            if (!ManifestLinter.Rules.Any(r => p.IsMatch(r.Id) || p.IsMatch(r.Name)))
+                WriteWarning($"No lint rule matches '{pattern}'. Rule IDs are RHAII001 to {ManifestLinter.Rules[^1].Id}; see Get-Help Test-LlmInferenceServiceManifest -Full.");
+        }
         return Task.CompletedTask;
     }
 
@@ -201,5 +211,18 @@ public sealed class TestLlmInferenceServiceManifestCommand : RhaiiCmdlet
         if (include is not null && !Matches(include)) return false;
         if (exclude is not null && Matches(exclude)) return false;
         return true;
+    }
+}
+
+/// <summary>Completes rule IDs (with the rule name and description as tooltip) for -IncludeRule and -ExcludeRule.</summary>
+public sealed class LintRuleCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        var word = wordToComplete.Trim('\'', '"');
+        foreach (var r in ManifestLinter.Rules)
+            if (r.Id.StartsWith(word, StringComparison.OrdinalIgnoreCase) || r.Name.StartsWith(word, StringComparison.OrdinalIgnoreCase))
+                yield return new CompletionResult(r.Id, $"{r.Id} {r.Name}", CompletionResultType.ParameterValue, $"{r.Name} ({r.Severity}): {r.Description}");
     }
 }

@@ -81,6 +81,16 @@ public class LintRuleTests
     }
 
     [Fact]
+    public void OnlyVllmIsExpectedToSetATensorParallelSize()
+    {
+        var deployment = File.ReadAllText(Fixtures.PathOf("deployment-good.yaml")).Replace("        - --tensor-parallel-size=4\n", "");
+        Assert.Contains(Lint(deployment), f => f.RuleId == "RHAII101" && f.Message.StartsWith("No --tensor-parallel-size"));
+        var jetstream = deployment.Replace("docker.io/vllm/vllm-tpu:v0.11.1", "us-docker.pkg.dev/cloud-tpu-images/inference/jetstream-pytorch-server:v0.2.4")
+            .Replace("command: [\"vllm\", \"serve\", \"Qwen/Qwen2.5-3B-Instruct\"]", "command: [\"jetstream-server\"]");
+        Assert.DoesNotContain(Lint(jetstream), f => f.RuleId == "RHAII101");
+    }
+
+    [Fact]
     public void TensorParallelismFromTheSpecCountsAndMustAgreeWithTheFlag()
     {
         var fromSpec = Lint(Service(TpuPod + MainContainer(""), spec: "  parallelism: {tensor: 8}"));

@@ -87,7 +87,8 @@ internal sealed class TensorParallelMismatchRule : LintRule
 
         if (tp is null)
         {
-            if (chips > 1 && !pod.MayInherit && !pod.MultiNode)
+            // Only vLLM defaults to one chip; other TPU servers (JetStream, MaxText) shard differently.
+            if (chips > 1 && !pod.MayInherit && !pod.MultiNode && (kserve || c.LooksLikeVllm))
                 Report(ctx, pod.Owner, kserve ? (c.Env(K8s.AdditionalArgsEnv)?["value"] ?? c.Node) : VllmAdvice.Where(c),
                     $"No --tensor-parallel-size: vLLM defaults to 1 and uses 1 of the pod's {chips} TPU chips; the other {chips - 1} sit idle.",
                     kserve

@@ -15,6 +15,7 @@
         'Formats/Serving.format.ps1xml'
         'Formats/Lint.format.ps1xml'
         'Formats/Inference.format.ps1xml'
+        'Formats/Gke.format.ps1xml'
     )
     TypesToProcess       = @('RhaiiGke.types.ps1xml')
     CmdletsToExport      = @(
@@ -32,6 +33,13 @@
         'Test-InferenceCacheRouting'
         'Export-InferenceBenchmarkReport'
         'Compare-InferenceBenchmark'
+        'New-TpuCluster'
+        'Get-TpuCluster'
+        'Set-TpuNodePool'
+        'Remove-TpuCluster'
+        'Get-TpuClusterCredential'
+        'Test-RhaiiPrerequisites'
+        'Get-RhaiiCostEstimate'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

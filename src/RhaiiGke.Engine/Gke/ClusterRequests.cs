@@ -38,7 +38,7 @@ public sealed class TpuClusterPlan
         if (!GkeNames.IsZone(spec.Zone))
             throw new RhaiiException("InvalidZone", RhaiiErrorCategory.InvalidArgument,
                 $"'{spec.Zone}' is not a zone; TPU node pools live in one zone such as europe-west4-a.",
-                "Pass -Zone with a zone name (Test-RhaiiPrerequisite names zones that offer the accelerator).", spec.Zone);
+                "Pass -Zone with a zone name (Test-RhaiiPrerequisites names zones that offer the accelerator).", spec.Zone);
         var slice = TpuCatalog.Resolve(spec.Accelerator, spec.Topology, string.IsNullOrWhiteSpace(spec.MachineType) ? null : spec.MachineType);
         var hosts = slice.Hosts;
         var max = spec.MaxNodes > 0 ? spec.MaxNodes : Math.Max(hosts, spec.InitialNodeCount);

@@ -29,8 +29,8 @@ public sealed class GkeEndpoints
     public Uri Compute { get; }
     public Uri ServiceUsage { get; }
 
-    /// <summary>True when every endpoint is on this machine (a simulator).</summary>
-    public bool AllLoopback => Container.IsLoopback && Compute.IsLoopback && ServiceUsage.IsLoopback;
+    /// <summary>True when the GKE endpoint is on this machine (a simulator): polls and retries are then fast.</summary>
+    public bool AllLoopback => Container.IsLoopback;
 
     public static GkeEndpoints Resolve(GkeConnectionOptions options, Func<string, string?>? environment = null)
     {
@@ -57,7 +57,7 @@ public sealed class GkeEndpoints
         return uri;
     }
 
-    /// <summary>Poll interval: the option, else RHAII_GKE_POLL_INTERVAL (seconds), else 0.1 s for loopback and 5 s otherwise.</summary>
+    /// <summary>Poll interval: the option, else RHAII_GKE_POLL_INTERVAL (seconds), else 0.1 s for a loopback GKE endpoint and 5 s otherwise.</summary>
     public TimeSpan PollInterval(GkeConnectionOptions options, Func<string, string?>? environment = null)
     {
         environment ??= Environment.GetEnvironmentVariable;

@@ -26,6 +26,8 @@ public sealed class CostEstimate
     public double Daily => Math.Round(Hourly * 24, 2);
     /// <summary>730 hours.</summary>
     public double Monthly => Math.Round(Hourly * 730, 2);
+    /// <summary>At the pool's autoscaling maximum, when known.</summary>
+    public double? MaxHourly { get; init; }
     /// <summary>With the TPU pool scaled to zero: only the overhead remains.</summary>
     public double ScaledToZeroHourly { get; init; }
     public double ScaledToZeroMonthly => Math.Round(ScaledToZeroHourly * 730, 2);

@@ -8,7 +8,7 @@ public enum PrerequisiteStatus
     Skipped,
 }
 
-/// <summary>One typed preflight check (<c>Test-RhaiiPrerequisite</c>).</summary>
+/// <summary>One typed preflight check (<c>Test-RhaiiPrerequisites</c>).</summary>
 public sealed class PrerequisiteCheck
 {
     /// <summary>Stable check name: Credentials, Project, ApiEnabled:container.googleapis.com, AcceleratorInZone, ...</summary>

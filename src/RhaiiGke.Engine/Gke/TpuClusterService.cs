@@ -1,0 +1,369 @@
+namespace RhaiiGke.Engine.Gke;
+
+/// <summary>Decides whether a state change may happen (the cmdlet's ShouldProcess): target, action.</summary>
+public delegate bool GkeShouldProcess(string target, string action);
+
+/// <summary>A change to a node pool's size and/or autoscaling (Set-TpuNodePool).</summary>
+public sealed record NodePoolChange(int? Size = null, bool? Autoscaling = null, int? MinNodes = null, int? MaxNodes = null);
+
+/// <summary>
+/// The TPU cluster lifecycle over <see cref="GkeClient"/>: idempotent and resumable create with drift
+/// reporting, stockout classification with alternative zones and cleanup of failed pools, resize and
+/// autoscaling, guarded delete, and kubeconfig entries.
+/// </summary>
+public sealed class TpuClusterService
+{
+    private readonly GkeSession _session;
+    private readonly GkeClient _gke;
+    private readonly PrerequisiteService _preflight;
+    private readonly ComputeClient _compute;
+
+    public TpuClusterService(GkeSession session)
+    {
+        _session = session;
+        _gke = new GkeClient(session);
+        _preflight = new PrerequisiteService(session);
+        _compute = new ComputeClient(session);
+    }
+
+    private IRhaiiLog Log => _session.Log;
+
+    public GkeClient Client => _gke;
+
+    public Task<TpuCluster?> GetAsync(string project, string location, string name, CancellationToken ct) =>
+        _gke.GetClusterAsync(project, location, name, ct);
+
+    public Task<IReadOnlyList<TpuCluster>> ListAsync(string project, string? location, CancellationToken ct) =>
+        _gke.ListClustersAsync(project, string.IsNullOrWhiteSpace(location) ? "-" : location, ct);
+
+    /// <summary>
+    /// Makes the cluster and its TPU pool exist. Existing resources are adopted and differences reported in
+    /// Drift; a create interrupted earlier is resumed by waiting for its operation. With noWait the next
+    /// needed operation is started and the cluster returned with PendingOperation; call again to continue.
+    /// </summary>
+    public async Task<TpuCluster?> EnsureAsync(TpuClusterSpec spec, GkeShouldProcess shouldProcess, bool noWait, bool skipPreflight, CancellationToken ct)
+    {
+        spec.Project = _session.RequireProject(spec.Project);
+        var plan = TpuClusterPlan.Create(spec);
+        var p = spec.Project;
+        var zone = spec.Zone;
+        var clusterTarget = $"{p}/{zone}/{spec.Name}";
+        var poolTarget = $"{clusterTarget}/{spec.NodePoolName}";
+        var activity = $"New-TpuCluster {spec.Name}";
+
+        Log.Progress(activity, "reading the cluster", 2);
+        var cluster = await _gke.GetClusterAsync(p, zone, spec.Name, ct).ConfigureAwait(false);
+        var existingPool = cluster?.NodePools.FirstOrDefault(n => n.Name == spec.NodePoolName);
+
+        if (existingPool is null && !skipPreflight)
+            await PreflightAsync(plan, ct).ConfigureAwait(false);
+
+        // ---- cluster ----
+        if (cluster is null)
+        {
+            var tpuDesc = $"{plan.Slice.MachineType} {plan.Slice.Topology}";
+            if (!shouldProcess(clusterTarget, $"Create GKE cluster (release channel {spec.ReleaseChannel}, Dataplane V2, Gateway API, workload identity) and TPU node pool {spec.NodePoolName} ({tpuDesc}, {plan.MinNodes}-{plan.MaxNodes} nodes{(spec.Spot ? ", spot" : "")})"))
+                return null;
+            GkeOperation op;
+            try
+            {
+                op = await _gke.CreateClusterAsync(p, zone, ClusterRequests.Cluster(plan), ct).ConfigureAwait(false);
+                Log.Verbose($"Creating cluster {clusterTarget} ({op.Name}); this usually takes 5-15 minutes.");
+            }
+            catch (GkeApiException ex) when (ex.ErrorId == "GkeAlreadyExists")
+            {
+                Log.Verbose($"Cluster {clusterTarget} appeared meanwhile; adopting it.");
+                op = (await _gke.RunningOperationsAsync(p, zone, spec.Name, ct).ConfigureAwait(false)).FirstOrDefault() ?? new GkeOperation { Status = "DONE" };
+            }
+            if (noWait) return await PendingAsync(p, zone, spec.Name, op, ct).ConfigureAwait(false);
+            if (!op.Done) await _gke.WaitAsync(op, $"Creating cluster {spec.Name}", ct).ConfigureAwait(false);
+        }
+        else
+        {
+            var drift = ClusterRequests.ClusterDrift(plan, cluster);
+            foreach (var d in drift) Log.Warning($"Drift: {d} (New-TpuCluster does not change existing clusters).");
+            switch (cluster.Status)
+            {
+                case "PROVISIONING" or "RECONCILING":
+                    var running = await _gke.RunningOperationsAsync(p, zone, spec.Name, ct).ConfigureAwait(false);
+                    if (noWait && running.Count > 0) return await PendingAsync(p, zone, spec.Name, running[0], ct).ConfigureAwait(false);
+                    foreach (var r in running)
+                    {
+                        Log.Verbose($"Resuming: waiting for {r.OperationType} {r.Name} that is already running on {spec.Name}.");
+                        await _gke.WaitAsync(r, $"Waiting for {r.OperationType} on {spec.Name}", ct).ConfigureAwait(false);
+                    }
+                    break;
+                case "STOPPING":
+                    throw new RhaiiException("GkeClusterStopping", RhaiiErrorCategory.InvalidOperation,
+                        $"Cluster {clusterTarget} is being deleted.", "Wait until it is gone, then run New-TpuCluster again.", clusterTarget);
+                case "ERROR":
+                    throw new RhaiiException("GkeClusterInError", RhaiiErrorCategory.InvalidResult,
+                        $"Cluster {clusterTarget} is in ERROR: {cluster.StatusMessage}", "Remove it (Remove-TpuCluster) and create it again.", clusterTarget);
+            }
+        }
+
+        // ---- TPU node pool ----
+        cluster = await _gke.GetClusterAsync(p, zone, spec.Name, ct, nodeCounts: false).ConfigureAwait(false)
+            ?? throw new RhaiiException("GkeClusterVanished", RhaiiErrorCategory.ObjectNotFound, $"Cluster {clusterTarget} disappeared while it was being created.", "Run New-TpuCluster again.", clusterTarget);
+        var pool = cluster.NodePools.FirstOrDefault(n => n.Name == spec.NodePoolName);
+        if (pool is { Status: "ERROR" })
+        {
+            Log.Warning($"Node pool {poolTarget} is in ERROR ({pool.StatusMessage}); removing it before creating it again.");
+            if (!shouldProcess(poolTarget, "Delete failed TPU node pool")) return null;
+            await DeletePoolAsync(p, zone, spec.Name, spec.NodePoolName, ct).ConfigureAwait(false);
+            pool = null;
+        }
+        if (pool is null)
+        {
+            if (!shouldProcess(poolTarget, $"Create TPU node pool ({plan.Slice.MachineType}, topology {plan.Slice.Topology}, {plan.MinNodes}-{plan.MaxNodes} nodes{(spec.Spot ? ", spot" : "")})"))
+                return null;
+            try
+            {
+                var op = await _gke.CreateNodePoolAsync(p, zone, spec.Name, ClusterRequests.TpuNodePool(plan), ct).ConfigureAwait(false);
+                Log.Verbose($"Creating node pool {poolTarget} ({op.Name}).");
+                if (noWait) return await PendingAsync(p, zone, spec.Name, op, ct).ConfigureAwait(false);
+                await _gke.WaitAsync(op, $"Creating TPU node pool {spec.NodePoolName}", ct).ConfigureAwait(false);
+            }
+            catch (GkeApiException ex) when (ex.ErrorId != "GkeAlreadyExists" && ex.ErrorId != "GkeClusterBusy" && ex.ErrorId != "GkeOperationTimeout")
+            {
+                throw await PoolCreateFailedAsync(plan, ex, ct).ConfigureAwait(false);
+            }
+            catch (GkeApiException ex) when (ex.ErrorId == "GkeAlreadyExists")
+            {
+                Log.Verbose($"Node pool {poolTarget} appeared meanwhile; adopting it.");
+            }
+        }
+        else if (pool.Status is "PROVISIONING" or "RECONCILING" or "STOPPING")
+        {
+            var running = await _gke.RunningOperationsAsync(p, zone, spec.Name, ct).ConfigureAwait(false);
+            if (noWait && running.Count > 0) return await PendingAsync(p, zone, spec.Name, running[0], ct).ConfigureAwait(false);
+            foreach (var r in running)
+            {
+                Log.Verbose($"Resuming: waiting for {r.OperationType} {r.Name}.");
+                try { await _gke.WaitAsync(r, $"Waiting for {r.OperationType} on {spec.Name}", ct).ConfigureAwait(false); }
+                catch (GkeApiException ex) when (r.OperationType == "CREATE_NODE_POOL" && ex.ErrorId != "GkeOperationTimeout")
+                {
+                    throw await PoolCreateFailedAsync(plan, ex, ct).ConfigureAwait(false);
+                }
+            }
+        }
+
+        var final = await _gke.GetClusterAsync(p, zone, spec.Name, ct).ConfigureAwait(false)
+            ?? throw new RhaiiException("GkeClusterVanished", RhaiiErrorCategory.ObjectNotFound, $"Cluster {clusterTarget} disappeared.", "Run New-TpuCluster again.", clusterTarget);
+        var allDrift = ClusterRequests.ClusterDrift(plan, final);
+        if (final.NodePools.FirstOrDefault(n => n.Name == spec.NodePoolName) is { } livePool)
+        {
+            var poolDrift = ClusterRequests.PoolDrift(plan, livePool);
+            foreach (var d in poolDrift) Log.Warning($"Drift: {d} (Set-TpuNodePool changes size and autoscaling; other settings need a new pool).");
+            livePool.Drift = poolDrift;
+            allDrift.AddRange(poolDrift);
+        }
+        final.Drift = allDrift;
+        Log.Progress(activity, "done", 100);
+        return final;
+    }
+
+    /// <summary>Quota and accelerator availability before anything is created; throws when they rule the plan out.</summary>
+    private async Task PreflightAsync(TpuClusterPlan plan, CancellationToken ct)
+    {
+        Log.Progress($"New-TpuCluster {plan.Spec.Name}", "preflight: accelerator in zone and TPU quota", 4);
+        var result = await _preflight.RunAsync(new PrerequisiteRequest
+        {
+            Project = plan.Spec.Project,
+            Zone = plan.Spec.Zone,
+            Accelerator = plan.Slice.Accelerator,
+            Topology = plan.Slice.Topology,
+            MachineType = plan.Slice.MachineType,
+            InitialNodes = plan.InitialNodes,
+            MaxNodes = plan.MaxNodes,
+            Spot = plan.Spec.Spot,
+            Reservation = plan.Spec.Reservation,
+            RequiredApis = [],
+        }, ct).ConfigureAwait(false);
+        foreach (var w in result.Warnings) Log.Warning($"Preflight {w.Name}: {w.Message}");
+        if (result.Checks.FirstOrDefault(c => c.Name == "Credentials" && c.Status == PrerequisiteStatus.Failed) is { } cred)
+            throw new GkeApiException("GkeAuthenticationFailed", RhaiiErrorCategory.AuthenticationError, cred.Message, cred.RecommendedAction, plan.Spec.Name);
+        if (result.Checks.FirstOrDefault(c => c.Name == "TpuQuota" && c.Status == PrerequisiteStatus.Failed) is { } quota)
+            throw new GkeApiException("GkeQuotaExceeded", RhaiiErrorCategory.QuotaExceeded,
+                $"Preflight: not enough TPU quota, nothing was created. {quota.Message}", quota.RecommendedAction, plan.Spec.Name)
+            { Reason = quota.Data.TryGetValue("Metric", out var m) ? m?.ToString() : null };
+        if (result.Checks.FirstOrDefault(c => c.Name is "AcceleratorInZone" or "MachineTypeInZone" && c.Status == PrerequisiteStatus.Failed) is { } zone)
+            throw new GkeApiException("AcceleratorNotOfferedInZone", RhaiiErrorCategory.ResourceUnavailable,
+                $"Preflight: {zone.Message} Nothing was created.", zone.RecommendedAction, plan.Spec.Zone)
+            {
+                AlternativeZones = zone.Data.TryGetValue("AlternativeZones", out var z) && z is IReadOnlyList<string> list ? list : [],
+            };
+    }
+
+    /// <summary>Removes a pool that failed to create and returns the error to throw, with alternative zones for a stockout.</summary>
+    private async Task<Exception> PoolCreateFailedAsync(TpuClusterPlan plan, GkeApiException ex, CancellationToken ct)
+    {
+        var s = plan.Spec;
+        try
+        {
+            var pool = await _gke.GetNodePoolAsync(s.Project, s.Zone, s.Name, s.NodePoolName, ct, nodeCounts: false).ConfigureAwait(false);
+            if (pool is not null)
+            {
+                Log.Warning($"Removing node pool {s.NodePoolName}, which failed to create ({ex.ErrorId}), so it holds no resources and a re-run starts clean.");
+                await DeletePoolAsync(s.Project, s.Zone, s.Name, s.NodePoolName, ct).ConfigureAwait(false);
+            }
+        }
+        catch (GkeApiException cleanup) when (cleanup.ErrorId != "GkeOperationTimeout")
+        {
+            Log.Warning($"Could not remove the failed node pool {s.NodePoolName}: {cleanup.Message}");
+        }
+        if (ex.ErrorId != "GkeStockout") return ex;
+        var zones = await _preflight.AlternativeZonesAsync(s.Project, plan.AcceleratorType, s.Zone, ct).ConfigureAwait(false);
+        var fix = zones.Count > 0
+            ? $"Zones that offer {plan.AcceleratorType}: {string.Join(", ", zones)}. Run New-TpuCluster again with -Zone <zone> (a new cluster), or use -Spot, -Reservation, or retry later."
+            : "No other zone offers the accelerator to this project; use -Spot or -Reservation, or retry later.";
+        return new GkeApiException("GkeStockout", RhaiiErrorCategory.ResourceUnavailable,
+            $"No {plan.Slice.MachineType} capacity in {s.Zone} ({ex.Reason ?? "stockout"}); the failed node pool was removed. {ex.Message}", fix, s.Zone, ex)
+        {
+            HttpStatus = ex.HttpStatus, GoogleStatus = ex.GoogleStatus, Reason = ex.Reason, Retryable = true, OperationName = ex.OperationName, AlternativeZones = zones,
+        };
+    }
+
+    private async Task DeletePoolAsync(string project, string zone, string cluster, string pool, CancellationToken ct)
+    {
+        var op = await _gke.DeleteNodePoolAsync(project, zone, cluster, pool, ct).ConfigureAwait(false);
+        if (op is not null) await _gke.WaitAsync(op, $"Deleting node pool {pool}", ct).ConfigureAwait(false);
+    }
+
+    private async Task<TpuCluster> PendingAsync(string project, string zone, string name, GkeOperation op, CancellationToken ct)
+    {
+        var c = await _gke.GetClusterAsync(project, zone, name, ct, nodeCounts: false).ConfigureAwait(false)
+            ?? new TpuCluster { Name = name, Project = project, Location = zone, Status = "PROVISIONING" };
+        c.PendingOperation = op;
+        Log.Verbose($"-NoWait: {op.OperationType} {op.Name} is {op.Status}; run the same New-TpuCluster again to continue.");
+        return c;
+    }
+
+    /// <summary>Changes size and/or autoscaling; scaling to zero lowers the autoscaling minimum to 0 when needed.</summary>
+    public async Task<TpuNodePool?> SetNodePoolAsync(string project, string zone, string cluster, string pool, NodePoolChange change, GkeShouldProcess shouldProcess, bool noWait, CancellationToken ct)
+    {
+        var target = $"{project}/{zone}/{cluster}/{pool}";
+        var live = await _gke.GetNodePoolAsync(project, zone, cluster, pool, ct).ConfigureAwait(false)
+            ?? throw new GkeApiException("GkeNotFound", RhaiiErrorCategory.ObjectNotFound, $"Node pool {target} does not exist.", "Get-TpuCluster lists the pools.", target);
+
+        var enabled = change.Autoscaling ?? live.AutoscalingEnabled;
+        var min = change.MinNodes ?? live.MinNodes;
+        var max = change.MaxNodes ?? (live.MaxNodes > 0 ? live.MaxNodes : Math.Max(1, change.Size ?? live.NodeCount));
+        if (enabled && change.Size is 0 && change.MinNodes is null && min > 0)
+        {
+            Log.Verbose($"Scaling to zero: lowering the autoscaling minimum of {pool} from {min} to 0.");
+            min = 0;
+        }
+        if (enabled && (min < 0 || max < 1 || min > max))
+            throw new RhaiiException("InvalidNodeCount", RhaiiErrorCategory.InvalidArgument, $"Autoscaling bounds {min}-{max} are invalid.", "Use 0 <= -MinNodes <= -MaxNodes, -MaxNodes >= 1.", target);
+        if (enabled && change.Size is int size && (size < min || size > max))
+            throw new RhaiiException("NodePoolSizeOutOfRange", RhaiiErrorCategory.InvalidArgument,
+                $"Size {size} is outside the autoscaling bounds {min}-{max} of {pool}; the autoscaler would undo it.",
+                size > max ? $"Add -MaxNodes {size}." : $"Add -MinNodes {size}.", target);
+        if (live.IsTpu && live.Topology is { } topo && Catalog.TpuCatalog.Find(live.Accelerator, live.MachineType, topo).FirstOrDefault() is { MultiHost: true } slice
+            && change.Size is int s2 && s2 != 0 && s2 != slice.Hosts)
+            throw new RhaiiException("MultiHostPoolIsAtomic", RhaiiErrorCategory.InvalidArgument,
+                $"{pool} holds a {topo} multi-host slice: its size is 0 or {slice.Hosts}.", $"Use -Size 0 or -Size {slice.Hosts}.", target);
+
+        var autoscalingChanges = enabled != live.AutoscalingEnabled || enabled && (min != live.MinNodes || max != live.MaxNodes);
+        GkeOperation? last = null;
+        if (autoscalingChanges)
+        {
+            var what = enabled ? $"Set autoscaling to {min}-{max} nodes" : "Disable autoscaling";
+            if (shouldProcess(target, what))
+            {
+                last = await _gke.SetNodePoolAutoscalingAsync(project, zone, cluster, pool, enabled, min, max, ct).ConfigureAwait(false);
+                if (!noWait || change.Size is not null) await _gke.WaitAsync(last, $"{what} on {pool}", ct).ConfigureAwait(false);
+            }
+        }
+        if (change.Size is int n && n != live.NodeCount)
+        {
+            if (shouldProcess(target, $"Resize from {live.NodeCount} to {n} nodes{(n == 0 ? " (scale to zero)" : "")}"))
+            {
+                last = await _gke.SetNodePoolSizeAsync(project, zone, cluster, pool, n, ct).ConfigureAwait(false);
+                if (!noWait) await _gke.WaitAsync(last, $"Resizing {pool} to {n}", ct).ConfigureAwait(false);
+            }
+        }
+        else if (change.Size is int same) Log.Verbose($"{pool} already has {same} node(s).");
+        return await _gke.GetNodePoolAsync(project, zone, cluster, pool, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes the cluster. Refuses while Gateways exist (their load balancers would leak) unless forced.</summary>
+    public async Task<GkeOperation?> RemoveAsync(string project, string zone, string name, bool force, GkeShouldProcess shouldProcess, bool noWait, CancellationToken ct,
+        Func<TpuCluster, CancellationToken, Task<IReadOnlyList<string>>>? listGateways = null)
+    {
+        var target = $"{project}/{zone}/{name}";
+        var cluster = await _gke.GetClusterAsync(project, zone, name, ct, nodeCounts: false).ConfigureAwait(false);
+        if (cluster is null)
+        {
+            Log.Verbose($"Cluster {target} does not exist; nothing to remove.");
+            return null;
+        }
+        listGateways ??= GkeClusterHooks.ListGateways;
+        if (listGateways is null)
+        {
+            if (!force)
+                Log.Warning($"Could not check {name} for Gateways (the Kubernetes-side check is not available). Delete Gateways first, or their load balancers, NEGs and health checks are left behind.");
+        }
+        else if (cluster.Status == "RUNNING")
+        {
+            IReadOnlyList<string> gateways;
+            try { gateways = await listGateways(cluster, ct).ConfigureAwait(false); }
+            catch (RhaiiException ex) when (force) { Log.Warning($"Gateway check failed ({ex.Message}); continuing because of -Force."); gateways = []; }
+            if (gateways.Count > 0 && !force)
+                throw new RhaiiException("ClusterHasGateways", RhaiiErrorCategory.InvalidOperation,
+                    $"Cluster {target} still has Gateways ({string.Join(", ", gateways)}); deleting it now would leak their load balancers.",
+                    "Delete the Gateways first (they free the GCLB resources), or pass -Force to delete anyway.", target);
+            if (gateways.Count > 0) Log.Warning($"Deleting {target} with Gateways {string.Join(", ", gateways)} (-Force): check for orphaned forwarding rules, NEGs and health checks.");
+        }
+        if (!shouldProcess(target, $"Delete GKE cluster and all its node pools ({string.Join(", ", cluster.NodePools.Select(p => p.Name))})")) return null;
+        var op = await _gke.DeleteClusterAsync(project, zone, name, ct).ConfigureAwait(false);
+        if (op is null) return null;
+        Log.Verbose($"Deleting cluster {target} ({op.Name}).");
+        if (noWait) return op;
+        return await _gke.WaitAsync(op, $"Deleting cluster {name}", ct).ConfigureAwait(false);
+    }
+
+    /// <summary>A kubeconfig entry for the cluster; writes or merges it into <paramref name="path"/> when given (plugin mode only).</summary>
+    public async Task<TpuClusterCredential> GetCredentialAsync(TpuCluster cluster, ClusterAuthMode mode, string? path, bool setCurrentContext, CancellationToken ct)
+    {
+        if (cluster.Status != "RUNNING" && cluster.Status != "RECONCILING" || string.IsNullOrEmpty(cluster.Endpoint))
+            throw new RhaiiException("ClusterEndpointNotReady", RhaiiErrorCategory.ResourceUnavailable,
+                $"Cluster {cluster.Name} is {cluster.Status} and has no API endpoint yet.", "Wait until it is RUNNING (New-TpuCluster waits by default).", cluster.Name);
+        if (mode == ClusterAuthMode.Token && path is not null)
+            throw new RhaiiException("TokenKubeconfigRefused", RhaiiErrorCategory.SecurityError,
+                "Refusing to write an access token into a kubeconfig file: secrets never go to files.",
+                "Use -AuthMode GcloudAuthPlugin with -Path, or keep the token in memory (the object's Token property).", path);
+        System.Security.SecureString? token = null;
+        DateTimeOffset? expires = null;
+        if (mode == ClusterAuthMode.Token)
+        {
+            token = await _session.GetAccessTokenAsync(ct).ConfigureAwait(false);
+            expires = DateTimeOffset.UtcNow.AddMinutes(55);
+        }
+        var entry = Kubeconfig.Entry(cluster, mode);
+        string? written = null;
+        if (path is not null)
+        {
+            written = Kubeconfig.Merge(path, cluster, mode, setCurrentContext);
+            Log.Verbose($"Wrote context {cluster.ContextName} to {written}.");
+        }
+        return new TpuClusterCredential
+        {
+            ClusterName = cluster.Name,
+            Project = cluster.Project,
+            Location = cluster.Location,
+            ContextName = cluster.ContextName,
+            Server = cluster.Endpoint!,
+            CertificateAuthorityData = cluster.CaCertificate,
+            AuthMode = mode,
+            Token = token,
+            TokenExpiresAt = expires,
+            KubeconfigPath = written,
+            Kubeconfig = entry,
+        };
+    }
+
+    /// <summary>Compute client for preflight-style reads.</summary>
+    public ComputeClient Compute => _compute;
+}

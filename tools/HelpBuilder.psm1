@@ -34,6 +34,8 @@ function Read-CommandMarkdown {
             $code = $Matches[1]
             $remarks = $sub.Body.Substring($sub.Body.IndexOf($Matches[0]) + $Matches[0].Length)
         }
+        # Further fenced blocks (sample output) become indented text: Get-Help shows no markdown.
+        $remarks = [regex]::Replace($remarks, '(?s)```[a-zA-Z]*\n(.*?)\n```', { param($m) ($m.Groups[1].Value -split "`n" | ForEach-Object { "    $_" }) -join "`n" })
         $doc.Examples += [pscustomobject]@{ Title = $sub.Title; Code = $code; Remarks = (Get-Prose $remarks) }
     }
     foreach ($sub in Split-H3 $sections['PARAMETERS']) {

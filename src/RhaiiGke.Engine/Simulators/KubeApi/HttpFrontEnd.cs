@@ -204,7 +204,7 @@ internal sealed class HttpFrontEnd : IDisposable
         {
             ["major"] = parts[0], ["minor"] = parts.Length > 1 ? parts[1] : "0", ["gitVersion"] = v,
             ["gitCommit"] = "0000000000000000000000000000000000000000", ["gitTreeState"] = "clean", ["buildDate"] = "2025-01-01T00:00:00Z",
-            ["goVersion"] = "go1.23.6", ["compiler"] = "gc", ["platform"] = "linux/amd64",
+            ["goVersion"] = "go1.23.6", ["compiler"] = "gc", ["platform"] = "linux/amd64", ["rhaiiSandbox"] = true,
         };
     }
 

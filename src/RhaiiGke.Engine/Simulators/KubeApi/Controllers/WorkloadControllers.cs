@@ -185,6 +185,11 @@ internal sealed class PodController(ControllerManager m) : SimController(m)
             if (Deleting(p)) return;
             if (p.Str("spec", "nodeName") is null || p.Str("status", "phase") == "Pending") Enqueue(KeyOf(p));
         }
+        else if ((Is(ev, "", "secrets") || Is(ev, "", "configmaps")) && ev.Type != "DELETED")
+        {
+            foreach (var p in All("", "pods", ev.Namespace).Where(p => p.Str("status", "phase") == "Pending" && p.Str("spec", "nodeName") is not null))
+                Enqueue(KeyOf(p));
+        }
         else if (Is(ev, "", "nodes") || (Is(ev, "", "pods") && ev.Type == "DELETED"))
         {
             foreach (var p in All("", "pods").Where(p => p.Str("spec", "nodeName") is null && !Deleting(p)))
@@ -225,6 +230,21 @@ internal sealed class PodController(ControllerManager m) : SimController(m)
         if (!_startAt.TryGetValue(uid, out var startAt)) { startAt = DateTime.UtcNow + Delays.PodReady; _startAt[uid] = startAt; }
         if (startAt > DateTime.UtcNow) { Enqueue(key, startAt - DateTime.UtcNow); return; }
         _startAt.Remove(uid);
+        if (MissingVolume(pod) is { } mount)
+        {
+            // the kubelet cannot mount a Secret or ConfigMap that does not exist: ContainerCreating until it does
+            var waiting = new JsonArray();
+            foreach (var c in pod.Arr("spec", "containers") ?? [])
+                waiting.Add(new JsonObject
+                {
+                    ["name"] = c.Str("name"), ["ready"] = false, ["started"] = false, ["restartCount"] = 0, ["image"] = c.Str("image"), ["imageID"] = "",
+                    ["state"] = new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ContainerCreating", ["message"] = mount } },
+                });
+            var ps = pod.Obj("status")?.Clone() ?? new JsonObject();
+            ps["containerStatuses"] = waiting;
+            Core.WriteStatus(podType, ns, name, ps, "kubelet");
+            return;
+        }
         // kubelet: start containers
         var restart = pod.Str("spec", "restartPolicy");
         var nodeName = pod.Str("spec", "nodeName")!;
@@ -255,6 +275,19 @@ internal sealed class PodController(ControllerManager m) : SimController(m)
         };
         foreach (var c in status.Arr("conditions")!.OfType<JsonObject>()) { if (c.Str("reason") == "") c.Remove("reason"); if (c.Str("message") == "") c.Remove("message"); }
         Core.WriteStatus(podType, ns, name, status, "kubelet");
+    }
+
+    private string? MissingVolume(JsonObject pod)
+    {
+        var ns = pod.Namespace();
+        foreach (var v in pod.Arr("spec", "volumes") ?? [])
+        {
+            if (v.Obj("secret") is { } sec && sec.Bool("optional") != true && Get("", "secrets", ns, sec.Str("secretName") ?? "") is null)
+                return $"MountVolume.SetUp failed for volume \"{v.Str("name")}\" : secret \"{sec.Str("secretName")}\" not found";
+            if (v.Obj("configMap") is { } cm && cm.Bool("optional") != true && Get("", "configmaps", ns, cm.Str("name") ?? "") is null)
+                return $"MountVolume.SetUp failed for volume \"{v.Str("name")}\" : configmap \"{cm.Str("name")}\" not found";
+        }
+        return null;
     }
 
     private static string NodeIp(string node) => $"10.128.0.{(uint)node.GetHashCode() % 250 + 2}";

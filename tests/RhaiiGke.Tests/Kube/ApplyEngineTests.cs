@@ -1,0 +1,337 @@
+using System.Text.Json.Nodes;
+using RhaiiGke.Engine.Kube;
+using RhaiiGke.Engine.Kube.Platform;
+using RhaiiGke.Engine.Simulators.KubeApi;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace RhaiiGke.Tests.Kube;
+
+internal static class Fast
+{
+    public static KubeApplyOptions Options(string? component = null, TimeSpan? timeout = null) => new()
+    {
+        Component = component, PollInterval = TimeSpan.FromMilliseconds(20), RetryBaseDelay = TimeSpan.FromMilliseconds(10),
+        MaxRetryDelay = TimeSpan.FromMilliseconds(100), MaxRetries = 40, Timeout = timeout ?? TimeSpan.FromSeconds(20),
+    };
+
+    public static ClusterConnection Connect(KubeApiSimulator sim) =>
+        ClusterConnector.FromEndpoint(new Uri(sim.Server), null, null, false, "default", "sandbox");
+}
+
+public sealed class ApplyEngineTests : IDisposable
+{
+    private readonly KubeApiSimulator _sim;
+    private readonly ClusterConnection _conn;
+
+    public ApplyEngineTests()
+    {
+        _sim = new KubeApiSimulator(KubeApiSimulatorOptions.Fast(TimeSpan.FromMilliseconds(15)));
+        _sim.Start();
+        _conn = Fast.Connect(_sim);
+    }
+
+    public void Dispose() => _sim.Dispose();
+
+    private const string Bundle = """
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: w1, namespace: demo}
+        spec: {size: 3}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: widget-controller, namespace: demo}
+        spec:
+          selector: {matchLabels: {app: widget-controller}}
+          template:
+            metadata: {labels: {app: widget-controller}}
+            spec:
+              containers: [{name: manager, image: "example/widget:1"}]
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: widget-webhook, namespace: demo}
+        spec:
+          selector: {app: widget-controller}
+          ports: [{port: 443, targetPort: 9443}]
+        ---
+        apiVersion: admissionregistration.k8s.io/v1
+        kind: ValidatingWebhookConfiguration
+        metadata: {name: widgets.example.com}
+        webhooks:
+        - name: vwidget.example.com
+          sideEffects: None
+          admissionReviewVersions: [v1]
+          clientConfig:
+            service: {name: widget-webhook, namespace: demo, path: /validate}
+          rules:
+          - {apiGroups: [example.com], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [widgets]}
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: widget-config, namespace: demo}
+        data: {mode: fast}
+        ---
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: demo}
+        """;
+
+    private static string WithCrd() => Bundle + "\n---\n" + RhaiiGke.Tests.KubeApi.TestCrds.Crd("example.com", "Widget", "widgets");
+
+    [Fact]
+    public async Task AppliesInPhasesWaitsForReadinessAndReRunsWithZeroMutatingRequests()
+    {
+        var engine = new ApplyEngine(_conn);
+        var first = await engine.ApplyAsync(WithCrd(), Fast.Options("widgets"), CancellationToken.None);
+        Assert.All(first.Objects, o => Assert.Equal(KubeApplyAction.Created, o.Action));
+        Assert.All(first.Objects, o => Assert.True(o.Ready, o.Id + ": " + o.Message));
+        Assert.Equal(
+            [ApplyEngine.PhaseNamespaces, ApplyEngine.PhaseCrds, ApplyEngine.PhaseConfiguration, ApplyEngine.PhaseConfiguration, ApplyEngine.PhaseWorkloads, ApplyEngine.PhaseWorkloads, ApplyEngine.PhaseCustomResources],
+            first.Objects.Select(o => o.Phase).ToArray());
+        // the CR was applied after the webhook had endpoints: no request was rejected by it
+        Assert.Equal(0, _sim.Stats.WebhookFailures);
+        Assert.NotNull(_sim.GetObject("example.com/v1", "Widget", "demo", "w1"));
+        Assert.Equal(7, first.MutatingRequests);
+
+        var before = _sim.Stats.MutatingRequests;
+        var second = await engine.ApplyAsync(WithCrd(), Fast.Options("widgets"), CancellationToken.None);
+        Assert.All(second.Objects, o => Assert.Equal(KubeApplyAction.Unchanged, o.Action));
+        Assert.Equal(0, second.MutatingRequests);
+        Assert.Equal(before, _sim.Stats.MutatingRequests);
+
+        // one changed field: one request, one Configured
+        var third = await engine.ApplyAsync(WithCrd().Replace("mode: fast", "mode: slow"), Fast.Options("widgets"), CancellationToken.None);
+        var changed = Assert.Single(third.Objects, o => o.Action != KubeApplyAction.Unchanged);
+        Assert.Equal("ConfigMap demo/widget-config", changed.Id);
+        Assert.Equal(KubeApplyAction.Configured, changed.Action);
+        Assert.Equal(1, third.MutatingRequests);
+        Assert.Equal("slow", _sim.GetObject("v1", "ConfigMap", "demo", "widget-config")!["data"]!["mode"]!.GetValue<string>());
+
+        // a field dropped from the manifest is removed by apply, so it counts as a change
+        var fourth = await engine.ApplyAsync(WithCrd().Replace("data: {mode: slow}", "data: {}").Replace("mode: fast", "x: y"), Fast.Options("widgets"), CancellationToken.None);
+        Assert.Contains(fourth.Objects, o => o.Id == "ConfigMap demo/widget-config" && o.Action == KubeApplyAction.Configured);
+    }
+
+    [Fact]
+    public async Task WhatIfUsesServerSideDryRunAndPersistsNothing()
+    {
+        var engine = new ApplyEngine(_conn);
+        var options = Fast.Options("widgets");
+        options.DryRun = true;
+        var result = await engine.ApplyAsync(WithCrd(), options, CancellationToken.None);
+        Assert.All(result.Objects, o => Assert.Equal(KubeApplyAction.WouldCreate, o.Action));
+        Assert.Null(_sim.GetObject("v1", "Namespace", null, "demo"));
+        Assert.False(_sim.Serves("example.com/v1", "Widget"));
+        Assert.True(_sim.Stats.DryRunRequests > 0);
+        Assert.Equal(_sim.Stats.DryRunRequests, _sim.Stats.MutatingRequests);
+    }
+
+    [Fact]
+    public async Task TimeoutsNameTheObjectAndWhyItIsNotReady()
+    {
+        const string stuck = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: needs-tpu, namespace: default}
+            spec:
+              selector: {matchLabels: {app: needs-tpu}}
+              template:
+                metadata: {labels: {app: needs-tpu}}
+                spec:
+                  nodeSelector: {cloud.google.com/gke-tpu-accelerator: tpu-v6e-slice}
+                  containers: [{name: vllm, image: "vllm:tpu"}]
+            """;
+        var ex = await Assert.ThrowsAsync<RhaiiException>(() => new ApplyEngine(_conn).ApplyAsync(stuck, Fast.Options("vllm", TimeSpan.FromMilliseconds(400)), CancellationToken.None));
+        Assert.Equal("ComponentNotReady", ex.ErrorId);
+        Assert.Equal(RhaiiErrorCategory.OperationTimeout, ex.Category);
+        Assert.StartsWith("vllm: timed out after", ex.Message);
+        Assert.Contains("Deployment default/needs-tpu is not ready", ex.Message);
+        Assert.Contains("condition Available=False (MinimumReplicasUnavailable", ex.Message);
+        Assert.Contains("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector", ex.Message);
+        Assert.Equal("vllm", ex.Target);
+    }
+
+    [Fact]
+    public async Task KubernetesStatusErrorsBecomeRhaiiExceptionsWithStableIds()
+    {
+        const string invalid = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: bad, namespace: default}
+            spec:
+              selector: {matchLabels: {app: bad}}
+              template:
+                metadata: {labels: {app: other}}
+                spec:
+                  containers: [{name: c, image: x}]
+            """;
+        var ex = await Assert.ThrowsAsync<RhaiiException>(() => new ApplyEngine(_conn).ApplyAsync(invalid, Fast.Options("demo"), CancellationToken.None));
+        Assert.Equal("KubeInvalid", ex.ErrorId);
+        Assert.Equal(RhaiiErrorCategory.InvalidData, ex.Category);
+        Assert.Contains("demo: applying Deployment default/bad: Deployment.apps \"bad\" is invalid: spec.template.metadata.labels", ex.Message);
+
+        var cr = "apiVersion: nothere.example.com/v1\nkind: Gadget\nmetadata: {name: g, namespace: default}\n";
+        var options = Fast.Options("demo");
+        options.MaxRetries = 2;
+        var notServed = await Assert.ThrowsAsync<RhaiiException>(() => new ApplyEngine(_conn).ApplyAsync(cr, options, CancellationToken.None));
+        Assert.Equal("KubeResourceNotServed", notServed.ErrorId);
+        Assert.Contains("no matches for kind \"Gadget\" in version \"nothere.example.com/v1\"", notServed.Message);
+    }
+
+    [Fact]
+    public async Task ARequestRejectedByAWebhookWithoutEndpointsIsRetriedUntilTheWebhookWorks()
+    {
+        // the webhook exists but its operator starts later (another team's install, a slow rollout): the engine
+        // retries through "no endpoints available" instead of failing, and never deletes the webhook
+        var setup = Fast.Options("setup");
+        setup.Wait = false;
+        var parts = RhaiiGke.Engine.Kube.Json.KubeYaml.ReadObjects(WithCrd()).Where(o => o["kind"]!.GetValue<string>() is not ("Deployment" or "Widget")).ToList();
+        await new ApplyEngine(_conn).ApplyAsync(parts, setup, CancellationToken.None);
+        await WaitFor(() => _sim.Serves("example.com/v1", "Widget"));
+        var operatorStarts = Task.Run(async () =>
+        {
+            await Task.Delay(300);
+            _sim.Seed(RhaiiGke.Tests.KubeApi.TestCrds.Operator("demo", "widget-controller"));
+        });
+        var result = await new ApplyEngine(_conn).ApplyAsync("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w2, namespace: demo}\nspec: {size: 1}\n",
+            Fast.Options("widgets"), CancellationToken.None);
+        await operatorStarts;
+        Assert.Equal(KubeApplyAction.Created, Assert.Single(result.Objects).Action);
+        Assert.True(result.Retries > 0);
+        Assert.True(result.TransientErrors.TryGetValue("WebhookUnavailable", out var n) && n > 0);
+        Assert.True(_sim.Stats.WebhookFailures > 0);
+        Assert.NotNull(_sim.GetObject("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", null, "widgets.example.com"));
+    }
+
+    [Fact]
+    public void CustomResourcesThatAWebhookOfTheSameRunInterceptsAreAppliedAfterTheWorkloads()
+    {
+        var objects = RhaiiGke.Engine.Kube.Json.KubeYaml.ReadObjects(Bundle);
+        var gated = new HashSet<string>(["example.com/Widget"]);
+        Assert.Equal(ApplyEngine.PhaseCustomResources, ApplyEngine.PhaseOf(objects[0], gated));
+        Assert.Equal(ApplyEngine.PhaseConfiguration, ApplyEngine.PhaseOf(objects[0], new HashSet<string>()));
+    }
+
+    private static async Task WaitFor(Func<bool> condition)
+    {
+        for (var i = 0; i < 400 && !condition(); i++) await Task.Delay(10);
+        Assert.True(condition());
+    }
+}
+
+public sealed class PlatformInstallerTests(ITestOutputHelper output)
+{
+    private static KubeApiSimulatorOptions SimOptions()
+    {
+        var o = KubeApiSimulatorOptions.Fast(TimeSpan.FromMilliseconds(15));
+        o.Delays.CaInjection = TimeSpan.FromMilliseconds(150); // a visible stale-CA window
+        o.Delays.CrdEstablished = TimeSpan.FromMilliseconds(60);
+        return o;
+    }
+
+    private static RhaiiInstallOptions InstallOptions() => new() { Apply = Fast.Options(timeout: TimeSpan.FromSeconds(30)) };
+
+    [Fact]
+    public async Task AFreshInstallConvergesAndASecondInstallSendsNoMutatingRequest()
+    {
+        using var sim = new KubeApiSimulator(SimOptions());
+        sim.Start();
+        var installer = new PlatformInstaller(Fast.Connect(sim));
+        var platform = await installer.InstallAsync(InstallOptions(), CancellationToken.None);
+        Assert.True(platform.Ready, string.Join("; ", platform.Components.Select(c => $"{c.Name}: {c.State} {c.Message}")));
+        Assert.Equal(["cert-manager", "istio", "lws", "kserve"], platform.Components.Select(c => c.Name).ToArray());
+        Assert.Equal("v1.27.3", platform.IstioVersion);
+        Assert.Equal("inference.networking.x-k8s.io/v1alpha2", platform.GatewayInferencePoolApi);
+        Assert.Contains("inference.networking.k8s.io/v1", platform.InferencePoolApis);
+        Assert.Contains("istio (Accepted)", platform.GatewayClasses);
+        Assert.All(platform.Components, c => Assert.Equal("sandbox", c.Source));
+        // no webhook was ever deleted
+        Assert.NotNull(sim.GetObject("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", null, "llminferenceservice.serving.kserve.io"));
+        Assert.NotNull(sim.GetObject("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", null, "cert-manager-webhook"));
+        // the KServe PKI chain: the webhook certificate is signed by the opendatahub CA
+        var leaf = sim.GetObject("v1", "Secret", "opendatahub", "llmisvc-webhook-server-cert")!;
+        Assert.Equal("kubernetes.io/tls", leaf["type"]!.GetValue<string>());
+        output.WriteLine($"fresh install: {platform.Duration.TotalSeconds:0.00}s, {platform.MutatingRequests} mutating requests, {platform.Retries} retries, webhook failures seen {sim.Stats.WebhookFailures}");
+
+        var before = sim.Stats.MutatingRequests;
+        var again = await installer.InstallAsync(InstallOptions(), CancellationToken.None);
+        Assert.True(again.Ready);
+        Assert.Equal(0, again.MutatingRequests);
+        Assert.Equal(before, sim.Stats.MutatingRequests);
+        Assert.All(again.Components, c => Assert.All(c.Apply!.Objects, o => Assert.Equal(KubeApplyAction.Unchanged, o.Action)));
+
+        var status = await installer.GetStatusAsync(null, CancellationToken.None);
+        Assert.True(status.Ready);
+        Assert.Contains("cert-manager/cert-manager-webhook 1/1", status.Components[0].Deployments);
+        Assert.True(status.Components[0].WebhooksReady);
+    }
+
+    [Fact]
+    public async Task WithTenPercentInjectedFaultsTheInstallStillConverges()
+    {
+        var options = SimOptions();
+        options.Faults = KubeFaultOptions.Mixed(0.10, seed: 42);
+        using var sim = new KubeApiSimulator(options);
+        sim.Start();
+        var platform = await new PlatformInstaller(Fast.Connect(sim)).InstallAsync(InstallOptions(), CancellationToken.None);
+        Assert.True(platform.Ready, string.Join("; ", platform.Components.Select(c => $"{c.Name}: {c.State} {c.Message}")));
+        var stats = sim.Stats;
+        Assert.True(stats.FaultsInjected > 0);
+        Assert.True(platform.Retries > 0);
+        output.WriteLine($"10% faults: {stats.FaultsInjected} injected (5xx {stats.ServerErrorsInjected}, 429 {stats.TooManyRequestsInjected}, conflicts {stats.ConflictsInjected}, " +
+                         $"slow {stats.SlowResponsesInjected}), {platform.Retries} retries, {stats.Requests} requests, converged in {platform.Duration.TotalSeconds:0.00}s");
+    }
+
+    [Fact]
+    public async Task WhatIfReportsWhatWouldBeCreatedWithoutChangingTheCluster()
+    {
+        using var sim = new KubeApiSimulator(SimOptions());
+        sim.Start();
+        var options = InstallOptions();
+        options.Apply.DryRun = true;
+        options.Components = ["cert-manager"];
+        var platform = await new PlatformInstaller(Fast.Connect(sim)).InstallAsync(options, CancellationToken.None);
+        Assert.True(platform.DryRun);
+        Assert.All(platform.Components[0].Apply!.Objects, o => Assert.Equal(KubeApplyAction.WouldCreate, o.Action));
+        Assert.Null(sim.GetObject("v1", "Namespace", null, "cert-manager"));
+    }
+
+    [Fact]
+    public async Task AnInstallThatCannotScheduleNamesTheComponentAndTheMissingCondition()
+    {
+        var options = SimOptions();
+        options.Nodes.Clear();
+        using var sim = new KubeApiSimulator(options);
+        sim.Start();
+        var install = InstallOptions();
+        install.Apply.Timeout = TimeSpan.FromMilliseconds(500);
+        var ex = await Assert.ThrowsAsync<RhaiiException>(() => new PlatformInstaller(Fast.Connect(sim)).InstallAsync(install, CancellationToken.None));
+        Assert.Equal("ComponentNotReady", ex.ErrorId);
+        Assert.StartsWith("cert-manager: timed out after", ex.Message);
+        Assert.Contains("Deployment cert-manager/cert-manager is not ready: condition Available=False", ex.Message);
+        Assert.Contains("no nodes available to schedule pods", ex.Message);
+    }
+
+    [Fact]
+    public async Task UninstallRemovesEverythingButGkeManagedCrds()
+    {
+        using var sim = new KubeApiSimulator(SimOptions());
+        sim.Start();
+        // GKE installed the Gateway API GatewayClass CRD itself (addon-manager label)
+        var gkeCrd = SandboxBundles.GatewayApiCrds()[0];
+        gkeCrd["metadata"]!["labels"] = new JsonObject { ["addonmanager.kubernetes.io/mode"] = "Reconcile" };
+        sim.Seed(gkeCrd);
+        var installer = new PlatformInstaller(Fast.Connect(sim));
+        var platform = await installer.InstallAsync(InstallOptions(), CancellationToken.None);
+        Assert.Contains("gatewayclasses.gateway.networking.k8s.io", platform.GkeManagedCrds);
+        Assert.Contains(platform.Components[1].Apply!.Objects, o => o.Name == "gatewayclasses.gateway.networking.k8s.io" && o.Action == KubeApplyAction.Skipped);
+
+        var removed = await installer.UninstallAsync(InstallOptions(), CancellationToken.None);
+        Assert.All(removed.Components, c => Assert.Equal("NotInstalled", c.State));
+        Assert.NotNull(sim.GetObject("apiextensions.k8s.io/v1", "CustomResourceDefinition", null, "gatewayclasses.gateway.networking.k8s.io"));
+        Assert.Null(sim.GetObject("apiextensions.k8s.io/v1", "CustomResourceDefinition", null, "llminferenceservices.serving.kserve.io"));
+        Assert.Null(sim.GetObject("v1", "Namespace", null, "opendatahub"));
+    }
+}

@@ -50,7 +50,7 @@ Describe 'GKE cluster lifecycle through the pipeline' -Tag Gke {
     It 'formats clusters, pools, checks and estimates with the module views' {
         $null = New-TpuCluster @gke -Name view -Zone europe-west4-a -SystemNodeCount 1
         (Get-TpuCluster @gke | Out-String -Width 160) | Should -Match 'TPU pools'
-        ((Get-TpuCluster @gke -Name view -Zone europe-west4-a).NodePools | Out-String -Width 200) | Should -Match 'Autoscaling'
+        ((Get-TpuCluster @gke -Name view -Zone europe-west4-a).NodePools | Out-String -Width 200) | Should -Match 'Autoscale'
         (Test-RhaiiPrerequisites @gke -Zone europe-west4-a -Accelerator v6e -Topology 2x2 | Out-String -Width 200) | Should -Match 'Passed'
         (Get-RhaiiCostEstimate -Topology 2x2 | Out-String -Width 200) | Should -Match 'Prices of'
         Remove-TpuCluster @gke -Name view -Zone europe-west4-a -Confirm:$false

@@ -112,14 +112,17 @@ public static class ClusterRequests
                     ["diskSizeGb"] = s.DiskSizeGb,
                     ["oauthScopes"] = new JsonArray(GkeAuth.CloudPlatformScope),
                     ["shieldedInstanceConfig"] = new JsonObject { ["enableSecureBoot"] = s.ShieldedNodes, ["enableIntegrityMonitoring"] = true },
-                    ["workloadMetadataConfig"] = s.WorkloadIdentity ? new JsonObject { ["mode"] = "GKE_METADATA" } : null,
                 },
                 ["autoscaling"] = new JsonObject { ["enabled"] = true, ["minNodeCount"] = 1, ["maxNodeCount"] = Math.Max(s.SystemNodeCount, 5) },
                 ["management"] = new JsonObject { ["autoRepair"] = true, ["autoUpgrade"] = true },
             }),
         };
         if (!string.IsNullOrWhiteSpace(s.ClusterVersion)) cluster["initialClusterVersion"] = s.ClusterVersion;
-        if (s.WorkloadIdentity) cluster["workloadIdentityConfig"] = new JsonObject { ["workloadPool"] = $"{s.Project}.svc.id.goog" };
+        if (s.WorkloadIdentity)
+        {
+            cluster["workloadIdentityConfig"] = new JsonObject { ["workloadPool"] = $"{s.Project}.svc.id.goog" };
+            cluster["nodePools"]![0]!["config"]!["workloadMetadataConfig"] = new JsonObject { ["mode"] = "GKE_METADATA" };
+        }
         if (!string.IsNullOrWhiteSpace(s.Network)) cluster["network"] = s.Network;
         if (!string.IsNullOrWhiteSpace(s.Subnetwork)) cluster["subnetwork"] = s.Subnetwork;
         return cluster;

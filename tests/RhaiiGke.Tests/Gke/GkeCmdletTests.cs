@@ -58,6 +58,37 @@ public class GkeCmdletTests
     }
 
     [Fact]
+    public void AsJobRunsInTheBackgroundAndReturnsTheCluster()
+    {
+        using var bed = new GkeTestBed();
+        using var ps = new GkeCmdletHost(bed);
+        var job = ps.Ok("New-TpuCluster @c -Name job -Zone europe-west4-a -SystemNodeCount 1 -AsJob").Single<System.Management.Automation.Job>();
+        Assert.Equal("RhaiiGkeJob", job.PSJobTypeName);
+        var r = ps.Ok($"Get-Job -Id {job.Id} | Wait-Job -Timeout 60 | Receive-Job -Wait -AutoRemoveJob");
+        var cluster = (TpuCluster)Assert.Single(r.Output).BaseObject;
+        Assert.Equal("RUNNING", Assert.Single(cluster.TpuNodePools).Status);
+
+        bed.Simulator.Faults.StockoutZones.Add("us-east5-a");
+        var failed = ps.Ok("New-TpuCluster @c -Name jobso -Zone us-east5-a -SystemNodeCount 1 -InitialNodeCount 1 -AsJob | Wait-Job -Timeout 60").Single<System.Management.Automation.Job>();
+        Assert.Equal(System.Management.Automation.JobState.Failed, failed.JobStateInfo.State);
+        Assert.StartsWith("GkeStockout", Assert.Single(failed.Error).FullyQualifiedErrorId);
+        Assert.Empty(ps.Ok("New-TpuCluster @c -Name never -Zone europe-west4-a -AsJob -WhatIf").Output);
+    }
+
+    [Fact]
+    public void ASpecPipesIntoThePreflightAndTheCreate()
+    {
+        using var bed = new GkeTestBed();
+        using var ps = new GkeCmdletHost(bed);
+        var r = ps.Ok("$s = [RhaiiGke.TpuClusterSpec]::new(); $s.Name = 'fromspec'; $s.Project = 'rhaii-test'; $s.Zone = 'europe-west4-a'; $s.Topology = '2x4'; $s.SystemNodeCount = 1; " +
+            "$n = @{ AccessToken = $token; Endpoint = $c.Endpoint; ComputeEndpoint = $c.ComputeEndpoint }; " +
+            "($s | Test-RhaiiPrerequisites @n -ServiceUsageEndpoint $sim.ServiceUsageEndpoint).Passed; $s | New-TpuCluster @n");
+        Assert.True((bool)r.Output[0].BaseObject);
+        var cluster = (TpuCluster)r.Output[1].BaseObject;
+        Assert.Equal(("rhaii-test", "ct6e-standard-8t"), (cluster.Project, Assert.Single(cluster.TpuNodePools).MachineType));
+    }
+
+    [Fact]
     public void WhatIfChangesNothing()
     {
         using var bed = new GkeTestBed();

@@ -15,7 +15,7 @@ public abstract class GkeCmdlet : RhaiiCmdlet
 
     /// <summary>Google Cloud project id.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
+    [AllowEmptyString]
     public string? Project { get; set; }
 
     /// <summary>An OAuth access token (e.g. from gcloud auth print-access-token), as a SecureString.</summary>
@@ -42,18 +42,21 @@ public abstract class GkeCmdlet : RhaiiCmdlet
     /// <summary>The session for this invocation (opened on first use).</summary>
     protected GkeSession Session => _session ??= OpenSession();
 
+    /// <summary>Connection options from the common parameters (resolve on the pipeline thread: paths use the PowerShell location).</summary>
+    protected GkeConnectionOptions ConnectionOptions() => new()
+    {
+        Project = string.IsNullOrWhiteSpace(Project) ? null : Project,
+        AccessToken = AccessToken,
+        CredentialFile = CredentialFile is null ? null : GetUnresolvedProviderPathFromPSPath(CredentialFile),
+        ContainerEndpoint = Endpoint,
+        ComputeEndpoint = ComputeEndpoint,
+        SkipCertificateCheck = SkipCertificateCheck,
+    };
+
     /// <summary>A new session from the common parameters, optionally adjusted; the caller disposes it.</summary>
     protected GkeSession OpenSession(Action<GkeConnectionOptions>? adjust = null)
     {
-        var options = new GkeConnectionOptions
-        {
-            Project = Project,
-            AccessToken = AccessToken,
-            CredentialFile = CredentialFile is null ? null : GetUnresolvedProviderPathFromPSPath(CredentialFile),
-            ContainerEndpoint = Endpoint,
-            ComputeEndpoint = ComputeEndpoint,
-            SkipCertificateCheck = SkipCertificateCheck,
-        };
+        var options = ConnectionOptions();
         adjust?.Invoke(options);
         return GkeSession.Open(options, this);
     }

@@ -8,6 +8,7 @@ namespace RhaiiGke.Cmdlets.Gke;
 /// <summary>Creates (or adopts) a GKE cluster with a TPU node pool; idempotent and resumable.</summary>
 [Cmdlet(VerbsCommon.New, "TpuCluster", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ParametersSet)]
 [OutputType(typeof(TpuCluster))]
+[OutputType(typeof(GkeJob))]
 public sealed class NewTpuClusterCommand : GkeCmdlet
 {
     private const string ParametersSet = "Parameters";
@@ -87,6 +88,10 @@ public sealed class NewTpuClusterCommand : GkeCmdlet
     [Parameter]
     public SwitchParameter NoWait { get; set; }
 
+    /// <summary>Run in a background job; Receive-Job returns the cluster.</summary>
+    [Parameter]
+    public SwitchParameter AsJob { get; set; }
+
     /// <summary>Skip the accelerator and quota checks before creating.</summary>
     [Parameter]
     public SwitchParameter SkipPreflight { get; set; }
@@ -116,6 +121,21 @@ public sealed class NewTpuClusterCommand : GkeCmdlet
             NodeLabels = ToDictionary(NodeLabel),
         };
         if (ParameterSetName == SpecSet && string.IsNullOrEmpty(spec.Project) && Project is not null) spec.Project = Project;
+        if (AsJob)
+        {
+            // Ask once, up front: a background job cannot prompt.
+            if (!ShouldProcess($"{spec.Project}/{spec.Zone}/{spec.Name}", "Create or complete GKE cluster and TPU node pool (background job)")) return;
+            var job = new GkeJob(MyInvocation.Line, $"New-TpuCluster {spec.Name}", spec.Zone);
+            var options = ConnectionOptions();
+            job.Start(async (log, ct) =>
+            {
+                using var session = GkeSession.Open(options, log);
+                return await new TpuClusterService(session).EnsureAsync(spec, (_, _) => true, NoWait, SkipPreflight, ct).ConfigureAwait(false);
+            });
+            JobRepository.Add(job);
+            WriteObject(job);
+            return;
+        }
         var service = new TpuClusterService(Session);
         var cluster = await service.EnsureAsync(spec, ShouldProcessDelegate, NoWait, SkipPreflight, cancellationToken);
         if (cluster is not null) WriteObject(cluster);

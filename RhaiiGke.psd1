@@ -16,6 +16,7 @@
         'Formats/Lint.format.ps1xml'
         'Formats/Inference.format.ps1xml'
         'Formats/Gke.format.ps1xml'
+        'Formats/Platform.format.ps1xml'
     )
     TypesToProcess       = @('RhaiiGke.types.ps1xml')
     CmdletsToExport      = @(
@@ -40,6 +41,12 @@
         'Get-TpuClusterCredential'
         'Test-RhaiiPrerequisites'
         'Get-RhaiiCostEstimate'
+        'Connect-RhaiiCluster'
+        'Start-RhaiiSandbox'
+        'Stop-RhaiiSandbox'
+        'Install-RhaiiOperators'
+        'Get-RhaiiOperatorStatus'
+        'Uninstall-RhaiiOperators'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -303,6 +303,7 @@ public sealed class ApplyEngine
         if (gated.Count == 0) return;
         var deadline = DateTime.UtcNow + options.Timeout;
         var started = DateTime.UtcNow;
+        var notes = new Dictionary<KubeObjectResult, string?>(ReferenceEqualityComparer.Instance);
         while (true)
         {
             var pending = new List<(KubeObjectResult Result, string Why)>();
@@ -315,8 +316,9 @@ public sealed class ApplyEngine
                 catch (KubeApiException e) { throw e.ToRhaii($"{Label(options)}reading {result.Id}", options.Component ?? result.Id); }
                 if (live is null) { pending.Add((result, "it does not exist (deleted by someone else?)")); continue; }
                 var state = await Readiness.CheckAsync(client, live, ct).ConfigureAwait(false);
+                notes.TryAdd(result, result.Message);
                 result.Ready = state.Ready;
-                result.Message = state.Ready ? result.Message : state.Why;
+                result.Message = state.Ready ? notes[result] : state.Why;
                 if (!state.Ready) pending.Add((result, state.Why));
             }
             if (pending.Count == 0) return;

@@ -40,7 +40,7 @@ public sealed class PlatformInstaller
             [("lws-system", "lws-controller-manager")], ["leaderworkersets.leaderworkerset.x-k8s.io"],
             [("ValidatingWebhookConfiguration", "lws-validating-webhook-configuration"), ("MutatingWebhookConfiguration", "lws-mutating-webhook-configuration")],
             "https://github.com/kubernetes-sigs/lws/releases/download/v0.10.0/manifests.yaml", []),
-        new("kserve", "opendatahub", "release-v0.15 (odh-xks)",
+        new("kserve", "opendatahub", "release-v0.15",
             [("opendatahub", "llmisvc-controller-manager")], ["llminferenceservices.serving.kserve.io", "llminferenceserviceconfigs.serving.kserve.io"],
             [("ValidatingWebhookConfiguration", "llminferenceservice.serving.kserve.io"), ("ValidatingWebhookConfiguration", "llminferenceserviceconfig.serving.kserve.io")],
             "kustomize:https://github.com/opendatahub-io/kserve//config/overlays/odh-xks?ref=release-v0.15", ["opendatahub"]),

@@ -1,0 +1,24 @@
+namespace RhaiiGke;
+
+/// <summary>A local Kubernetes API sandbox started by <c>Start-RhaiiSandbox</c> (a simulator in this PowerShell process).</summary>
+public sealed class RhaiiSandbox
+{
+    public string Name { get; init; } = "";
+    /// <summary>API server URL (http://127.0.0.1:PORT).</summary>
+    public string Server { get; init; } = "";
+    /// <summary>kubeconfig written for kubectl, when -KubeconfigPath was given.</summary>
+    public string? KubeconfigPath { get; init; }
+    public string? Context { get; init; }
+    /// <summary>Nodes as pool: count x machine type (TPU accelerator and topology).</summary>
+    public IReadOnlyList<string> NodePools { get; init; } = [];
+    public string KubernetesVersion { get; init; } = "";
+    /// <summary>Share of injected API faults (0 when none).</summary>
+    public double FaultRate { get; init; }
+    public TimeSpan ControllerDelay { get; init; }
+    public DateTimeOffset StartedAt { get; init; } = DateTimeOffset.UtcNow;
+    public bool Running { get; set; } = true;
+    /// <summary>The connection cluster commands use (also bound by property name: -Cluster).</summary>
+    public ClusterConnection Connection { get; init; } = new();
+
+    public override string ToString() => $"{Name} ({Server})";
+}

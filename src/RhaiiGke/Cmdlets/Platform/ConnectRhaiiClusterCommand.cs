@@ -1,0 +1,83 @@
+using System.Management.Automation;
+using System.Security;
+using RhaiiGke.Engine.Kube;
+
+namespace RhaiiGke.Cmdlets.Platform;
+
+/// <summary>Connects to a Kubernetes API server and makes it the session default.</summary>
+[Cmdlet(VerbsCommunications.Connect, "RhaiiCluster", DefaultParameterSetName = KubeconfigSet, SupportsShouldProcess = true)]
+[OutputType(typeof(ClusterConnection))]
+public sealed class ConnectRhaiiClusterCommand : RhaiiCmdlet
+{
+    private const string KubeconfigSet = "Kubeconfig";
+    private const string EndpointSet = "Endpoint";
+    private const string ClusterSet = "TpuCluster";
+    private const string CredentialSet = "Credential";
+
+    [Parameter(ParameterSetName = KubeconfigSet, Position = 0)]
+    [Parameter(ParameterSetName = ClusterSet)]
+    public string? Kubeconfig { get; set; }
+
+    [Parameter(ParameterSetName = KubeconfigSet)]
+    public string? Context { get; set; }
+
+    [Parameter(ParameterSetName = EndpointSet, Mandatory = true)]
+    [Alias("Server")]
+    public Uri? Endpoint { get; set; }
+
+    [Parameter(ParameterSetName = EndpointSet)]
+    [Parameter(ParameterSetName = ClusterSet)]
+    public SecureString? Token { get; set; }
+
+    [Parameter(ParameterSetName = EndpointSet)]
+    [Alias("CaCertificate")]
+    public string? CertificateAuthority { get; set; }
+
+    [Parameter(ParameterSetName = EndpointSet)]
+    public SwitchParameter SkipTlsVerify { get; set; }
+
+    [Parameter(ParameterSetName = ClusterSet, Mandatory = true, ValueFromPipeline = true)]
+    public TpuCluster? TpuCluster { get; set; }
+
+    [Parameter(ParameterSetName = CredentialSet, Mandatory = true, ValueFromPipeline = true)]
+    public TpuClusterCredential? Credential { get; set; }
+
+    [Parameter]
+    public string? Namespace { get; set; }
+
+    /// <summary>Return the connection without making it the session default.</summary>
+    [Parameter]
+    public SwitchParameter NoDefault { get; set; }
+
+    protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
+    {
+        var connection = ParameterSetName switch
+        {
+            EndpointSet => ClusterConnector.FromEndpoint(Endpoint!, Token, CertificateAuthority, SkipTlsVerify, Namespace),
+            ClusterSet when Token is not null => ClusterConnector.FromEndpoint(ClusterUri(TpuCluster!), Token, TpuCluster!.CaCertificate, false, Namespace, TpuCluster.ContextName),
+            ClusterSet => ClusterSession.FromTpuCluster(TpuCluster!, Kubeconfig, Namespace),
+            CredentialSet => FromCredential(Credential!),
+            _ => ClusterConnector.FromKubeconfig(Kubeconfig, Context, Namespace),
+        };
+        if (!ShouldProcess(connection.Server, $"Connect to {connection.Name}{(NoDefault ? "" : " and make it the session default")}")) return;
+        WriteVerbose($"Checking {connection.Server}");
+        var verified = await ClusterConnector.VerifyAsync(connection, cancellationToken);
+        if (!NoDefault) ClusterSession.Default = verified;
+        WriteObject(verified);
+    }
+
+    private ClusterConnection FromCredential(TpuClusterCredential c)
+    {
+        if (c.AuthMode == ClusterAuthMode.Token && c.Token is not null)
+            return ClusterConnector.FromEndpoint(new Uri(c.Server), c.Token, c.CertificateAuthorityData, false, Namespace, c.ContextName);
+        return ClusterConnector.FromKubeconfig(c.KubeconfigPath ?? Kubeconfig, c.ContextName, Namespace);
+    }
+
+    private static Uri ClusterUri(TpuCluster c)
+    {
+        if (string.IsNullOrEmpty(c.Endpoint))
+            throw new RhaiiException("ClusterNotReady", RhaiiErrorCategory.ResourceUnavailable, $"Cluster {c.Name} has no API endpoint yet (status {c.Status}).",
+                "Wait for the cluster to be RUNNING (Get-TpuCluster), then connect.", c);
+        return new Uri(c.Endpoint.StartsWith("http", StringComparison.OrdinalIgnoreCase) ? c.Endpoint : "https://" + c.Endpoint);
+    }
+}

@@ -1,0 +1,227 @@
+using System.Collections;
+using System.Management.Automation;
+using System.Net;
+using System.Security;
+using System.Text;
+using System.Text.Json;
+using RhaiiGke.Engine.Kube.Platform;
+
+namespace RhaiiGke.Cmdlets.Platform;
+
+/// <summary>Shared parameters and connection handling of the operator commands.</summary>
+public abstract class OperatorCommandBase : RhaiiCmdlet
+{
+    protected const string ConnectionSet = "Connection";
+    protected const string TpuClusterSet = "TpuCluster";
+
+    /// <summary>The cluster; defaults to the session's (Connect-RhaiiCluster, Start-RhaiiSandbox).</summary>
+    [Parameter(ParameterSetName = ConnectionSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("Connection")]
+    public ClusterConnection? Cluster { get; set; }
+
+    /// <summary>A GKE cluster (New-TpuCluster, Get-TpuCluster); its kubeconfig context is used.</summary>
+    [Parameter(ParameterSetName = TpuClusterSet, Mandatory = true, ValueFromPipeline = true)]
+    public TpuCluster? TpuCluster { get; set; }
+
+    [Parameter]
+    [ValidateSet("cert-manager", "istio", "lws", "kserve")]
+    public string[]? Component { get; set; }
+
+    protected ClusterConnection ResolveConnection() =>
+        TpuCluster is not null ? ClusterSession.FromTpuCluster(TpuCluster, null, null) : ClusterSession.Resolve(Cluster);
+
+    /// <summary>Faster polling against a local sandbox, where controllers act in milliseconds.</summary>
+    protected static void TuneForSandbox(ClusterConnection c, KubeApplyOptions o)
+    {
+        if (!c.IsSandbox) return;
+        if (o.PollInterval > TimeSpan.FromMilliseconds(100)) o.PollInterval = TimeSpan.FromMilliseconds(100);
+        o.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
+        o.MaxRetryDelay = TimeSpan.FromSeconds(1);
+    }
+
+    protected static IDictionary<string, string> ToSources(Hashtable? table)
+    {
+        var d = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (table is null) return d;
+        foreach (DictionaryEntry e in table)
+        {
+            var key = PlatformInstaller.Normalize([e.Key.ToString() ?? ""])[0];
+            d[key] = e.Value?.ToString() ?? "";
+        }
+        return d;
+    }
+}
+
+/// <summary>Installs cert-manager, Istio (sail-operator), LeaderWorkerSet and KServe, waiting on real readiness.</summary>
+[Cmdlet(VerbsLifecycle.Install, "RhaiiOperators", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ConnectionSet)]
+[OutputType(typeof(RhaiiPlatform))]
+public sealed class InstallRhaiiOperatorsCommand : OperatorCommandBase
+{
+    /// <summary>Per-component manifest sources: @{ kserve = './rendered/kserve'; istio = 'helm:...' }.</summary>
+    [Parameter]
+    public Hashtable? Source { get; set; }
+
+    /// <summary>A .dockerconfigjson or podman/docker auth.json with credentials for registry.redhat.io.</summary>
+    [Parameter]
+    public string? PullSecretFile { get; set; }
+
+    /// <summary>Use the system's podman (or docker) auth.json as the pull secret.</summary>
+    [Parameter]
+    public SwitchParameter UseSystemAuth { get; set; }
+
+    /// <summary>A registry user and password (or token) for the pull secret.</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? RegistryCredential { get; set; }
+
+    [Parameter]
+    public string Registry { get; set; } = "registry.redhat.io";
+
+    [Parameter]
+    public string PullSecretName { get; set; } = "rhaii-pull-secret";
+
+    /// <summary>More namespaces that need the pull secret (the workload namespace, RHCL namespaces).</summary>
+    [Parameter]
+    public string[] PullSecretNamespace { get; set; } = [];
+
+    /// <summary>Longest wait for one phase of one component.</summary>
+    [Parameter]
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
+    {
+        var connection = ResolveConnection();
+        var options = new RhaiiInstallOptions
+        {
+            Components = PlatformInstaller.Normalize(Component),
+            Sources = ToSources(Source),
+            PullSecretName = PullSecretName,
+            PullSecretNamespaces = PullSecretNamespace,
+            PullSecretConfig = ReadPullSecret(),
+            Apply = new KubeApplyOptions { Timeout = Timeout },
+        };
+        TuneForSandbox(connection, options.Apply);
+        var what = $"Install {string.Join(", ", options.Components)}";
+        if (!ShouldProcess(connection.Server, what))
+        {
+            if (!MyInvocation.BoundParameters.ContainsKey("WhatIf")) return;
+            options.Apply.DryRun = true; // -WhatIf: a server-side dry run says what would change
+        }
+        var platform = await new PlatformInstaller(connection, this).InstallAsync(options, cancellationToken);
+        ReportProgress(1, "Install-RhaiiOperators", "done", 100, completed: true);
+        WriteObject(platform);
+    }
+
+    private SecureString? ReadPullSecret()
+    {
+        string? json = null;
+        if (PullSecretFile is not null)
+        {
+            var path = GetUnresolvedProviderPathFromPSPath(PullSecretFile);
+            if (!File.Exists(path))
+                Fail("PullSecretFileNotFound", RhaiiErrorCategory.ObjectNotFound, $"Pull secret file '{path}' does not exist.", "Pass a .dockerconfigjson or podman auth.json file.", path);
+            json = File.ReadAllText(path);
+        }
+        else if (UseSystemAuth)
+        {
+            var path = SystemAuthFile();
+            if (path is null)
+                Fail("SystemAuthNotFound", RhaiiErrorCategory.ObjectNotFound,
+                    "No podman or docker auth.json found (REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json, ~/.docker/config.json).",
+                    $"Run 'podman login {Registry}' first, or pass -PullSecretFile or -RegistryCredential.");
+            json = File.ReadAllText(path!);
+        }
+        else if (RegistryCredential is not null)
+        {
+            var auth = Convert.ToBase64String(Encoding.UTF8.GetBytes(RegistryCredential.UserName + ":" + RegistryCredential.GetNetworkCredential().Password));
+            json = JsonSerializer.Serialize(new Dictionary<string, object> { ["auths"] = new Dictionary<string, object> { [Registry] = new Dictionary<string, string> { ["auth"] = auth } } });
+        }
+        if (json is null) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            if (!doc.RootElement.TryGetProperty("auths", out _))
+                Fail("PullSecretInvalid", RhaiiErrorCategory.InvalidData, "The pull secret has no \"auths\" section.", "Pass a .dockerconfigjson / auth.json document.");
+        }
+        catch (JsonException)
+        {
+            Fail("PullSecretInvalid", RhaiiErrorCategory.InvalidData, "The pull secret is not JSON.", "Pass a .dockerconfigjson / auth.json document.");
+        }
+        var secure = new SecureString();
+        foreach (var ch in json) secure.AppendChar(ch);
+        secure.MakeReadOnly();
+        return secure;
+    }
+
+    private static string? SystemAuthFile()
+    {
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        var candidates = new[]
+        {
+            Environment.GetEnvironmentVariable("REGISTRY_AUTH_FILE"),
+            Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { } x ? Path.Combine(x, "containers", "auth.json") : null,
+            Path.Combine(home, ".config", "containers", "auth.json"),
+            Path.Combine(home, ".docker", "config.json"),
+        };
+        return candidates.FirstOrDefault(c => c is not null && File.Exists(c));
+    }
+}
+
+/// <summary>Reports the RHAII operators on a cluster: pods, CRDs, webhooks, Istio and InferencePool versions.</summary>
+[Cmdlet(VerbsCommon.Get, "RhaiiOperatorStatus", DefaultParameterSetName = ConnectionSet)]
+[OutputType(typeof(RhaiiPlatform), ParameterSetName = [ConnectionSet, TpuClusterSet])]
+[OutputType(typeof(RhaiiBomEntry), ParameterSetName = [BomSet])]
+public sealed class GetRhaiiOperatorStatusCommand : OperatorCommandBase
+{
+    private const string BomSet = "BillOfMaterials";
+
+    /// <summary>List the pinned versions and default sources instead of reading a cluster.</summary>
+    [Parameter(ParameterSetName = BomSet, Mandatory = true)]
+    public SwitchParameter BillOfMaterials { get; set; }
+
+    protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
+    {
+        if (BillOfMaterials)
+        {
+            var wanted = PlatformInstaller.Normalize(Component).ToHashSet();
+            foreach (var e in PlatformInstaller.BillOfMaterials().Where(e => wanted.Contains(e.Component))) WriteObject(e);
+            return;
+        }
+        var connection = ResolveConnection();
+        WriteObject(await new PlatformInstaller(connection, this).GetStatusAsync(Component, cancellationToken));
+    }
+}
+
+/// <summary>Removes the RHAII operators in reverse order, sparing the CRDs GKE manages.</summary>
+[Cmdlet(VerbsLifecycle.Uninstall, "RhaiiOperators", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ConnectionSet)]
+[OutputType(typeof(RhaiiPlatform))]
+public sealed class UninstallRhaiiOperatorsCommand : OperatorCommandBase
+{
+    /// <summary>Keep the CRDs (and so every custom resource of them).</summary>
+    [Parameter]
+    public SwitchParameter KeepCrds { get; set; }
+
+    /// <summary>Per-component manifest sources, as given to Install-RhaiiOperators.</summary>
+    [Parameter]
+    public Hashtable? Source { get; set; }
+
+    [Parameter]
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
+    {
+        var connection = ResolveConnection();
+        var options = new RhaiiInstallOptions
+        {
+            Components = PlatformInstaller.Normalize(Component), Sources = ToSources(Source), KeepCrds = KeepCrds,
+            Apply = new KubeApplyOptions { Timeout = Timeout },
+        };
+        TuneForSandbox(connection, options.Apply);
+        if (!ShouldProcess(connection.Server, $"Uninstall {string.Join(", ", options.Components)}{(KeepCrds ? " (keeping CRDs)" : " and their CRDs")}"))
+        {
+            if (!MyInvocation.BoundParameters.ContainsKey("WhatIf")) return;
+            options.Apply.DryRun = true;
+        }
+        WriteObject(await new PlatformInstaller(connection, this).UninstallAsync(options, cancellationToken));
+    }
+}

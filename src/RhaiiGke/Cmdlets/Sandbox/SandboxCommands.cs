@@ -1,0 +1,147 @@
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using RhaiiGke.Cmdlets.Platform;
+using RhaiiGke.Completers;
+using RhaiiGke.Engine.Catalog;
+using RhaiiGke.Engine.Kube;
+using RhaiiGke.Engine.Simulators.KubeApi;
+
+namespace RhaiiGke.Cmdlets.Sandbox;
+
+/// <summary>The sandboxes running in this process, by name.</summary>
+internal static class SandboxRegistry
+{
+    public static readonly ConcurrentDictionary<string, (KubeApiSimulator Simulator, RhaiiSandbox Info)> Running = new(StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>Starts a local Kubernetes API sandbox (simulated API server and controllers) and connects to it.</summary>
+[Cmdlet(VerbsLifecycle.Start, "RhaiiSandbox", SupportsShouldProcess = true)]
+[OutputType(typeof(RhaiiSandbox))]
+public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
+{
+    [Parameter(Position = 0)]
+    [ValidatePattern("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+    public string Name { get; set; } = "rhaii-sandbox";
+
+    /// <summary>CPU nodes (e2-standard-8) in the default pool.</summary>
+    [Parameter]
+    [ValidateRange(0, 100)]
+    public int CpuNodes { get; set; } = 3;
+
+    /// <summary>TPU nodes (hosts) to add, labelled and tainted as GKE does.</summary>
+    [Parameter]
+    [ValidateRange(0, 256)]
+    public int TpuNodes { get; set; }
+
+    [Parameter]
+    [ArgumentCompleter(typeof(AcceleratorCompleter))]
+    public string Accelerator { get; set; } = "v6e";
+
+    [Parameter]
+    [ArgumentCompleter(typeof(TopologyCompleter))]
+    public string Topology { get; set; } = "2x2";
+
+    /// <summary>How long each simulated controller takes to act (pods starting, CRDs establishing, certificates issuing...).</summary>
+    [Parameter]
+    public TimeSpan ControllerDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Share (0-0.5) of API requests answered with injected faults: 5xx, 429 with Retry-After, conflicts, slow responses and dropped watches.</summary>
+    [Parameter]
+    [ValidateRange(0.0, 0.5)]
+    public double FaultRate { get; set; }
+
+    /// <summary>Write a kubeconfig here so kubectl can use the sandbox.</summary>
+    [Parameter]
+    public string? KubeconfigPath { get; set; }
+
+    [Parameter]
+    public string KubernetesVersion { get; set; } = "v1.32.4";
+
+    /// <summary>Do not make the sandbox the session's default cluster.</summary>
+    [Parameter]
+    public SwitchParameter NoConnect { get; set; }
+
+    protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
+    {
+        if (SandboxRegistry.Running.ContainsKey(Name))
+        {
+            Fail("SandboxAlreadyRunning", RhaiiErrorCategory.ResourceExists, $"A sandbox named '{Name}' is already running in this session.",
+                $"Use it (Get it from Start-RhaiiSandbox's output or Connect-RhaiiCluster), stop it with Stop-RhaiiSandbox {Name}, or pick another -Name.", Name);
+        }
+        var options = new KubeApiSimulatorOptions { KubernetesVersion = KubernetesVersion, Delays = KubeControllerDelays.Uniform(ControllerDelay) };
+        var pools = new List<string>();
+        if (CpuNodes > 0)
+        {
+            options.Nodes.AddRange(SimulatedNode.CpuPool("default-pool", CpuNodes));
+            pools.Add($"default-pool: {CpuNodes} x e2-standard-8");
+        }
+        if (TpuNodes > 0)
+        {
+            var t = TpuCatalog.Resolve(Accelerator, Topology);
+            options.Nodes.AddRange(SimulatedNode.TpuPool("tpu-pool", TpuNodes, t.NodeLabel, t.Topology, t.MachineType, t.ChipsPerHost));
+            pools.Add($"tpu-pool: {TpuNodes} x {t.MachineType} ({t.Accelerator} {t.Topology}, {t.ChipsPerHost} chips each)");
+        }
+        if (FaultRate > 0) options.Faults = KubeFaultOptions.Mixed(FaultRate);
+        if (!ShouldProcess(Name, "Start a local Kubernetes API sandbox")) return;
+
+        var sim = new KubeApiSimulator(options);
+        sim.Start();
+        string? kubeconfig = null;
+        if (KubeconfigPath is not null)
+        {
+            kubeconfig = GetUnresolvedProviderPathFromPSPath(KubeconfigPath);
+            Directory.CreateDirectory(Path.GetDirectoryName(kubeconfig)!);
+            await File.WriteAllTextAsync(kubeconfig, sim.Kubeconfig(Name), cancellationToken);
+        }
+        var connection = await ClusterConnector.VerifyAsync(new ClusterConnection
+        {
+            Name = Name, Server = sim.Server, Namespace = "default", AuthKind = ClusterAuthKind.None, IsSandbox = true,
+        }, cancellationToken);
+        var info = new RhaiiSandbox
+        {
+            Name = Name, Server = sim.Server, KubeconfigPath = kubeconfig, Context = kubeconfig is null ? null : Name, NodePools = pools,
+            KubernetesVersion = KubernetesVersion, FaultRate = FaultRate, ControllerDelay = ControllerDelay, Connection = connection,
+        };
+        SandboxRegistry.Running[Name] = (sim, info);
+        if (!NoConnect) ClusterSession.Default = connection;
+        WriteVerbose($"Sandbox {Name} listens on {sim.Server}{(kubeconfig is null ? "" : $"; kubectl --kubeconfig {kubeconfig}")}");
+        WriteObject(info);
+    }
+}
+
+/// <summary>Stops a sandbox started by Start-RhaiiSandbox.</summary>
+[Cmdlet(VerbsLifecycle.Stop, "RhaiiSandbox", SupportsShouldProcess = true, DefaultParameterSetName = "Name")]
+[OutputType(typeof(RhaiiSandbox))]
+public sealed class StopRhaiiSandboxCommand : RhaiiCmdlet
+{
+    [Parameter(ParameterSetName = "Name", Position = 0, ValueFromPipelineByPropertyName = true)]
+    public string[] Name { get; set; } = [];
+
+    [Parameter(ParameterSetName = "All", Mandatory = true)]
+    public SwitchParameter All { get; set; }
+
+    /// <summary>Output the stopped sandbox.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override Task ProcessRecordAsync(CancellationToken cancellationToken)
+    {
+        var names = All ? SandboxRegistry.Running.Keys.ToArray() : Name.Length > 0 ? Name : ["rhaii-sandbox"];
+        foreach (var n in names)
+        {
+            if (!SandboxRegistry.Running.TryGetValue(n, out var entry))
+            {
+                WriteError(new RhaiiException("SandboxNotFound", RhaiiErrorCategory.ObjectNotFound, $"No sandbox named '{n}' runs in this session.",
+                    $"Running: {(SandboxRegistry.Running.IsEmpty ? "none" : string.Join(", ", SandboxRegistry.Running.Keys))}.", n));
+                continue;
+            }
+            if (!ShouldProcess(n, "Stop the sandbox (everything in it is lost)")) continue;
+            SandboxRegistry.Running.TryRemove(n, out _);
+            entry.Simulator.Dispose();
+            entry.Info.Running = false;
+            if (ClusterSession.Default?.Server == entry.Info.Server) ClusterSession.Default = null;
+            if (PassThru) WriteObject(entry.Info);
+        }
+        return Task.CompletedTask;
+    }
+}

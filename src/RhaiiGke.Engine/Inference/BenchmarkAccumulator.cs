@@ -4,8 +4,8 @@ namespace RhaiiGke.Engine.Inference;
 internal sealed class BenchmarkAccumulator
 {
     private readonly object _lock = new();
-    private readonly List<RequestRow> _rows;
-    private readonly List<double> _itls = [];
+    private readonly ChunkedList<RequestRow> _rows = new();
+    private readonly ChunkedList<double> _itls = new();
     private readonly Dictionary<string, int> _errors = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _pods = new(StringComparer.Ordinal);
     private readonly List<InferenceRequestRecord>? _records;
@@ -16,7 +16,6 @@ internal sealed class BenchmarkAccumulator
 
     public BenchmarkAccumulator(int expected, bool detailed)
     {
-        _rows = new List<RequestRow>(Math.Min(expected, 1 << 20));
         if (detailed) _records = new List<InferenceRequestRecord>(Math.Min(expected, 1 << 16));
     }
 
@@ -32,7 +31,7 @@ internal sealed class BenchmarkAccumulator
             row.ItlCount = itls.Length;
             double max = 0;
             foreach (var g in itls) { _itls.Add(g); if (g > max) max = g; }
-            row.MaxItl = max;
+            row.MaxItl = (float)max;
             _rows.Add(row);
             if (!row.Success)
             {
@@ -70,22 +69,48 @@ internal sealed class BenchmarkAccumulator
         IReadOnlyDictionary<string, int>? errors = null, IReadOnlyDictionary<string, int>? pods = null, List<InferenceRequestRecord>? records = null, double[]? ttftSample = null)
     {
         var pcts = stage.Percentiles;
-        var ok = rows.Where(r => r.Success).ToList();
-        var ttfts = ok.Where(r => !double.IsNaN(r.Ttft)).Select(r => r.Ttft).ToArray();
-        var firstBytes = ok.Select(r => r.FirstByte).ToArray();
-        var e2els = ok.Select(r => r.Latency).ToArray();
-        var tpots = ok.Select(r => BenchmarkMath.Tpot(r)).Where(t => t is not null).Select(t => t!.Value).ToArray();
-        var ntpots = ok.Where(r => r.OutputTokens > 0).Select(r => r.Latency / r.OutputTokens).ToArray();
-        var itlAll = new double[ok.Sum(r => r.ItlCount)];
-        var k = 0;
-        foreach (var r in ok) for (var i = 0; i < r.ItlCount; i++) itlAll[k++] = itls[r.ItlStart + i];
-        var lags = rows.Select(r => Math.Max(0, r.Start - r.QueueTime - r.Scheduled)).ToArray();
-        var queue = rows.Select(r => r.QueueTime).ToArray();
-
-        long totalIn = ok.Sum(r => (long)r.PromptTokens);
-        long totalOut = ok.Sum(r => (long)r.OutputTokens);
-        long cached = ok.Sum(r => (long)r.CachedTokens);
-        var completed = ok.Count;
+        // One pass to size the arrays, one to fill them: no copy of the rows, whatever their number.
+        int completed = 0, nTtft = 0, nTpot = 0, nNtpot = 0, nItl = 0;
+        long totalIn = 0, totalOut = 0, cached = 0;
+        double latencySum = 0;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var r = rows[i];
+            latencySum += r.Latency;
+            if (!r.Success) continue;
+            completed++;
+            if (!double.IsNaN(r.Ttft)) nTtft++;
+            if (BenchmarkMath.Tpot(r) is not null) nTpot++;
+            if (r.OutputTokens > 0) nNtpot++;
+            nItl += r.ItlCount;
+            totalIn += r.PromptTokens; totalOut += r.OutputTokens; cached += r.CachedTokens;
+        }
+        var ttfts = new double[nTtft];
+        var firstBytes = new double[completed];
+        var e2els = new double[completed];
+        var tpots = new double[nTpot];
+        var ntpots = new double[nNtpot];
+        var itlAll = new double[nItl];
+        var lags = new double[rows.Count];
+        var queue = new double[rows.Count];
+        var starts = new double[rows.Count];
+        var ends = new double[rows.Count];
+        int a = 0, b = 0, c = 0, d = 0, k = 0;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var r = rows[i];
+            lags[i] = r.Lag;
+            queue[i] = r.QueueTime;
+            starts[i] = r.Start;
+            ends[i] = r.Start + r.Latency;
+            if (!r.Success) continue;
+            if (!double.IsNaN(r.Ttft)) ttfts[a++] = r.Ttft;
+            firstBytes[b] = r.FirstByte;
+            e2els[b++] = r.Latency;
+            if (BenchmarkMath.Tpot(r) is { } tp) tpots[c++] = tp;
+            if (r.OutputTokens > 0) ntpots[d++] = r.Latency / r.OutputTokens;
+            for (var g = 0; g < r.ItlCount; g++) itlAll[k++] = itls[r.ItlStart + g];
+        }
         var failed = rows.Count - completed;
         var dur = duration > 0 ? duration : double.Epsilon;
 
@@ -95,17 +120,19 @@ internal sealed class BenchmarkAccumulator
         if (slo.Count > 0)
         {
             var sloS = slo.ToDictionary(kv => kv.Key, kv => kv.Value / 1000.0, StringComparer.OrdinalIgnoreCase);
-            var good = rows.Count(r => BenchmarkMath.MeetsSlo(r, sloS));
+            var good = 0;
+            for (var i = 0; i < rows.Count; i++) if (BenchmarkMath.MeetsSlo(rows[i], sloS)) good++;
             goodput = good / dur;
             goodputPct = rows.Count == 0 ? 0 : 100.0 * good / rows.Count;
             meets = rows.Count > 0 && good >= stage.SloAttainment * rows.Count;
         }
 
+        var ttftSampleFallback = ttftSample is null ? ttfts.Take(10_000).Select(t => t * 1000).ToArray() : [];
         var warnings = new List<string>(stage.Warnings);
-        var achieved = rows.Sum(r => r.Latency) / dur;
+        var achieved = latencySum / dur;
         if (stage.TargetConcurrency is { } target && double.IsInfinity(stage.RequestRate) && rows.Count >= 4 * target && achieved < 0.8 * target)
             warnings.Add($"Achieved concurrency {achieved:0.#} is well below the target {target}: the client or the ramp limited the load, so latencies understate what {target} concurrent users would see.");
-        if (ok.Count > 0 && stage.Streaming && ttfts.Length == 0)
+        if (completed > 0 && stage.Streaming && ttfts.Length == 0)
             warnings.Add("No response carried content while streaming: TTFT, ITL and TPOT could not be measured.");
         var p99Needs = pcts.Any(p => p >= 99) && completed is > 0 and < 1000;
         if (p99Needs) warnings.Add($"p99 of {completed} requests is close to the maximum; run 1,000 or more for a meaningful p99.");
@@ -136,23 +163,23 @@ internal sealed class BenchmarkAccumulator
             OutputThroughput = totalOut / dur,
             TotalTokenThroughput = (totalIn + totalOut) / dur,
             MaxOutputTokensPerS = BenchmarkMath.PeakOutputTokensPerSecond(rows, itls),
-            MaxConcurrentRequests = BenchmarkMath.PeakConcurrency(rows.Select(r => (r.Start, r.Start + r.Latency)).ToList()),
+            MaxConcurrentRequests = BenchmarkMath.PeakConcurrency(starts, ends),
             AchievedConcurrency = achieved,
             CachedTokenRatio = totalIn == 0 ? 0 : (double)cached / totalIn,
-            Ttft = BenchmarkMath.Stats("ttft", ttfts, pcts),
-            Tpot = BenchmarkMath.Stats("tpot", tpots, pcts),
-            Itl = BenchmarkMath.Stats("itl", itlAll, pcts),
-            E2el = BenchmarkMath.Stats("e2el", e2els, pcts),
-            Ntpot = BenchmarkMath.Stats("ntpot", ntpots, pcts),
-            FirstByte = BenchmarkMath.Stats("first_byte", firstBytes, pcts),
-            SchedulingLag = BenchmarkMath.Stats("scheduling_lag", lags, pcts),
-            QueueTime = BenchmarkMath.Stats("queue_time", queue, pcts),
+            Ttft = BenchmarkMath.Stats("ttft", ttfts, pcts, sortInPlace: true),
+            Tpot = BenchmarkMath.Stats("tpot", tpots, pcts, sortInPlace: true),
+            Itl = BenchmarkMath.Stats("itl", itlAll, pcts, sortInPlace: true),
+            E2el = BenchmarkMath.Stats("e2el", e2els, pcts, sortInPlace: true),
+            Ntpot = BenchmarkMath.Stats("ntpot", ntpots, pcts, sortInPlace: true),
+            FirstByte = BenchmarkMath.Stats("first_byte", firstBytes, pcts, sortInPlace: true),
+            SchedulingLag = BenchmarkMath.Stats("scheduling_lag", lags, pcts, sortInPlace: true),
+            QueueTime = BenchmarkMath.Stats("queue_time", queue, pcts, sortInPlace: true),
             Slo = new Dictionary<string, double>(slo, StringComparer.OrdinalIgnoreCase),
             MeetsSlo = meets,
             ErrorsByType = new Dictionary<string, int>(errors ?? new Dictionary<string, int>()),
             Pods = new Dictionary<string, int>(pods ?? new Dictionary<string, int>()),
             Warnings = [.. warnings],
-            TtftSampleMs = ttftSample ?? ttfts.Select(t => t * 1000).ToArray(),
+            TtftSampleMs = ttftSample ?? ttftSampleFallback,
             Requests = records?.ToArray(),
             Metadata = new Dictionary<string, string>(stage.Metadata),
             RequestLogPath = stage.RequestLogPath,

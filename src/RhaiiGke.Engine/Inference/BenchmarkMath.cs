@@ -1,24 +1,51 @@
 namespace RhaiiGke.Engine.Inference;
 
-/// <summary>One finished request in compact form (seconds from the stage start), as the runner records it.</summary>
+/// <summary>One finished request in compact form (64 bytes; seconds from the stage start), as the runner records it.</summary>
 internal struct RequestRow
 {
-    public double Scheduled;
     public double Start;
-    public double QueueTime;
     /// <summary>Seconds to the first content; NaN when none (non-streaming or failed).</summary>
     public double Ttft;
-    public double FirstByte;
     /// <summary>Seconds to the last choice-bearing chunk (or the whole body when not streaming).</summary>
     public double Latency;
+    /// <summary>How late the send was against its schedule (open loop), excluding client queue time.</summary>
+    public float Lag;
+    public float QueueTime;
+    public float FirstByte;
+    public float MaxItl;
     public int PromptTokens;
     public int OutputTokens;
     public int CachedTokens;
     /// <summary>Slice of the pooled ITL list belonging to this request.</summary>
     public int ItlStart;
     public int ItlCount;
-    public double MaxItl;
     public bool Success;
+}
+
+/// <summary>An append-only list in fixed chunks: no doubling copies, so a million-request run grows smoothly.</summary>
+internal sealed class ChunkedList<T> : IReadOnlyList<T>
+{
+    private const int Shift = 16;
+    private const int Size = 1 << Shift;
+    private readonly List<T[]> _chunks = [];
+
+    public int Count { get; private set; }
+
+    public T this[int index] => _chunks[index >> Shift][index & (Size - 1)];
+
+    public void Add(T item)
+    {
+        if ((Count & (Size - 1)) == 0 && Count >> Shift == _chunks.Count) _chunks.Add(new T[Size]);
+        _chunks[Count >> Shift][Count & (Size - 1)] = item;
+        Count++;
+    }
+
+    public IEnumerator<T> GetEnumerator()
+    {
+        for (var i = 0; i < Count; i++) yield return this[i];
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }
 
 /// <summary>
@@ -46,7 +73,7 @@ internal static class BenchmarkMath
     }
 
     /// <summary>Mean, median, population std, min, max and percentiles, in milliseconds from values in seconds. Empty input gives zeros, as numpy does for vLLM's "or 0".</summary>
-    public static InferenceLatencyStats Stats(string metric, double[] seconds, IReadOnlyList<double> percentiles, double scale = 1000)
+    public static InferenceLatencyStats Stats(string metric, double[] seconds, IReadOnlyList<double> percentiles, double scale = 1000, bool sortInPlace = false)
     {
         var n = seconds.Length;
         var pct = new Dictionary<double, double>();
@@ -55,14 +82,14 @@ internal static class BenchmarkMath
             foreach (var p in percentiles) pct[p] = 0;
             return new InferenceLatencyStats { Metric = metric, Percentiles = pct };
         }
-        var sorted = (double[])seconds.Clone();
-        Array.Sort(sorted);
         // numpy's mean uses pairwise summation; for test-sized arrays plain summation is identical in practice.
         double sum = 0;
         foreach (var v in seconds) sum += v;
         var mean = sum / n;
         double sq = 0;
         foreach (var v in seconds) { var d = v - mean; sq += d * d; }
+        var sorted = sortInPlace ? seconds : (double[])seconds.Clone();
+        Array.Sort(sorted);
         foreach (var p in percentiles) pct[p] = PercentileSorted(sorted, p) * scale;
         return new InferenceLatencyStats
         {
@@ -80,25 +107,43 @@ internal static class BenchmarkMath
     /// <summary>Peak of simultaneously open [start, end) intervals (sweep line).</summary>
     public static int PeakConcurrency(IReadOnlyList<(double Start, double End)> intervals)
     {
-        var events = new List<(double T, int D)>(intervals.Count * 2);
-        foreach (var (s, e) in intervals) { events.Add((s, 1)); events.Add((e, -1)); }
-        // Ends before starts at the same instant: [start, end) intervals that touch do not overlap.
-        events.Sort((x, y) => x.T != y.T ? x.T.CompareTo(y.T) : x.D.CompareTo(y.D));
-        int cur = 0, peak = 0;
-        foreach (var (_, d) in events) { cur += d; peak = Math.Max(peak, cur); }
+        var starts = new double[intervals.Count];
+        var ends = new double[intervals.Count];
+        for (var i = 0; i < intervals.Count; i++) { starts[i] = intervals[i].Start; ends[i] = intervals[i].End; }
+        return PeakConcurrency(starts, ends);
+    }
+
+    /// <summary>Sweep line over sorted starts and ends; an end at the same instant as a start closes first.</summary>
+    public static int PeakConcurrency(double[] starts, double[] ends)
+    {
+        Array.Sort(starts);
+        Array.Sort(ends);
+        int i = 0, j = 0, cur = 0, peak = 0;
+        while (i < starts.Length)
+        {
+            if (j < ends.Length && ends[j] <= starts[i]) { cur--; j++; }
+            else { cur++; i++; peak = Math.Max(peak, cur); }
+        }
         return peak;
     }
 
     /// <summary>vLLM's peak output tokens per second: each chunk's time (start + ttft + cumulative ITLs) put in 1-second buckets from the earliest start.</summary>
     public static double PeakOutputTokensPerSecond(IReadOnlyList<RequestRow> rows, IReadOnlyList<double> itls)
     {
-        var ok = rows.Where(r => r.Success && !double.IsNaN(r.Ttft)).ToList();
-        if (ok.Count == 0) return 0;
-        var min = ok.Min(r => r.Start);
-        var max = ok.Max(r => r.Start + r.Latency);
-        var buckets = new double[(int)Math.Ceiling(max - min) + 1];
-        foreach (var r in ok)
+        double min = double.MaxValue, max = double.MinValue;
+        for (var i = 0; i < rows.Count; i++)
         {
+            var r = rows[i];
+            if (!r.Success || double.IsNaN(r.Ttft)) continue;
+            min = Math.Min(min, r.Start);
+            max = Math.Max(max, r.Start + r.Latency);
+        }
+        if (min == double.MaxValue) return 0;
+        var buckets = new double[(int)Math.Ceiling(max - min) + 1];
+        for (var j = 0; j < rows.Count; j++)
+        {
+            var r = rows[j];
+            if (!r.Success || double.IsNaN(r.Ttft)) continue;
             var t = r.Start + r.Ttft;
             Add(t);
             for (var i = 0; i < r.ItlCount; i++) { t += itls[r.ItlStart + i]; Add(t); }

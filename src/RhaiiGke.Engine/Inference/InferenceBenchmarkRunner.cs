@@ -166,12 +166,15 @@ public sealed class InferenceBenchmarkRunner
 
     private sealed class Executor : IDisposable
     {
-        public Executor(HttpTarget t, CancellationToken ct)
+        public Executor(HttpTarget t, CancellationToken ct, bool blocking = false, TimeSpan? timeout = null)
         {
-            Conn = new RawHttpConnection(t);
+            Blocking = blocking;
+            Conn = new RawHttpConnection(t) { Blocking = blocking, Timeout = timeout ?? TimeSpan.FromMinutes(5) };
             Cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             Token = ct;
         }
+
+        public readonly bool Blocking;
 
         public readonly RawHttpConnection Conn;
         public readonly CompletionObserver Obs = new();
@@ -267,10 +270,49 @@ public sealed class InferenceBenchmarkRunner
         }
     }
 
+    /// <summary>Closed loops up to this concurrency run on dedicated threads with blocking sockets.</summary>
+    internal const int MaxBlockingWorkers = 256;
+
     private async Task ClosedLoopAsync(StagePlan plan, StageContext ctx, CancellationToken ct)
     {
         var next = -1;
-        var workers = new Task[Math.Min(plan.Concurrency ?? 1, plan.Count)];
+        var n = Math.Min(plan.Concurrency ?? 1, plan.Count);
+        if (n <= MaxBlockingWorkers)
+        {
+            // One thread per simulated user: send, block on the socket, stamp the bytes as they arrive.
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var running = n;
+            Exception? failure = null;
+            for (var w = 0; w < n; w++)
+            {
+                var t = new Thread(() =>
+                {
+                    var ex = new Executor(_target, ct, blocking: true, _spec.RequestTimeout);
+                    try
+                    {
+                        using var reg = ct.Register(() => ex.Conn.Close());
+                        int i;
+                        while ((i = Interlocked.Increment(ref next)) < plan.Count && !ct.IsCancellationRequested && Stopwatch.GetTimestamp() < ctx.Deadline)
+                        {
+                            var now = Stopwatch.GetTimestamp();
+                            RunOneAsync(ex, i, (now - ctx.T0) / s_freq, now, ctx, ct).GetAwaiter().GetResult();
+                        }
+                    }
+                    catch (OperationCanceledException) { }
+                    catch (Exception e) { failure ??= e; }
+                    finally
+                    {
+                        ex.Dispose();
+                        if (Interlocked.Decrement(ref running) == 0) done.TrySetResult();
+                    }
+                }) { IsBackground = true, Name = "benchmark-user", Priority = ThreadPriority.AboveNormal };
+                t.Start();
+            }
+            await done.Task.ConfigureAwait(false);
+            if (failure is not null && !ct.IsCancellationRequested) throw failure;
+            return;
+        }
+        var workers = new Task[n];
         for (var w = 0; w < workers.Length; w++)
         {
             workers[w] = Task.Run(async () =>
@@ -279,7 +321,9 @@ public sealed class InferenceBenchmarkRunner
                 while ((i = Interlocked.Increment(ref next)) < plan.Count && !ct.IsCancellationRequested && Stopwatch.GetTimestamp() < ctx.Deadline)
                 {
                     var now = Stopwatch.GetTimestamp();
-                    await RunOneAsync(i, (now - ctx.T0) / s_freq, now, ctx, ct).ConfigureAwait(false);
+                    var ex = Rent(ct);
+                    try { await RunOneAsync(ex, i, (now - ctx.T0) / s_freq, now, ctx, ct).ConfigureAwait(false); }
+                    finally { Return(ex); }
                 }
             }, ct);
         }
@@ -301,13 +345,14 @@ public sealed class InferenceBenchmarkRunner
         {
             try
             {
-                if (cap is not null)
+                if (cap is not null) await cap.WaitAsync(ct).ConfigureAwait(false);
+                var ex = Rent(ct);
+                try { await RunOneAsync(ex, i, scheduled, queuedAt, ctx, ct).ConfigureAwait(false); }
+                finally
                 {
-                    await cap.WaitAsync(ct).ConfigureAwait(false);
-                    try { await RunOneAsync(i, scheduled, queuedAt, ctx, ct).ConfigureAwait(false); }
-                    finally { cap.Release(); }
+                    Return(ex);
+                    cap?.Release();
                 }
-                else await RunOneAsync(i, scheduled, queuedAt, ctx, ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) { }
             finally { Finished(); }
@@ -332,9 +377,8 @@ public sealed class InferenceBenchmarkRunner
     }
 
     /// <summary>Sends request <paramref name="index"/> and records it. <paramref name="queuedAt"/> is when it became ready to send.</summary>
-    private async Task RunOneAsync(int index, double scheduled, long queuedAt, StageContext ctx, CancellationToken ct)
+    private async Task RunOneAsync(Executor ex, int index, double scheduled, long queuedAt, StageContext ctx, CancellationToken ct)
     {
-        var ex = Rent(ct);
         var slot = index % _requests.Length;
         var prompt = _prompts[slot];
         var o = ex.Obs;
@@ -342,10 +386,10 @@ public sealed class InferenceBenchmarkRunner
         o.KeepText = _spec.Detailed;
         string? errType = null, err = null;
         var t0 = Stopwatch.GetTimestamp();
-        ex.Cts.CancelAfter(_spec.RequestTimeout);
+        if (!ex.Blocking) ex.Cts.CancelAfter(_spec.RequestTimeout);
         try
         {
-            await ex.Conn.SendAsync(_requests[slot], o, ex.Cts.Token).ConfigureAwait(false);
+            await ex.Conn.SendAsync(_requests[slot], o, ex.Blocking ? CancellationToken.None : ex.Cts.Token).ConfigureAwait(false);
         }
         catch (RawHttpException e) { errType = e.Kind; err = e.Message; }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -357,10 +401,10 @@ public sealed class InferenceBenchmarkRunner
         catch (OperationCanceledException)
         {
             ex.Conn.Close();
-            Return(ex);
             throw;
         }
         var tEnd = Stopwatch.GetTimestamp();
+        if (!ex.Blocking) ex.ResetTimer();
         if (errType is null)
         {
             if (o.Status != 200) { errType = "http_" + o.Status; err = o.Error ?? o.ErrorBody ?? ""; }
@@ -368,13 +412,15 @@ public sealed class InferenceBenchmarkRunner
             else if (o.ChoiceChunks == 0) { errType = "stream_error"; err = "The response had no choices."; }
         }
         var success = errType is null;
+        var queueTime = (t0 - queuedAt) / s_freq;
+        var start = (t0 - ctx.T0) / s_freq;
         var row = new RequestRow
         {
-            Scheduled = scheduled,
-            QueueTime = (t0 - queuedAt) / s_freq,
-            Start = (t0 - ctx.T0) / s_freq,
+            Lag = (float)Math.Max(0, start - queueTime - scheduled),
+            QueueTime = (float)queueTime,
+            Start = start,
             Ttft = success && _spec.Streaming && o.FirstContentAt > 0 ? (o.FirstContentAt - t0) / s_freq : double.NaN,
-            FirstByte = o.HeadAt > 0 ? (o.HeadAt - t0) / s_freq : 0,
+            FirstByte = o.HeadAt > 0 ? (float)((o.HeadAt - t0) / s_freq) : 0,
             Latency = ((success && o.LastChoiceAt > 0 ? o.LastChoiceAt : tEnd) - t0) / s_freq,
             PromptTokens = o.PromptTokens ?? prompt.PromptTokens,
             OutputTokens = success ? o.CompletionTokens ?? (o.KeepText ? InferenceText.CountTokens(o.Text.ToString()) : o.ContentChunks) : 0,
@@ -395,7 +441,7 @@ public sealed class InferenceBenchmarkRunner
                 Stage = ctx.Name,
                 ScheduledMs = scheduled * 1000,
                 StartMs = row.Start * 1000,
-                SchedulingLagMs = Math.Max(0, row.Start - row.QueueTime - scheduled) * 1000,
+                SchedulingLagMs = row.Lag * 1000.0,
                 QueueTimeMs = row.QueueTime * 1000,
                 Success = success,
                 StatusCode = o.Status,
@@ -419,6 +465,5 @@ public sealed class InferenceBenchmarkRunner
         ctx.Acc.Add(row, itls, errType, o.Pod, _spec.Detailed ? record : null);
         ArrayPool<double>.Shared.Return(rented);
         Interlocked.Increment(ref ctx.Done);
-        Return(ex);
     }
 }

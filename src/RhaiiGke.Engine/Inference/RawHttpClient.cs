@@ -90,6 +90,15 @@ internal sealed class RawHttpConnection : IDisposable
 
     public RawHttpConnection(HttpTarget target) => _target = target;
 
+    /// <summary>
+    /// Synchronous socket calls on the caller's thread (a dedicated benchmark worker): no thread-pool hop
+    /// between the kernel and the timestamp, and less CPU per request. Timeouts come from <see cref="Timeout"/>.
+    /// </summary>
+    public bool Blocking { get; init; }
+
+    /// <summary>Send and receive timeout in blocking mode.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
+
     public bool Connected => _socket is { Connected: true };
 
     private async ValueTask ConnectAsync(CancellationToken ct)
@@ -98,7 +107,14 @@ internal sealed class RawHttpConnection : IDisposable
         var s = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            await s.ConnectAsync(_target.Host, _target.Port, ct).ConfigureAwait(false);
+            if (Blocking)
+            {
+                var ms = (int)Math.Clamp(Timeout.TotalMilliseconds, 1, int.MaxValue);
+                s.ReceiveTimeout = ms;
+                s.SendTimeout = ms;
+                s.Connect(_target.Host, _target.Port);
+            }
+            else await s.ConnectAsync(_target.Host, _target.Port, ct).ConfigureAwait(false);
         }
         catch (SocketException ex)
         {
@@ -110,7 +126,8 @@ internal sealed class RawHttpConnection : IDisposable
         if (_target.Tls)
         {
             var ssl = new SslStream(stream, false, _target.SkipCertificateCheck ? (_, _, _, _) => true : null);
-            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = _target.Host }, ct).ConfigureAwait(false);
+            if (Blocking) ssl.AuthenticateAsClient(new SslClientAuthenticationOptions { TargetHost = _target.Host });
+            else await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = _target.Host }, ct).ConfigureAwait(false);
             stream = ssl;
         }
         _stream = stream;
@@ -136,7 +153,9 @@ internal sealed class RawHttpConnection : IDisposable
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
         {
             Close();
-            throw new RawHttpException("connection", "Connection failed: " + ex.Message, ex);
+            var timedOut = ex is SocketException { SocketErrorCode: SocketError.TimedOut } || ex.InnerException is SocketException { SocketErrorCode: SocketError.TimedOut };
+            throw timedOut ? new RawHttpException("timeout", $"No complete answer within {Timeout.TotalSeconds:0.#} s.", ex)
+                : new RawHttpException("connection", "Connection failed: " + ex.Message, ex);
         }
         catch
         {
@@ -145,13 +164,25 @@ internal sealed class RawHttpConnection : IDisposable
         }
     }
 
-    private async ValueTask WriteAsync(byte[] request, CancellationToken ct)
+    private ValueTask WriteAsync(byte[] request, CancellationToken ct)
+    {
+        if (!Blocking) return WriteSlowAsync(request, ct);
+        if (_stream is NetworkStream)
+        {
+            var sent = 0;
+            while (sent < request.Length) sent += _socket!.Send(request, sent, request.Length - sent, SocketFlags.None);
+        }
+        else _stream!.Write(request);
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask WriteSlowAsync(byte[] request, CancellationToken ct)
     {
         if (_stream is NetworkStream) await _socket!.SendAsync(request, SocketFlags.None, ct).ConfigureAwait(false);
         else await _stream!.WriteAsync(request, ct).ConfigureAwait(false);
     }
 
-    private async ValueTask<bool> FillAsync(CancellationToken ct)
+    private ValueTask<bool> FillAsync(CancellationToken ct)
     {
         if (_start > 0 && _start == _end) _start = _end = 0;
         if (_end == _buf.Length)
@@ -163,9 +194,21 @@ internal sealed class RawHttpConnection : IDisposable
             }
             else Array.Resize(ref _buf, _buf.Length * 2);
         }
+        if (!Blocking) return ReceiveSlowAsync(ct);
+        var n = _stream is NetworkStream ? _socket!.Receive(_buf, _end, _buf.Length - _end, SocketFlags.None) : _stream!.Read(_buf, _end, _buf.Length - _end);
+        return new ValueTask<bool>(Received(n));
+    }
+
+    private async ValueTask<bool> ReceiveSlowAsync(CancellationToken ct)
+    {
         var n = _stream is NetworkStream
             ? await _socket!.ReceiveAsync(_buf.AsMemory(_end), SocketFlags.None, ct).ConfigureAwait(false)
             : await _stream!.ReadAsync(_buf.AsMemory(_end), ct).ConfigureAwait(false);
+        return Received(n);
+    }
+
+    private bool Received(int n)
+    {
         _readAt = Stopwatch.GetTimestamp();
         if (n == 0) return false;
         _end += n;

@@ -58,8 +58,8 @@ public class BenchmarkMathTests
         var itls = new List<double>();
         RequestRow Ok(double start, double ttft, int gaps, int prompt, int cached)
         {
-            var r = new RequestRow { Start = start, Scheduled = start, Ttft = ttft, FirstByte = ttft / 2, Latency = ttft + gaps * 0.125, OutputTokens = gaps + 1,
-                PromptTokens = prompt, CachedTokens = cached, Success = true, ItlStart = itls.Count, ItlCount = gaps, MaxItl = gaps > 0 ? 0.125 : 0 };
+            var r = new RequestRow { Start = start, Ttft = ttft, FirstByte = (float)(ttft / 2), Latency = ttft + gaps * 0.125, OutputTokens = gaps + 1,
+                PromptTokens = prompt, CachedTokens = cached, Success = true, ItlStart = itls.Count, ItlCount = gaps, MaxItl = gaps > 0 ? 0.125f : 0 };
             for (var i = 0; i < gaps; i++) itls.Add(0.125);
             return r;
         }
@@ -67,7 +67,7 @@ public class BenchmarkMathTests
         {
             Ok(0, 0.125, 8, 100, 32),
             Ok(1, 0.25, 16, 200, 0),
-            new() { Start = 2, Scheduled = 2, Latency = 0.5, Ttft = double.NaN, Success = false, PromptTokens = 70 },
+            new() { Start = 2, Latency = 0.5, Ttft = double.NaN, Success = false, PromptTokens = 70 },
             Ok(3, 0.375, 0, 50, 0),
         };
         return (rows, itls);

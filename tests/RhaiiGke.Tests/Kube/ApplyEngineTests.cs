@@ -334,4 +334,59 @@ public sealed class PlatformInstallerTests(ITestOutputHelper output)
         Assert.Null(sim.GetObject("apiextensions.k8s.io/v1", "CustomResourceDefinition", null, "llminferenceservices.serving.kserve.io"));
         Assert.Null(sim.GetObject("v1", "Namespace", null, "opendatahub"));
     }
+
+    [Fact]
+    public async Task ThePullSecretLandsInEveryNamespaceThatNeedsItAndNeverInOutput()
+    {
+        using var sim = new KubeApiSimulator(SimOptions());
+        sim.Start();
+        var options = InstallOptions();
+        options.Components = ["cert-manager", "istio"];
+        options.PullSecretNamespaces = ["rhaii-inference"];
+        var config = "{\"auths\":{\"registry.redhat.io\":{\"auth\":\"dXNlcjpzM2NyM3Q=\"}}}";
+        options.PullSecretConfig = new System.Security.SecureString();
+        foreach (var ch in config) options.PullSecretConfig.AppendChar(ch);
+        sim.Seed("apiVersion: v1\nkind: Namespace\nmetadata: {name: rhaii-inference}\n");
+        var platform = await new PlatformInstaller(Fast.Connect(sim)).InstallAsync(options, CancellationToken.None);
+        Assert.True(platform.Ready);
+        Assert.Equal("rhaii-pull-secret", platform.PullSecret);
+        Assert.Equal(["rhaii-inference", "sail-operator", "istio-system"], platform.PullSecretNamespaces.OrderBy(n => n == "rhaii-inference" ? 0 : 1).ToArray());
+        foreach (var ns in platform.PullSecretNamespaces)
+        {
+            var secret = sim.GetObject("v1", "Secret", ns, "rhaii-pull-secret")!;
+            Assert.Equal("kubernetes.io/dockerconfigjson", secret["type"]!.GetValue<string>());
+            Assert.Equal(config, System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(secret["data"]![".dockerconfigjson"]!.GetValue<string>())));
+        }
+        var sa = sim.GetObject("v1", "ServiceAccount", "sail-operator", "sail-operator")!;
+        Assert.Equal("rhaii-pull-secret", sa["imagePullSecrets"]![0]!["name"]!.GetValue<string>());
+        var istio = sim.GetObject("sailoperator.io/v1", "Istio", null, "default")!;
+        Assert.Equal("rhaii-pull-secret", istio["spec"]!["values"]!["global"]!["imagePullSecrets"]![0]!.GetValue<string>());
+        // the secret's content appears in no output property
+        var json = System.Text.Json.JsonSerializer.Serialize(platform);
+        Assert.DoesNotContain("dXNlcjpzM2NyM3Q", json);
+        Assert.DoesNotContain("auths", json);
+    }
+
+    [RhaiiGke.Tests.KubeApi.KubectlFact]
+    public async Task AKustomizeFolderSourceIsBuiltWithKubectlKustomize()
+    {
+        var dir = Directory.CreateTempSubdirectory("rhaii-kustomize-");
+        try
+        {
+            var objects = RhaiiGke.Engine.Kube.Json.KubeYaml.ReadObjects(RhaiiGke.Engine.Kube.Json.KubeYaml.WriteAll(SandboxBundles.For("lws")));
+            File.WriteAllText(Path.Combine(dir.FullName, "lws.yaml"), RhaiiGke.Engine.Kube.Json.KubeYaml.WriteAll(objects));
+            File.WriteAllText(Path.Combine(dir.FullName, "kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [lws.yaml]\ncommonLabels: {rhaii.example/from: kustomize}\n");
+            using var sim = new KubeApiSimulator(SimOptions());
+            sim.Start();
+            var options = InstallOptions();
+            options.Components = ["lws"];
+            options.Sources["lws"] = dir.FullName;
+            var platform = await new PlatformInstaller(Fast.Connect(sim)).InstallAsync(options, CancellationToken.None);
+            Assert.True(platform.Ready, platform.Components[0].Message);
+            Assert.Equal(dir.FullName, platform.Components[0].Source);
+            var d = sim.GetObject("apps/v1", "Deployment", "lws-system", "lws-controller-manager")!;
+            Assert.Equal("kustomize", d["metadata"]!["labels"]!["rhaii.example/from"]!.GetValue<string>());
+        }
+        finally { dir.Delete(true); }
+    }
 }

@@ -1,67 +1,156 @@
 namespace RhaiiGke.Engine.Inference;
 
-/// <summary>Collects one stage's finished requests (thread-safe) and turns them into a result.</summary>
+/// <summary>
+/// Collects one stage's finished requests and turns them into a result. Each closed-loop worker thread
+/// records into its own shard without locking; open-loop requests share one locked shard.
+/// </summary>
 internal sealed class BenchmarkAccumulator
 {
-    private readonly object _lock = new();
-    private readonly ChunkedList<RequestRow> _rows = new();
-    private readonly ChunkedList<double> _itls = new();
-    private readonly Dictionary<string, int> _errors = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _pods = new(StringComparer.Ordinal);
-    private readonly List<InferenceRequestRecord>? _records;
-    private readonly double[] _ttftSample = new double[SampleSize];
-    private int _ttftSeen;
-    private readonly Random _sampleRng = new(1);
+    private readonly List<Shard> _shards = [];
+    private readonly Shard _shared;
+    private readonly bool _detailed;
     private const int SampleSize = 10_000;
 
     public BenchmarkAccumulator(int expected, bool detailed)
     {
-        if (detailed) _records = new List<InferenceRequestRecord>(Math.Min(expected, 1 << 16));
+        _detailed = detailed;
+        _shared = CreateShard();
     }
 
-    public int Count { get { lock (_lock) return _rows.Count; } }
-    public int Failed { get; private set; }
+    /// <summary>Requests recorded so far (read without locks: for progress only).</summary>
+    public int Count { get { lock (_shards) return _shards.Sum(s => s.Rows.Count); } }
+    public int Failed { get { lock (_shards) return _shards.Sum(s => s.Failed); } }
 
-    /// <summary>Adds a finished request; <paramref name="itls"/> are its gaps in seconds.</summary>
+    /// <summary>A shard for one thread: Add on it takes no lock.</summary>
+    public Shard CreateShard()
+    {
+        var s = new Shard(_detailed);
+        lock (_shards) _shards.Add(s);
+        return s;
+    }
+
+    /// <summary>Adds from any thread (the shared, locked shard).</summary>
     public void Add(RequestRow row, ReadOnlySpan<double> itls, string? errorType, string? pod, InferenceRequestRecord? record)
     {
-        lock (_lock)
+        lock (_shared) _shared.Add(row, itls, errorType, pod, record);
+    }
+
+    internal sealed class Shard(bool detailed)
+    {
+        public readonly ChunkedList<RequestRow> Rows = new();
+        public readonly ChunkedList<double> Itls = new();
+        public readonly Dictionary<string, int> Errors = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, int> Pods = new(StringComparer.Ordinal);
+        public readonly List<InferenceRequestRecord>? Records = detailed ? [] : null;
+        public readonly List<double> TtftSample = [];
+        public int TtftSeen;
+        public int Failed;
+        private readonly Random _rng = new(1);
+
+        public void Add(RequestRow row, ReadOnlySpan<double> itls, string? errorType, string? pod, InferenceRequestRecord? record)
         {
-            row.ItlStart = _itls.Count;
+            row.ItlStart = Itls.Count;
             row.ItlCount = itls.Length;
             double max = 0;
-            foreach (var g in itls) { _itls.Add(g); if (g > max) max = g; }
+            foreach (var g in itls) { Itls.Add(g); if (g > max) max = g; }
             row.MaxItl = (float)max;
-            _rows.Add(row);
+            Rows.Add(row);
             if (!row.Success)
             {
                 Failed++;
                 var key = string.IsNullOrEmpty(errorType) ? "unknown" : errorType;
-                _errors[key] = _errors.GetValueOrDefault(key) + 1;
+                Errors[key] = Errors.GetValueOrDefault(key) + 1;
             }
             else if (!double.IsNaN(row.Ttft))
             {
                 // Reservoir sample of TTFTs for distributions in reports.
-                if (_ttftSeen < SampleSize) _ttftSample[_ttftSeen] = row.Ttft * 1000;
+                if (TtftSeen < SampleSize) TtftSample.Add(row.Ttft * 1000);
                 else
                 {
-                    var j = _sampleRng.NextInt64(_ttftSeen + 1);
-                    if (j < SampleSize) _ttftSample[j] = row.Ttft * 1000;
+                    var j = _rng.NextInt64(TtftSeen + 1);
+                    if (j < SampleSize) TtftSample[(int)j] = row.Ttft * 1000;
                 }
-                _ttftSeen++;
+                TtftSeen++;
             }
-            if (pod is not null) _pods[pod] = _pods.GetValueOrDefault(pod) + 1;
-            if (record is not null) _records?.Add(record);
+            if (pod is not null) Pods[pod] = Pods.GetValueOrDefault(pod) + 1;
+            if (record is not null) Records?.Add(record);
         }
     }
 
-    internal IReadOnlyList<RequestRow> Rows => _rows;
-    internal IReadOnlyList<double> Itls => _itls;
+    /// <summary>The rows of all shards as one list, each row's ITL slice shifted to the joined ITL list.</summary>
+    private sealed class JoinedRows(IReadOnlyList<Shard> shards) : IReadOnlyList<RequestRow>
+    {
+        private readonly int[] _rowStart = Offsets(shards.Select(s => s.Rows.Count));
+        private readonly int[] _itlStart = Offsets(shards.Select(s => s.Itls.Count));
+        public int Count => _rowStart[^1];
+
+        public RequestRow this[int index]
+        {
+            get
+            {
+                var k = Array.BinarySearch(_rowStart, index);
+                k = k >= 0 ? k : ~k - 1;
+                while (k + 1 < _rowStart.Length - 1 && _rowStart[k + 1] == index) k++;
+                var r = shards[k].Rows[index - _rowStart[k]];
+                r.ItlStart += _itlStart[k];
+                return r;
+            }
+        }
+
+        public IEnumerator<RequestRow> GetEnumerator() { for (var i = 0; i < Count; i++) yield return this[i]; }
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    private sealed class JoinedItls(IReadOnlyList<Shard> shards) : IReadOnlyList<double>
+    {
+        private readonly int[] _start = Offsets(shards.Select(s => s.Itls.Count));
+        public int Count => _start[^1];
+
+        public double this[int index]
+        {
+            get
+            {
+                var k = Array.BinarySearch(_start, index);
+                k = k >= 0 ? k : ~k - 1;
+                while (k + 1 < _start.Length - 1 && _start[k + 1] == index) k++;
+                return shards[k].Itls[index - _start[k]];
+            }
+        }
+
+        public IEnumerator<double> GetEnumerator() { for (var i = 0; i < Count; i++) yield return this[i]; }
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    private static int[] Offsets(IEnumerable<int> counts)
+    {
+        var list = new List<int> { 0 };
+        foreach (var c in counts) list.Add(list[^1] + c);
+        return [.. list];
+    }
 
     /// <summary>Builds the stage result. <paramref name="duration"/> is seconds from first dispatch to the last finish.</summary>
     public InferenceBenchmarkResult Build(StageInfo stage, double duration)
     {
-        lock (_lock) return Compute(_rows, _itls, duration, stage, _errors, _pods, _records, _ttftSample.AsSpan(0, Math.Min(_ttftSeen, SampleSize)).ToArray());
+        List<Shard> shards;
+        lock (_shards) shards = [.. _shards.Where(s => s.Rows.Count > 0)];
+        var errors = new Dictionary<string, int>(StringComparer.Ordinal);
+        var pods = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var s in shards)
+        {
+            foreach (var (k, v) in s.Errors) errors[k] = errors.GetValueOrDefault(k) + v;
+            foreach (var (k, v) in s.Pods) pods[k] = pods.GetValueOrDefault(k) + v;
+        }
+        var records = _detailed ? shards.SelectMany(s => s.Records!).OrderBy(r => r.Index).ToList() : null;
+        var sample = shards.SelectMany(s => s.TtftSample).ToArray();
+        if (sample.Length > SampleSize)
+        {
+            var rng = new Random(2);
+            for (var i = sample.Length - 1; i > 0; i--) { var j = rng.Next(i + 1); (sample[i], sample[j]) = (sample[j], sample[i]); }
+            sample = sample[..SampleSize];
+        }
+        IReadOnlyList<RequestRow> rows = shards.Count == 1 ? shards[0].Rows : new JoinedRows(shards);
+        IReadOnlyList<double> itls = shards.Count == 1 ? shards[0].Itls : new JoinedItls(shards);
+        return Compute(rows, itls, duration, stage, errors, pods, records, sample);
     }
 
     /// <summary>The arithmetic, separate from collection so that tests can feed synthetic rows.</summary>

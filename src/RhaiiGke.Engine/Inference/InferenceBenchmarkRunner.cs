@@ -175,6 +175,8 @@ public sealed class InferenceBenchmarkRunner
         }
 
         public readonly bool Blocking;
+        /// <summary>The worker thread's own accumulator shard (blocking workers only).</summary>
+        public BenchmarkAccumulator.Shard? Shard { get; init; }
 
         public readonly RawHttpConnection Conn;
         public readonly CompletionObserver Obs = new();
@@ -287,7 +289,7 @@ public sealed class InferenceBenchmarkRunner
             {
                 var t = new Thread(() =>
                 {
-                    var ex = new Executor(_target, ct, blocking: true, _spec.RequestTimeout);
+                    var ex = new Executor(_target, ct, blocking: true, _spec.RequestTimeout) { Shard = ctx.Acc.CreateShard() };
                     try
                     {
                         using var reg = ct.Register(() => ex.Conn.Close());
@@ -359,6 +361,7 @@ public sealed class InferenceBenchmarkRunner
         }
         var thread = new Thread(() =>
         {
+            ThreadBoost.TryRaise();
             try
             {
                 for (var i = 0; i < offsets.Length; i++)
@@ -462,7 +465,8 @@ public sealed class InferenceBenchmarkRunner
             };
             _logWriter?.Write(record);
         }
-        ctx.Acc.Add(row, itls, errType, o.Pod, _spec.Detailed ? record : null);
+        if (ex.Shard is { } shard) shard.Add(row, itls, errType, o.Pod, _spec.Detailed ? record : null);
+        else ctx.Acc.Add(row, itls, errType, o.Pod, _spec.Detailed ? record : null);
         ArrayPool<double>.Shared.Return(rented);
         Interlocked.Increment(ref ctx.Done);
     }

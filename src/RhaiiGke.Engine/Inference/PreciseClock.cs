@@ -45,3 +45,31 @@ internal static class PreciseClock
     private static extern int nanosleep(ref TimeSpec req, IntPtr rem);
 #pragma warning restore SYSLIB1054
 }
+
+/// <summary>
+/// Raises the calling thread's scheduling priority on Linux (nice -10) so that a timing thread (the
+/// benchmark's dispatcher, the simulator's clock) wakes on time on a busy machine. Needs root or
+/// CAP_SYS_NICE; without them it does nothing. .NET's Thread.Priority has no effect on Linux.
+/// </summary>
+internal static class ThreadBoost
+{
+    public static bool TryRaise(int nice = -10)
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            var tid = gettid();
+            return setpriority(0 /* PRIO_PROCESS: with a thread id, that thread only */, tid, nice) == 0;
+        }
+        catch (EntryPointNotFoundException) { return false; }
+        catch (DllNotFoundException) { return false; }
+    }
+
+#pragma warning disable SYSLIB1054
+    [DllImport("libc", SetLastError = true)]
+    private static extern int gettid();
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int setpriority(int which, int who, int prio);
+#pragma warning restore SYSLIB1054
+}

@@ -42,6 +42,7 @@ internal sealed class PreciseScheduler : IDisposable
 
     private void Run()
     {
+        RhaiiGke.Engine.Inference.ThreadBoost.TryRaise();
         while (!_stopped)
         {
             TaskCompletionSource? due = null;

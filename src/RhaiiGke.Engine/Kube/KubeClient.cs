@@ -27,6 +27,9 @@ internal sealed class KubeClient : IDisposable
         Mapper = new RestMapper(this);
     }
 
+    /// <summary>The shared client of a connection (same as <see cref="KubeClients.For"/>).</summary>
+    public static KubeClient For(ClusterConnection connection) => KubeClients.For(connection);
+
     public Uri BaseUri { get; }
     public RestMapper Mapper { get; }
     public int MutatingRequests => Volatile.Read(ref _mutating);
@@ -34,6 +37,7 @@ internal sealed class KubeClient : IDisposable
 
     public void Dispose() => _k.Dispose();
 
+    /// <summary>One request, no retry. Non-2xx answers throw <see cref="KubeApiException"/> (Code, Reason, Status body).</summary>
     public async Task<(HttpStatusCode Code, string Body, HttpResponseHeaders Headers)> SendRawAsync(HttpMethod method, string pathAndQuery, string? body, string? contentType, CancellationToken ct)
     {
         var uri = new Uri(BaseUri.ToString().TrimEnd('/') + "/" + pathAndQuery.TrimStart('/'));

@@ -254,6 +254,8 @@ public sealed class PlatformInstallerTests(ITestOutputHelper output)
         var leaf = sim.GetObject("v1", "Secret", "opendatahub", "llmisvc-webhook-server-cert")!;
         Assert.Equal("kubernetes.io/tls", leaf["type"]!.GetValue<string>());
         output.WriteLine($"fresh install: {platform.Duration.TotalSeconds:0.00}s, {platform.MutatingRequests} mutating requests, {platform.Retries} retries, webhook failures seen {sim.Stats.WebhookFailures}");
+        foreach (var e in sim.ControllerErrors) output.WriteLine("controller error: " + e);
+        Assert.Empty(sim.ControllerErrors);
 
         var before = sim.Stats.MutatingRequests;
         var again = await installer.InstallAsync(InstallOptions(), CancellationToken.None);
@@ -388,5 +390,32 @@ public sealed class PlatformInstallerTests(ITestOutputHelper output)
             Assert.Equal("kustomize", d["metadata"]!["labels"]!["rhaii.example/from"]!.GetValue<string>());
         }
         finally { dir.Delete(true); }
+    }
+
+    [Fact]
+    public async Task AStaleWebhookCaAfterRotationIsRetriedThroughUntilTheCainjectorCatchesUp()
+    {
+        using var sim = new KubeApiSimulator(SimOptions());
+        sim.Start();
+        var conn = Fast.Connect(sim);
+        var options = InstallOptions();
+        options.Components = ["cert-manager"];
+        Assert.True((await new PlatformInstaller(conn).InstallAsync(options, CancellationToken.None)).Ready);
+
+        // the webhook's CA rotates: the injected caBundle is stale until the cainjector re-injects (150 ms here)
+        using var key = System.Security.Cryptography.ECDsa.Create();
+        var req = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=cert-manager-webhook-ca", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var pem = req.CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1)).ExportCertificatePem();
+        var b64 = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(pem));
+        sim.Seed($"apiVersion: v1\nkind: Secret\nmetadata: {{name: cert-manager-webhook-ca, namespace: cert-manager}}\ndata: {{ca.crt: {b64}, tls.crt: {b64}, tls.key: {b64}}}\n");
+        var failuresBefore = sim.Stats.WebhookFailures;
+
+        var result = await new ApplyEngine(conn).ApplyAsync(
+            "apiVersion: cert-manager.io/v1\nkind: Issuer\nmetadata: {name: after-rotation, namespace: default}\nspec: {selfSigned: {}}\n", Fast.Options("issuer"), CancellationToken.None);
+        Assert.Equal(KubeApplyAction.Created, Assert.Single(result.Objects).Action);
+        Assert.True(result.TransientErrors.TryGetValue("WebhookUnavailable", out var n) && n > 0, "the stale-CA window was not hit");
+        Assert.True(sim.Stats.WebhookFailures > failuresBefore);
+        var cfg = sim.GetObject("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", null, "cert-manager-webhook")!;
+        Assert.Equal(b64, cfg["webhooks"]![0]!["clientConfig"]!["caBundle"]!.GetValue<string>());
     }
 }

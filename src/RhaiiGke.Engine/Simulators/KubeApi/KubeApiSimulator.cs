@@ -230,7 +230,10 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
         return sb.ToString();
     }
 
-    /// <summary>Waits until the controllers have processed everything queued so far and no delayed work is due within <paramref name="quiet"/>.</summary>
+    /// <summary>Errors the simulated controllers hit (they retry); empty in a healthy run. For diagnosing the simulator.</summary>
+    public IReadOnlyList<string> ControllerErrors => _controllers?.Errors ?? [];
+
+    /// <summary>Waits until the controllers have processed everything queued so far and no delayed work is pending.</summary>
     public Task<bool> WaitIdleAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
         _controllers?.WaitIdleAsync(timeout, cancellationToken) ?? Task.FromResult(true);
 }

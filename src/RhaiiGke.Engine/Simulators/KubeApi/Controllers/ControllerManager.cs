@@ -104,7 +104,7 @@ internal sealed class ControllerManager
                                 foreach (var c in _controllers)
                                 {
                                     try { c.OnEvent(ev); }
-                                    catch (Exception ex) when (ex is StatusError or InvalidOperationException or ArgumentException or FormatException) { }
+                                    catch (Exception ex) { Record(c, "event " + ev.StoreKey, ex); }
                                 }
                             }
                             else if (item is ValueTuple<SimController, string> work)
@@ -114,9 +114,10 @@ internal sealed class ControllerManager
                                     continue; // a later schedule superseded this one
                                 _pending.TryRemove((c, key), out _);
                                 try { c.Reconcile(key); }
-                                catch (Exception ex) when (ex is StatusError or InvalidOperationException or ArgumentException or FormatException or KeyNotFoundException
-                                                               or System.Security.Cryptography.CryptographicException)
+                                catch (Exception ex)
                                 {
+                                    // a controller bug or a conflicting write: note it and retry later, never stop the loop
+                                    Record(c, key, ex);
                                     Enqueue(c, key, TimeSpan.FromMilliseconds(200));
                                 }
                             }
@@ -127,6 +128,17 @@ internal sealed class ControllerManager
             }
         }
         catch (OperationCanceledException) { }
+    }
+
+    private readonly ConcurrentQueue<string> _errors = new();
+
+    /// <summary>The latest controller errors (most recent last), for diagnosing the simulation itself.</summary>
+    public IReadOnlyList<string> Errors => _errors.ToArray();
+
+    private void Record(SimController c, string key, Exception ex)
+    {
+        _errors.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {c.GetType().Name} {key}: {ex.GetType().Name}: {ex.Message}");
+        while (_errors.Count > 200) _errors.TryDequeue(out _);
     }
 
     /// <summary>True once nothing is queued or in flight and no delayed work is pending.</summary>

@@ -59,3 +59,53 @@ public class LiveDiagnosisTests : IDisposable
 
     public void Dispose() => _sim.Dispose();
 }
+
+/// <summary>The cmdlets' live path: a connection to the Kubernetes simulator, in a hosted runspace.</summary>
+public class LiveSnapshotCmdletTests : IDisposable
+{
+    private readonly KubeApiSimulator _sim;
+    private readonly Infrastructure.PowerShellHost _ps = new();
+
+    public LiveSnapshotCmdletTests()
+    {
+        var options = KubeApiSimulatorOptions.Fast(TimeSpan.FromMilliseconds(5));
+        options.Nodes.AddRange(SimulatedNode.TpuPool("tpu", 1, "tpu-v6e-slice", "2x2", "ct6e-standard-4t", 4));
+        _sim = new KubeApiSimulator(options);
+        _sim.Start();
+    }
+
+    [Fact]
+    public async Task GetRhaiiDiagnosisAndTestRhaiiDeploymentReadThroughAConnection()
+    {
+        _sim.Seed("""
+            apiVersion: v1
+            kind: Namespace
+            metadata: { name: demo }
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: { name: qwen-kserve-0, namespace: demo }
+            spec:
+              nodeSelector: { cloud.google.com/gke-tpu-accelerator: tpu-v6e-slice, cloud.google.com/gke-tpu-topology: 2x2 }
+              containers:
+              - name: main
+                image: vllm
+                resources: { requests: { google.com/tpu: "4" }, limits: { google.com/tpu: "4" } }
+            """);
+        await _sim.WaitIdleAsync(TimeSpan.FromSeconds(5));
+        var connection = Engine.Kube.ClusterConnector.FromEndpoint(new Uri(_sim.Server), null, null, false, "default", "sim");
+        var (found, errors) = _ps.Invoke("Get-RhaiiDiagnosis -Cluster $c -CheckId TpuTolerationMissing", new Dictionary<string, object?> { ["c"] = connection });
+        Assert.Empty(errors);
+        var f = Assert.Single(found);
+        Assert.Equal("qwen-kserve-0", ((DiagnosisFinding)f.BaseObject).Name);
+
+        var (_, notFound) = _ps.Invoke("$c | Test-RhaiiDeployment -Namespace demo", new Dictionary<string, object?> { ["c"] = connection });
+        Assert.StartsWith("LlmInferenceServiceNotFound", Assert.Single(notFound).FullyQualifiedErrorId);
+    }
+
+    public void Dispose()
+    {
+        _ps.Dispose();
+        _sim.Dispose();
+    }
+}

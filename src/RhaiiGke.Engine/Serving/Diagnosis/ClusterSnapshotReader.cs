@@ -27,7 +27,25 @@ public static class ClusterSnapshotReader
         ("apis/serving.kserve.io/v1alpha1/llminferenceserviceconfigs", "LLMInferenceServiceConfig"),
     ];
 
-    /// <summary>Reads a snapshot through an already configured client (tests, cmdlets with a connection).</summary>
+    /// <summary>Reads a snapshot over a connection (kubeconfig auth and exec plugins included).</summary>
+    public static Task<ClusterSnapshot> ReadAsync(ClusterConnection connection, IRhaiiLog? log = null, CancellationToken cancellationToken = default)
+    {
+        var client = Kube.KubeClients.For(connection);
+        return ReadAsync(async (path, ct) =>
+        {
+            try
+            {
+                var (code, body, _) = await client.SendRawAsync(HttpMethod.Get, path, null, null, ct).ConfigureAwait(false);
+                return (code, body);
+            }
+            catch (Kube.KubeApiException e) when (e.Code is 403 or 404)
+            {
+                return ((HttpStatusCode)e.Code, e.Status?.ToJsonString() ?? e.Message);
+            }
+        }, log, cancellationToken);
+    }
+
+    /// <summary>Reads a snapshot from an endpoint with a bearer token and optional CA (PEM).</summary>
     public static async Task<ClusterSnapshot> ReadAsync(Uri server, string? bearerToken, string? caCertificatePem, bool skipTlsVerify,
         IRhaiiLog? log = null, CancellationToken cancellationToken = default)
     {
@@ -38,26 +56,29 @@ public static class ClusterSnapshotReader
                 System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(caCertificatePem),
             };
         using var client = new Kubernetes(config);
-        return await ReadAsync(client.HttpClient, server, log, cancellationToken).ConfigureAwait(false);
+        var baseUri = new Uri(server.ToString().TrimEnd('/') + "/");
+        return await ReadAsync(async (path, ct) =>
+        {
+            using var resp = await client.HttpClient.GetAsync(new Uri(baseUri, path), ct).ConfigureAwait(false);
+            return (resp.StatusCode, await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
+        }, log, cancellationToken).ConfigureAwait(false);
     }
 
-    internal static async Task<ClusterSnapshot> ReadAsync(HttpClient http, Uri server, IRhaiiLog? log, CancellationToken ct)
+    private static async Task<ClusterSnapshot> ReadAsync(Func<string, CancellationToken, Task<(HttpStatusCode Code, string Body)>> get, IRhaiiLog? log, CancellationToken ct)
     {
         log ??= NullRhaiiLog.Instance;
         var snapshot = new ClusterSnapshot();
-        var baseUri = new Uri(server.ToString().TrimEnd('/') + "/");
         var i = 0;
         foreach (var (path, kind) in Sources)
         {
             i++;
             log.Progress("Reading cluster state", kind, i * 100 / Sources.Length);
-            using var resp = await http.GetAsync(new Uri(baseUri, path), ct).ConfigureAwait(false);
-            if (resp.StatusCode is HttpStatusCode.NotFound) { log.Verbose($"{path}: not served (CRD not installed)"); continue; }
-            if (resp.StatusCode is HttpStatusCode.Forbidden) { log.Warning($"{path}: forbidden; checks that need {kind} objects are skipped."); continue; }
-            var body = await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-            if (!resp.IsSuccessStatusCode)
+            var (code, body) = await get(path, ct).ConfigureAwait(false);
+            if (code is HttpStatusCode.NotFound) { log.Verbose($"{path}: not served (CRD not installed)"); continue; }
+            if (code is HttpStatusCode.Forbidden) { log.Warning($"{path}: forbidden; checks that need {kind} objects are skipped."); continue; }
+            if ((int)code is < 200 or > 299)
                 throw new RhaiiException("ClusterReadFailed", RhaiiErrorCategory.ConnectionError,
-                    $"Listing {path} failed with {(int)resp.StatusCode}: {KubeStatusMessage(body)}", "Check the connection and your RBAC permissions.", path);
+                    $"Listing {path} failed with {(int)code}: {KubeStatusMessage(body)}", "Check the connection and your RBAC permissions.", path);
             var list = JsonNode.Parse(body) as JsonObject;
             if (list?["items"] is not JsonArray items) continue;
             foreach (var item in items.OfType<JsonObject>())

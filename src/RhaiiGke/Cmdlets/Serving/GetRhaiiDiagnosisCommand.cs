@@ -4,18 +4,10 @@ using RhaiiGke.Engine.Serving.Diagnosis;
 namespace RhaiiGke.Cmdlets.Serving;
 
 /// <summary>Finds the runbooks' known failure modes in cluster state and says how to fix each.</summary>
-[Cmdlet(VerbsCommon.Get, "RhaiiDiagnosis", DefaultParameterSetName = DumpSet)]
+[Cmdlet(VerbsCommon.Get, "RhaiiDiagnosis", DefaultParameterSetName = ClusterSet)]
 [OutputType(typeof(DiagnosisFinding))]
-public sealed class GetRhaiiDiagnosisCommand : RhaiiCmdlet
+public sealed class GetRhaiiDiagnosisCommand : SnapshotCommandBase
 {
-    private const string DumpSet = "Dump";
-    private readonly List<string> _files = [];
-
-    /// <summary>Files or folders of `kubectl get ... -o json|yaml` output (a support bundle).</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = DumpSet)]
-    [Alias("FullName")]
-    public string[] Path { get; set; } = [];
-
     /// <summary>Only these checks.</summary>
     [Parameter]
     [ArgumentCompleter(typeof(CheckIdCompleter))]
@@ -25,21 +17,9 @@ public sealed class GetRhaiiDiagnosisCommand : RhaiiCmdlet
     [Parameter]
     public FindingSeverity MinimumSeverity { get; set; } = FindingSeverity.Information;
 
-    protected override Task ProcessRecordAsync(CancellationToken cancellationToken)
+    protected override void Evaluate(ClusterSnapshot snapshot)
     {
-        foreach (var p in Path) _files.AddRange(SnapshotLoader.Expand(GetResolvedProviderPathFromPSPath(p, out _)));
-        return Task.CompletedTask;
-    }
-
-    protected override Task EndProcessingAsync(CancellationToken cancellationToken)
-    {
-        if (_files.Count == 0)
-            Fail("ClusterDumpEmpty", RhaiiErrorCategory.ObjectNotFound, "No JSON or YAML files were found to diagnose.",
-                "Point -Path at files or a folder written by kubectl get <kinds> -A -o json.");
-        WriteVerbose($"Diagnosing {_files.Count} file(s).");
-        var findings = SnapshotLoader.Diagnose(_files, CheckId);
-        foreach (var f in findings.Where(f => f.Severity >= MinimumSeverity)) WriteObject(f);
-        return Task.CompletedTask;
+        foreach (var f in Diagnoser.Run(snapshot, CheckId).Where(f => f.Severity >= MinimumSeverity)) WriteObject(f);
     }
 }
 

@@ -5,36 +5,22 @@ using RhaiiGke.Engine.Serving.Diagnosis;
 namespace RhaiiGke.Cmdlets.Serving;
 
 /// <summary>The runbooks' deployment verification as typed checks with an overall Passed.</summary>
-[Cmdlet(VerbsDiagnostic.Test, "RhaiiDeployment")]
+[Cmdlet(VerbsDiagnostic.Test, "RhaiiDeployment", DefaultParameterSetName = ClusterSet)]
 [OutputType(typeof(TestRhaiiDeploymentResult))]
-public sealed class TestRhaiiDeploymentCommand : RhaiiCmdlet
+public sealed class TestRhaiiDeploymentCommand : SnapshotCommandBase
 {
-    private readonly List<string> _files = [];
-
-    /// <summary>Files or folders of `kubectl get ... -o json|yaml` output.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("FullName")]
-    public string[] Path { get; set; } = [];
-
     [Parameter]
     public string? Namespace { get; set; }
 
     [Parameter]
     public string? Name { get; set; }
 
-    protected override Task ProcessRecordAsync(CancellationToken cancellationToken)
+    protected override void Evaluate(ClusterSnapshot snapshot)
     {
-        foreach (var p in Path) _files.AddRange(SnapshotLoader.Expand(GetResolvedProviderPathFromPSPath(p, out _)));
-        return Task.CompletedTask;
-    }
-
-    protected override Task EndProcessingAsync(CancellationToken cancellationToken)
-    {
-        foreach (var result in DeploymentVerifier.Verify(SnapshotLoader.FromFiles(_files), Namespace, Name))
+        foreach (var result in DeploymentVerifier.Verify(snapshot, Namespace, Name))
         {
             foreach (var c in result.Checks.Where(c => !c.Passed)) WriteVerbose($"{result.Namespace}/{result.Name}: {c}");
             WriteObject(result);
         }
-        return Task.CompletedTask;
     }
 }

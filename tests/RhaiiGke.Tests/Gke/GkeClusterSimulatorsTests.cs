@@ -1,0 +1,37 @@
+using RhaiiGke.Engine.Simulators.Sandbox;
+using Xunit;
+
+namespace RhaiiGke.Tests.Gke;
+
+/// <summary>A cluster the GKE simulator creates is served by a Kubernetes API simulator whose TPU nodes follow the pools.</summary>
+[Collection("GkeCmdlets")]
+public class GkeClusterSimulatorsTests
+{
+    [Fact]
+    public void CreatedClusterServesTpuNodesThatFollowThePoolSize()
+    {
+        using var clusters = new GkeClusterSimulators(TimeSpan.FromMilliseconds(5));
+        using var bed = new GkeTestBed(configure: clusters.Attach);
+        using var ps = new GkeCmdletHost(bed);
+
+        var created = ps.Ok("New-TpuCluster @c -Name live -Zone europe-west4-a -Accelerator v6e -Topology 2x2 -InitialNodeCount 1 -MaxNodes 3 -SystemNodeCount 1").Single<TpuCluster>();
+        var api = clusters.For(GkeTestBed.Project, GkeTestBed.Zone, "live");
+        Assert.NotNull(api);
+        Assert.Equal(api!.Server, created.Endpoint!.TrimEnd('/'));
+
+        var tpuNodes = api.ListObjects("v1", "Node").Where(n => n["metadata"]!["labels"]!["cloud.google.com/gke-tpu-accelerator"] is not null).ToList();
+        var node = Assert.Single(tpuNodes);
+        Assert.Equal("tpu-v6e-slice", node["metadata"]!["labels"]!["cloud.google.com/gke-tpu-accelerator"]!.GetValue<string>());
+        Assert.Equal("2x2", node["metadata"]!["labels"]!["cloud.google.com/gke-tpu-topology"]!.GetValue<string>());
+        Assert.Equal("4", node["status"]!["capacity"]!["google.com/tpu"]!.ToString());
+        Assert.Contains(node["spec"]!["taints"]!.AsArray(), t => t!["key"]!.GetValue<string>() == "google.com/tpu" && t["effect"]!.GetValue<string>() == "NoSchedule");
+
+        ps.Ok("Set-TpuNodePool @c -ClusterName live -Zone europe-west4-a -Size 3");
+        Assert.Equal(3, api.ListObjects("v1", "Node").Count(n => n["metadata"]!["labels"]!["cloud.google.com/gke-tpu-accelerator"] is not null));
+        ps.Ok("Set-TpuNodePool @c -ClusterName live -Zone europe-west4-a -ScaleToZero");
+        Assert.Equal(0, api.ListObjects("v1", "Node").Count(n => n["metadata"]!["labels"]!["cloud.google.com/gke-tpu-accelerator"] is not null));
+
+        ps.Ok("Remove-TpuCluster @c -Name live -Zone europe-west4-a -Confirm:$false");
+        Assert.Null(clusters.For(GkeTestBed.Project, GkeTestBed.Zone, "live"));
+    }
+}

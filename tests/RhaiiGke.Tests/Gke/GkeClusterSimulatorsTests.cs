@@ -35,3 +35,26 @@ public class GkeClusterSimulatorsTests
         Assert.Null(clusters.For(GkeTestBed.Project, GkeTestBed.Zone, "live"));
     }
 }
+
+/// <summary>The card's pipeline from an empty project to installed operators, with no cloud.</summary>
+[Collection("GkeCmdlets")]
+public class EmptyProjectToOperatorsTests
+{
+    [Fact]
+    public void NewTpuClusterPipesIntoCredentialsConnectAndInstall()
+    {
+        using var clusters = new GkeClusterSimulators(TimeSpan.FromMilliseconds(5));
+        using var bed = new GkeTestBed(configure: clusters.Attach);
+        using var ps = new GkeCmdletHost(bed);
+
+        var platform = ps.Ok("""
+            New-TpuCluster @c -Name e2e -Zone europe-west4-a -Accelerator v6e -Topology 2x2 -InitialNodeCount 1 -SystemNodeCount 2 |
+                Get-TpuClusterCredential @c -AuthMode Token |
+                Connect-RhaiiCluster |
+                Install-RhaiiOperators
+            """).Single<RhaiiPlatform>();
+        Assert.True(platform.Ready, platform.ToString());
+        var api = clusters.For(GkeTestBed.Project, GkeTestBed.Zone, "e2e")!;
+        Assert.True(api.Serves("serving.kserve.io/v1alpha1", "LLMInferenceService"));
+    }
+}

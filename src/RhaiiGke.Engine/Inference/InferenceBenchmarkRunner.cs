@@ -272,8 +272,11 @@ public sealed class InferenceBenchmarkRunner
         }
     }
 
-    /// <summary>Closed loops up to this concurrency run on dedicated threads with blocking sockets.</summary>
-    internal const int MaxBlockingWorkers = 256;
+    /// <summary>
+    /// Closed loops up to this concurrency run on dedicated threads with blocking sockets (measured: less CPU per
+    /// request than the async path). RHAII_BENCH_MAX_BLOCKING_WORKERS=0 forces the async path, for comparisons.
+    /// </summary>
+    internal static readonly int MaxBlockingWorkers = int.TryParse(Environment.GetEnvironmentVariable("RHAII_BENCH_MAX_BLOCKING_WORKERS"), out var m) ? m : 256;
 
     private async Task ClosedLoopAsync(StagePlan plan, StageContext ctx, CancellationToken ct)
     {

@@ -32,7 +32,7 @@ public static partial class YamlCodec
         var list = new List<JsonNode?>();
         foreach (var doc in stream.Documents)
         {
-            if (doc.RootNode is YamlScalarNode s && string.IsNullOrEmpty(s.Value) && s.Style == ScalarStyle.Plain) continue;
+            if (doc.RootNode is YamlScalarNode s && s.Style == ScalarStyle.Plain && PlainValue(s.Value ?? "") is null) continue;
             list.Add(Convert(doc.RootNode));
         }
         return list;
@@ -53,7 +53,14 @@ public static partial class YamlCodec
         var o = new JsonObject();
         foreach (var (k, v) in m.Children)
         {
+            if (k is YamlScalarNode { Value: "<<", Style: ScalarStyle.Plain } && v is YamlMappingNode merge)
+            {
+                // YAML merge key: the merged mapping's keys, unless this mapping sets them itself.
+                foreach (var (mk, mv) in ConvertMapping(merge)) if (!o.ContainsKey(mk)) o[mk] = mv?.DeepClone();
+                continue;
+            }
             var key = k is YamlScalarNode ks ? ks.Value ?? "" : k.ToString();
+            o.Remove(key);
             o[key] = Convert(v); // a later duplicate key wins, as kubectl does
         }
         return o;

@@ -14,6 +14,8 @@ public static class ManifestBuilder
     public const string WorkloadComponent = "llminferenceservice-workload";
     public const string SchedulerComponent = "llminferenceservice-router-scheduler";
     public const string GatewayNameLabel = "gateway.networking.k8s.io/gateway-name";
+    public const string TpuAcceleratorLabel = "cloud.google.com/gke-tpu-accelerator";
+    public const string TpuTopologyLabel = "cloud.google.com/gke-tpu-topology";
     public const string Placeholder = "REPLACE_ME";
 
     // Apply order bands.
@@ -183,8 +185,8 @@ public static class ManifestBuilder
             ["serviceAccountName"] = s.ServiceAccountName,
             ["nodeSelector"] = new JsonObject
             {
-                ["cloud.google.com/gke-tpu-accelerator"] = s.NodeLabel,
-                ["cloud.google.com/gke-tpu-topology"] = s.Topology,
+                [TpuAcceleratorLabel] = s.NodeLabel,
+                [TpuTopologyLabel] = s.Topology,
             },
             ["tolerations"] = new JsonArray(new JsonObject
             {

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using RhaiiGke.Engine.Catalog;
+using RhaiiGke.Engine.Manifests;
 using static RhaiiGke.Engine.Serving.Diagnosis.ClusterSnapshot;
 
 namespace RhaiiGke.Engine.Serving.Diagnosis;
@@ -113,7 +114,7 @@ internal sealed class ImagePullCheck : IDiagnosisCheck
                 evidence.Add(secrets.Count == 0 ? $"ServiceAccount {saName} and the pod list no imagePullSecrets" : $"pull secrets: {string.Join(", ", secrets)}");
                 if (missing.Count > 0) evidence.Add($"missing in {ns}: {string.Join(", ", missing)}");
                 evidence.AddRange(Diagnoser.EventMessages(s, pod, "Failed"));
-                var isGateway = Labels(pod).TryGetValue(ManifestsLabels.GatewayName, out var gw);
+                var isGateway = Labels(pod).TryGetValue(ManifestBuilder.GatewayNameLabel, out var gw);
                 if (isGateway)
                 {
                     yield return Diagnoser.Finding("GatewayImagePullFailed", FindingSeverity.Error, pod,
@@ -135,25 +136,18 @@ internal sealed class ImagePullCheck : IDiagnosisCheck
     }
 }
 
-internal static class ManifestsLabels
-{
-    public const string GatewayName = "gateway.networking.k8s.io/gateway-name";
-    public const string Accelerator = "cloud.google.com/gke-tpu-accelerator";
-    public const string Topology = "cloud.google.com/gke-tpu-topology";
-}
-
 internal sealed class TpuSchedulingCheck : IDiagnosisCheck
 {
     public string Id => "TpuPodUnschedulable";
 
     public IEnumerable<DiagnosisFinding> Run(ClusterSnapshot s)
     {
-        var tpuNodes = s.OfKind("Node").Where(n => Labels(n).ContainsKey(ManifestsLabels.Accelerator)).ToList();
+        var tpuNodes = s.OfKind("Node").Where(n => Labels(n).ContainsKey(ManifestBuilder.TpuAcceleratorLabel)).ToList();
         foreach (var pod in s.OfKind("Pod"))
         {
             var selector = StringMap(pod["spec"]?["nodeSelector"]);
             var request = Diagnoser.TpuRequest(pod);
-            var wantsTpu = request > 0 || selector.ContainsKey(ManifestsLabels.Accelerator);
+            var wantsTpu = request > 0 || selector.ContainsKey(ManifestBuilder.TpuAcceleratorLabel);
             if (!wantsTpu) continue;
             var scheduled = Condition(pod["status"], "PodScheduled");
             var pending = Str(pod["status"], "phase") == "Pending" && !IsTrue(scheduled);
@@ -162,22 +156,22 @@ internal sealed class TpuSchedulingCheck : IDiagnosisCheck
             if (scheduled is not null && Str(scheduled, "message") is { } m) evidence.Add($"PodScheduled=False: {m}");
             var found = false;
 
-            selector.TryGetValue(ManifestsLabels.Accelerator, out var accel);
-            selector.TryGetValue(ManifestsLabels.Topology, out var topo);
+            selector.TryGetValue(ManifestBuilder.TpuAcceleratorLabel, out var accel);
+            selector.TryGetValue(ManifestBuilder.TpuTopologyLabel, out var topo);
             if (accel is not null && !TpuCatalog.IsKnownNodeLabel(accel))
             {
                 found = true;
                 var right = TpuCatalog.NodeLabelFor(accel);
                 yield return Diagnoser.Finding("TpuAcceleratorLabelUnknown", FindingSeverity.Error, pod,
-                    $"nodeSelector {ManifestsLabels.Accelerator}={accel} matches no GKE TPU node: GKE labels nodes {string.Join(", ", TpuCatalog.All.Select(t => t.NodeLabel).Distinct())}.",
-                    right is not null ? $"Use {ManifestsLabels.Accelerator}: {right}." : "Use the label value from Get-TpuTopology.", evidence);
+                    $"nodeSelector {ManifestBuilder.TpuAcceleratorLabel}={accel} matches no GKE TPU node: GKE labels nodes {string.Join(", ", TpuCatalog.All.Select(t => t.NodeLabel).Distinct())}.",
+                    right is not null ? $"Use {ManifestBuilder.TpuAcceleratorLabel}: {right}." : "Use the label value from Get-TpuTopology.", evidence);
             }
             else if (accel is null || topo is null)
             {
                 found = true;
                 yield return Diagnoser.Finding("TpuTopologyUnavailable", FindingSeverity.Error, pod,
                     "The pod requests TPU chips but does not select both TPU node labels; GKE requires both the accelerator and the topology selector.",
-                    $"Add nodeSelector {ManifestsLabels.Accelerator} and {ManifestsLabels.Topology} (New-LlmInferenceServiceSpec derives both).", evidence);
+                    $"Add nodeSelector {ManifestBuilder.TpuAcceleratorLabel} and {ManifestBuilder.TpuTopologyLabel} (New-LlmInferenceServiceSpec derives both).", evidence);
             }
 
             if (!Diagnoser.Items(pod["spec"]?["tolerations"]).OfType<JsonObject>().Any(t => Str(t, "key") == "google.com/tpu" && (Str(t, "operator") == "Exists" || Str(t, "value") == "present")))
@@ -204,11 +198,11 @@ internal sealed class TpuSchedulingCheck : IDiagnosisCheck
                         $"The pod requests {request} google.com/tpu but a {topo} host ({slice.MachineType}) has {slice.ChipsPerHost} chips; GKE only schedules pods that request every chip of the host.",
                         $"Request google.com/tpu: \"{slice.ChipsPerHost}\" in both requests and limits.", evidence);
                 }
-                var matching = tpuNodes.Where(n => Labels(n).GetValueOrDefault(ManifestsLabels.Accelerator) == accel && Labels(n).GetValueOrDefault(ManifestsLabels.Topology) == topo).ToList();
+                var matching = tpuNodes.Where(n => Labels(n).GetValueOrDefault(ManifestBuilder.TpuAcceleratorLabel) == accel && Labels(n).GetValueOrDefault(ManifestBuilder.TpuTopologyLabel) == topo).ToList();
                 if (!found && matching.Count == 0 && slice is not null)
                 {
                     found = true;
-                    var offered = tpuNodes.Select(n => $"{Labels(n).GetValueOrDefault(ManifestsLabels.Accelerator)} {Labels(n).GetValueOrDefault(ManifestsLabels.Topology)}").Distinct().ToList();
+                    var offered = tpuNodes.Select(n => $"{Labels(n).GetValueOrDefault(ManifestBuilder.TpuAcceleratorLabel)} {Labels(n).GetValueOrDefault(ManifestBuilder.TpuTopologyLabel)}").Distinct().ToList();
                     yield return Diagnoser.Finding(offered.Count > 0 ? "TpuTopologyUnavailable" : "TpuCapacityUnavailable", FindingSeverity.Error, pod,
                         offered.Count > 0
                             ? $"No node offers {accel} {topo}; the TPU nodes offer {string.Join(", ", offered)}."
@@ -456,7 +450,7 @@ internal sealed class WorkloadCrashCheck : IDiagnosisCheck
             }
 
             // TPU bounds that do not match the selected topology crash libtpu even before vLLM logs anything.
-            var topo = StringMap(pod["spec"]?["nodeSelector"]).GetValueOrDefault(ManifestsLabels.Topology);
+            var topo = StringMap(pod["spec"]?["nodeSelector"]).GetValueOrDefault(ManifestBuilder.TpuTopologyLabel);
             foreach (var c in Diagnoser.Items(pod["spec"]?["containers"]).OfType<JsonObject>())
             {
                 var bounds = Diagnoser.Items(c["env"]).OfType<JsonObject>().FirstOrDefault(e => Str(e, "name") == "TPU_CHIPS_PER_HOST_BOUNDS");
@@ -584,7 +578,7 @@ internal sealed class NetworkPolicyCheck : IDiagnosisCheck
                     ["app.kubernetes.io/component"] = "llminferenceservice-workload", ["app.kubernetes.io/name"] = name,
                     ["app.kubernetes.io/part-of"] = "llminferenceservice", ["kserve.io/component"] = "workload",
                 };
-            var gatewayLabels = new Dictionary<string, string> { [ManifestsLabels.GatewayName] = gwName };
+            var gatewayLabels = new Dictionary<string, string> { [ManifestBuilder.GatewayNameLabel] = gwName };
             var gwNsLabels = NamespaceLabels(s, gwNs);
             var selecting = policies.Where(p => ClusterSnapshot.Namespace(p) == ns && AppliesToIngress(p) && SelectorMatches(p["spec"]?["podSelector"], workloadLabels)).ToList();
             if (selecting.Count == 0) continue;
@@ -592,8 +586,8 @@ internal sealed class NetworkPolicyCheck : IDiagnosisCheck
                 PeerAllows(rule["from"], ns, gwNs, gwNsLabels, gatewayLabels) && PortAllows(rule["ports"], 8000)));
             if (!allowed)
                 findings.Add(Diagnoser.Finding("NetworkPolicyBlocksGateway", FindingSeverity.Error, svc,
-                    $"NetworkPolicies in {ns} select the vLLM pods but none admits the gateway pods ({gwNs}, {ManifestsLabels.GatewayName}={gwName}) on port 8000; requests through the gateway time out.",
-                    $"Allow ingress to the workload pods on TCP 8000 from namespaceSelector kubernetes.io/metadata.name={gwNs} with podSelector {ManifestsLabels.GatewayName}={gwName} (Export-RhaiiManifest renders {name}-allow-gateway-to-vllm).",
+                    $"NetworkPolicies in {ns} select the vLLM pods but none admits the gateway pods ({gwNs}, {ManifestBuilder.GatewayNameLabel}={gwName}) on port 8000; requests through the gateway time out.",
+                    $"Allow ingress to the workload pods on TCP 8000 from namespaceSelector kubernetes.io/metadata.name={gwNs} with podSelector {ManifestBuilder.GatewayNameLabel}={gwName} (Export-RhaiiManifest renders {name}-allow-gateway-to-vllm).",
                     selecting.Select(p => $"NetworkPolicy {Name(p)} selects the workload pods")));
         }
 

@@ -17,13 +17,14 @@
 param(
     [Parameter(Mandatory)][string]$ModuleManifest,
     [string]$OutputPath = (Join-Path $PSScriptRoot '../out/bench'),
-    # Requests per client measurement (wrk runs for the same number of seconds the module needed, at least 3)
-    [int]$Requests = 30000,
+    # Requests per client measurement (wrk runs for the same number of seconds the module needed, at least 3).
+    # Large enough that the per-run fixed cost (cmdlet, warm-up, statistics) does not dominate the CPU per request.
+    [int]$Requests = 200000,
     [int]$MemoryRequests = 1000000,
     [switch]$Quick
 )
 $ErrorActionPreference = 'Stop'
-if ($Quick) { $Requests = 5000; $MemoryRequests = 100000 }
+if ($Quick) { $Requests = 20000; $MemoryRequests = 100000 }
 Import-Module $ModuleManifest
 $exe = [Environment]::ProcessPath
 $pre = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })

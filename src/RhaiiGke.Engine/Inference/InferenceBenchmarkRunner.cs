@@ -166,14 +166,15 @@ public sealed class InferenceBenchmarkRunner
 
     private sealed class Executor : IDisposable
     {
-        public Executor(HttpTarget t, CancellationToken ct, bool blocking = false, TimeSpan? timeout = null)
+        public Executor(HttpTarget t, CancellationToken ct, bool blocking = false, TimeSpan? timeout = null, EpollLoop? loop = null)
         {
-            Blocking = blocking;
-            Conn = new RawHttpConnection(t) { Blocking = blocking, Timeout = timeout ?? TimeSpan.FromMinutes(5) };
+            Blocking = blocking || loop is not null;
+            Conn = new RawHttpConnection(t) { Blocking = blocking, Loop = loop, Timeout = timeout ?? TimeSpan.FromMinutes(5) };
             Cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             Token = ct;
         }
 
+        /// <summary>The connection enforces its own timeouts (blocking or event-loop mode): no CancellationTokenSource timer per request.</summary>
         public readonly bool Blocking;
         /// <summary>The worker thread's own accumulator shard (blocking workers only).</summary>
         public BenchmarkAccumulator.Shard? Shard { get; init; }
@@ -276,12 +277,72 @@ public sealed class InferenceBenchmarkRunner
     /// Closed loops up to this concurrency run on dedicated threads with blocking sockets (measured: less CPU per
     /// request than the async path). RHAII_BENCH_MAX_BLOCKING_WORKERS=0 forces the async path, for comparisons.
     /// </summary>
+    /// <summary>Closed loops use epoll event loops where available (Linux x64); RHAII_BENCH_EVENT_LOOP=0 turns them off.</summary>
+    internal static readonly bool UseEventLoop = EpollLoop.Supported && Environment.GetEnvironmentVariable("RHAII_BENCH_EVENT_LOOP") != "0";
+
     internal static readonly int MaxBlockingWorkers = int.TryParse(Environment.GetEnvironmentVariable("RHAII_BENCH_MAX_BLOCKING_WORKERS"), out var m) ? m : 256;
 
     private async Task ClosedLoopAsync(StagePlan plan, StageContext ctx, CancellationToken ct)
     {
         var next = -1;
         var n = Math.Min(plan.Concurrency ?? 1, plan.Count);
+        if (UseEventLoop && !_target.Tls && n >= 4)
+        {
+            // Like wrk: a few threads, each an epoll loop serving its share of the users.
+            var loops = Math.Max(1, Math.Min(Environment.ProcessorCount, n / 2));
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var runningLoops = loops;
+            Exception? failure = null;
+            for (var l = 0; l < loops; l++)
+            {
+                var users = n / loops + (l < n % loops ? 1 : 0);
+                var t = new Thread(() =>
+                {
+                    using var loop = new EpollLoop();
+                    var shard = ctx.Acc.CreateShard();
+                    var executors = Enumerable.Range(0, users).Select(_ => new Executor(_target, ct, timeout: _spec.RequestTimeout, loop: loop) { Shard = shard }).ToList();
+                    var active = users;
+                    async Task User(Executor ex)
+                    {
+                        try
+                        {
+                            int i;
+                            while ((i = Interlocked.Increment(ref next)) < plan.Count && !ct.IsCancellationRequested && Stopwatch.GetTimestamp() < ctx.Deadline)
+                            {
+                                var now = Stopwatch.GetTimestamp();
+                                await RunOneAsync(ex, i, (now - ctx.T0) / s_freq, now, ctx, ct).ConfigureAwait(false);
+                            }
+                        }
+                        catch (OperationCanceledException) { }
+                        catch (Exception e) { failure ??= e; }
+                        finally { active--; }
+                    }
+                    try
+                    {
+                        foreach (var ex in executors) _ = User(ex);
+                        loop.Run(() => active == 0, armed =>
+                        {
+                            var now = Stopwatch.GetTimestamp();
+                            foreach (var c in armed)
+                            {
+                                if (ct.IsCancellationRequested) c.FailPending(new OperationCanceledException(ct));
+                                else if (now > c.Deadline) c.FailPending(new RawHttpException("timeout", $"No complete answer within {_spec.RequestTimeout.TotalSeconds:0.#} s."));
+                            }
+                        });
+                    }
+                    catch (Exception e) { failure ??= e; }
+                    finally
+                    {
+                        foreach (var ex in executors) ex.Dispose();
+                        if (Interlocked.Decrement(ref runningLoops) == 0) done.TrySetResult();
+                    }
+                }) { IsBackground = true, Name = "benchmark-loop" };
+                t.Start();
+            }
+            await done.Task.ConfigureAwait(false);
+            if (failure is not null && !ct.IsCancellationRequested) throw failure;
+            return;
+        }
         if (n <= MaxBlockingWorkers)
         {
             // One thread per simulated user: send, block on the socket, stamp the bytes as they arrive.

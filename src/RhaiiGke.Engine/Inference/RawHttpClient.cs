@@ -77,7 +77,7 @@ internal sealed class RawHttpException(string kind, string message, Exception? i
 /// pre-encoded bytes, the response is parsed in place (chunked or Content-Length), SSE events are split
 /// as bytes arrive and stamped with the read's time, and nothing is allocated per event.
 /// </summary>
-internal sealed class RawHttpConnection : IDisposable
+internal sealed class RawHttpConnection : IDisposable, System.Threading.Tasks.Sources.IValueTaskSource<bool>
 {
     private readonly HttpTarget _target;
     private Socket? _socket;
@@ -99,6 +99,15 @@ internal sealed class RawHttpConnection : IDisposable
     /// <summary>Send and receive timeout in blocking mode.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Event-loop mode: non-blocking socket, reads resumed inline by this loop's thread.</summary>
+    public EpollLoop? Loop { get; init; }
+
+    private System.Threading.Tasks.Sources.ManualResetValueTaskSourceCore<bool> _pending = new() { RunContinuationsAsynchronously = false };
+    private int _slot = -1;
+    private bool _epollAdded;
+    /// <summary>Stopwatch time until which the armed read may wait (event-loop mode).</summary>
+    public long Deadline;
+
     public bool Connected => _socket is { Connected: true };
 
     private async ValueTask ConnectAsync(CancellationToken ct)
@@ -107,7 +116,7 @@ internal sealed class RawHttpConnection : IDisposable
         var s = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            if (Blocking)
+            if (Blocking || Loop is not null)
             {
                 var ms = (int)Math.Clamp(Timeout.TotalMilliseconds, 1, int.MaxValue);
                 s.ReceiveTimeout = ms;
@@ -122,6 +131,16 @@ internal sealed class RawHttpConnection : IDisposable
             throw new RawHttpException("connection", $"Cannot connect to {_target.HostHeader}: {ex.Message}", ex);
         }
         _socket = s;
+        if (Loop is not null)
+        {
+            if (_target.Tls) throw new RawHttpException("protocol", "The event loop does not do TLS.");
+            s.Blocking = false;
+            _slot = Loop.Add(this);
+            _epollAdded = false;
+            _stream = null;
+            _start = _end = 0;
+            return;
+        }
         Stream stream = new NetworkStream(s, ownsSocket: false);
         if (_target.Tls)
         {
@@ -166,6 +185,18 @@ internal sealed class RawHttpConnection : IDisposable
 
     private ValueTask WriteAsync(byte[] request, CancellationToken ct)
     {
+        if (Loop is not null)
+        {
+            var off = 0;
+            while (off < request.Length)
+            {
+                var n = _socket!.Send(request.AsSpan(off), SocketFlags.None, out var err);
+                if (err == SocketError.WouldBlock) { Thread.Yield(); continue; }
+                if (err != SocketError.Success) throw new SocketException((int)err);
+                off += n;
+            }
+            return ValueTask.CompletedTask;
+        }
         if (!Blocking) return WriteSlowAsync(request, ct);
         if (_stream is NetworkStream)
         {
@@ -193,6 +224,17 @@ internal sealed class RawHttpConnection : IDisposable
                 _end -= _start; _start = 0;
             }
             else Array.Resize(ref _buf, _buf.Length * 2);
+        }
+        if (Loop is not null)
+        {
+            var r = _socket!.Receive(_buf.AsSpan(_end), SocketFlags.None, out var err);
+            if (err == SocketError.Success) return new ValueTask<bool>(Received(r));
+            if (err != SocketError.WouldBlock) throw new SocketException((int)err);
+            _pending.Reset();
+            Deadline = Stopwatch.GetTimestamp() + (long)(Timeout.TotalSeconds * Stopwatch.Frequency);
+            Loop.Arm(this, _slot, _socket, _epollAdded);
+            _epollAdded = true;
+            return new ValueTask<bool>(this, _pending.Version);
         }
         if (!Blocking) return ReceiveSlowAsync(ct);
         var n = _stream is NetworkStream ? _socket!.Receive(_buf, _end, _buf.Length - _end, SocketFlags.None) : _stream!.Read(_buf, _end, _buf.Length - _end);
@@ -419,8 +461,39 @@ internal sealed class RawHttpConnection : IDisposable
         return (status, contentType, pod, contentLength, chunked, close);
     }
 
+    /// <summary>Called by the loop when the socket is readable: reads and resumes the waiting parser inline.</summary>
+    internal void OnReadable()
+    {
+        if (_socket is null) return;
+        int n;
+        SocketError err;
+        try { n = _socket.Receive(_buf.AsSpan(_end), SocketFlags.None, out err); }
+        catch (Exception ex) { _pending.SetException(ex); return; }
+        if (err == SocketError.WouldBlock)
+        {
+            Loop!.Arm(this, _slot, _socket, _epollAdded);
+            return;
+        }
+        if (err != SocketError.Success) { _pending.SetException(new SocketException((int)err)); return; }
+        _pending.SetResult(Received(n));
+    }
+
+    /// <summary>Fails the waiting read (timeout or cancellation), from the loop thread.</summary>
+    internal void FailPending(Exception ex)
+    {
+        Close();
+        _pending.SetException(ex);
+    }
+
+    bool System.Threading.Tasks.Sources.IValueTaskSource<bool>.GetResult(short token) => _pending.GetResult(token);
+    System.Threading.Tasks.Sources.ValueTaskSourceStatus System.Threading.Tasks.Sources.IValueTaskSource<bool>.GetStatus(short token) => _pending.GetStatus(token);
+    void System.Threading.Tasks.Sources.IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags flags) =>
+        _pending.OnCompleted(continuation, state, token, System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags.None);
+
     public void Close()
     {
+        Loop?.Remove(_slot);
+        _slot = -1;
         try { _stream?.Dispose(); } catch { }
         try { _socket?.Dispose(); } catch { }
         _stream = null;

@@ -278,9 +278,9 @@ public sealed class InferenceBenchmarkRunner
     /// request than the async path). RHAII_BENCH_MAX_BLOCKING_WORKERS=0 forces the async path, for comparisons.
     /// </summary>
     /// <summary>Closed loops use epoll event loops where available (Linux x64); RHAII_BENCH_EVENT_LOOP=0 turns them off.</summary>
-    internal static readonly bool UseEventLoop = EpollLoop.Supported && Environment.GetEnvironmentVariable("RHAII_BENCH_EVENT_LOOP") != "0";
+    internal static bool UseEventLoop { get; set; } = EpollLoop.Supported && Environment.GetEnvironmentVariable("RHAII_BENCH_EVENT_LOOP") != "0";
 
-    internal static readonly int MaxBlockingWorkers = int.TryParse(Environment.GetEnvironmentVariable("RHAII_BENCH_MAX_BLOCKING_WORKERS"), out var m) ? m : 256;
+    internal static int MaxBlockingWorkers { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("RHAII_BENCH_MAX_BLOCKING_WORKERS"), out var m) ? m : 256;
 
     private async Task ClosedLoopAsync(StagePlan plan, StageContext ctx, CancellationToken ct)
     {

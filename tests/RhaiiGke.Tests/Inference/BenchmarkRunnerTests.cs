@@ -104,6 +104,32 @@ public sealed class BenchmarkRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task EventLoopBlockingThreadsAndAsyncPathsMeasureTheSameThings()
+    {
+        // The three closed-loop engines; the switches are process-wide, so restore them at once.
+        var spec = () => new InferenceBenchmarkSpec { BaseUrl = _sim.Info.ReplicaUrls[1], Concurrency = [6], NumPrompts = 30, InputTokens = 20, OutputTokens = 5, Warmups = 0, Seed = 4 };
+        var loop = Assert.Single(await Run(spec()));
+        var (useLoop, maxBlocking) = (InferenceBenchmarkRunner.UseEventLoop, InferenceBenchmarkRunner.MaxBlockingWorkers);
+        InferenceBenchmarkResult threads, pool;
+        try
+        {
+            InferenceBenchmarkRunner.UseEventLoop = false;
+            threads = Assert.Single(await Run(spec()));
+            InferenceBenchmarkRunner.MaxBlockingWorkers = 0;
+            pool = Assert.Single(await Run(spec()));
+        }
+        finally { (InferenceBenchmarkRunner.UseEventLoop, InferenceBenchmarkRunner.MaxBlockingWorkers) = (useLoop, maxBlocking); }
+        foreach (var r in new[] { loop, threads, pool })
+        {
+            Assert.Equal(30, r.Completed);
+            Assert.Equal(150, r.TotalOutputTokens);
+            Assert.Equal(600, r.TotalInputTokens);
+            Assert.Equal(30 * 4, r.Itl.Count);
+            Assert.Equal(30, r.Pods["vllm-sim-1"]);
+        }
+    }
+
+    [Fact]
     public async Task UnreachableEndpointIsAStableError()
     {
         var ex = await Assert.ThrowsAsync<RhaiiException>(() => Run(new InferenceBenchmarkSpec { BaseUrl = "http://127.0.0.1:1", NumPrompts = 1 }));

@@ -25,6 +25,7 @@
         'Export-RhaiiManifest'
         'Get-RhaiiDiagnosis'
         'Test-RhaiiDeployment'
+        'New-InferenceGateway'
         'Test-LlmInferenceServiceManifest'
         'Start-InferenceSimulator'
         'Stop-InferenceSimulator'

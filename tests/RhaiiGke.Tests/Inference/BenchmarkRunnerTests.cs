@@ -107,7 +107,7 @@ public sealed class BenchmarkRunnerTests : IDisposable
     public async Task EventLoopBlockingThreadsAndAsyncPathsMeasureTheSameThings()
     {
         // The three closed-loop engines; the switches are process-wide, so restore them at once.
-        var spec = () => new InferenceBenchmarkSpec { BaseUrl = _sim.Info.ReplicaUrls[1], Concurrency = [6], NumPrompts = 30, InputTokens = 20, OutputTokens = 5, Warmups = 0, Seed = 4 };
+        var spec = () => new InferenceBenchmarkSpec { BaseUrl = _sim.Info.ReplicaUrls[1], Concurrency = [6], NumPrompts = 30, InputTokens = 20, OutputTokens = 5, Warmups = 0, Seed = 4, Streaming = false };
         var loop = Assert.Single(await Run(spec()));
         var (useLoop, maxBlocking) = (InferenceBenchmarkRunner.UseEventLoop, InferenceBenchmarkRunner.MaxBlockingWorkers);
         InferenceBenchmarkResult threads, pool;
@@ -124,7 +124,7 @@ public sealed class BenchmarkRunnerTests : IDisposable
             Assert.Equal(30, r.Completed);
             Assert.Equal(150, r.TotalOutputTokens);
             Assert.Equal(600, r.TotalInputTokens);
-            Assert.Equal(30 * 4, r.Itl.Count);
+            Assert.Equal(30, r.E2el.Count);
             Assert.Equal(30, r.Pods["vllm-sim-1"]);
         }
     }

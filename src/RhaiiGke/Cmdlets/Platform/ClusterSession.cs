@@ -37,6 +37,15 @@ public static class ClusterSession
             "No cluster connection: pass -Cluster, pipe a connection in, or connect first.",
             "Run Connect-RhaiiCluster (kubeconfig, endpoint, or a TpuCluster from the pipeline), or Start-RhaiiSandbox for a local sandbox.");
 
+    /// <summary>Faster polling against a local sandbox, where controllers act in milliseconds.</summary>
+    public static void TuneForSandbox(ClusterConnection c, KubeApplyOptions o)
+    {
+        if (!c.IsSandbox) return;
+        if (o.PollInterval > TimeSpan.FromMilliseconds(100)) o.PollInterval = TimeSpan.FromMilliseconds(100);
+        o.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
+        o.MaxRetryDelay = TimeSpan.FromSeconds(1);
+    }
+
     /// <summary>A connection for a GKE cluster from the pipeline: its kubeconfig context (gke_project_location_name).</summary>
     public static ClusterConnection FromTpuCluster(TpuCluster cluster, string? kubeconfig, string? @namespace)
     {

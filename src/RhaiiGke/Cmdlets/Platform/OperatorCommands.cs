@@ -30,14 +30,6 @@ public abstract class OperatorCommandBase : RhaiiCmdlet
     protected ClusterConnection ResolveConnection() =>
         TpuCluster is not null ? ClusterSession.FromTpuCluster(TpuCluster, null, null) : ClusterSession.Resolve(Cluster);
 
-    /// <summary>Faster polling against a local sandbox, where controllers act in milliseconds.</summary>
-    protected static void TuneForSandbox(ClusterConnection c, KubeApplyOptions o)
-    {
-        if (!c.IsSandbox) return;
-        if (o.PollInterval > TimeSpan.FromMilliseconds(100)) o.PollInterval = TimeSpan.FromMilliseconds(100);
-        o.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
-        o.MaxRetryDelay = TimeSpan.FromSeconds(1);
-    }
 
     protected static IDictionary<string, string> ToSources(Hashtable? table)
     {
@@ -100,7 +92,7 @@ public sealed class InstallRhaiiOperatorsCommand : OperatorCommandBase
             PullSecretConfig = ReadPullSecret(),
             Apply = new KubeApplyOptions { Timeout = Timeout },
         };
-        TuneForSandbox(connection, options.Apply);
+        ClusterSession.TuneForSandbox(connection, options.Apply);
         var what = $"Install {string.Join(", ", options.Components)}";
         if (!ShouldProcess(connection.Server, what))
         {
@@ -216,7 +208,7 @@ public sealed class UninstallRhaiiOperatorsCommand : OperatorCommandBase
             Components = PlatformInstaller.Normalize(Component), Sources = ToSources(Source), KeepCrds = KeepCrds,
             Apply = new KubeApplyOptions { Timeout = Timeout },
         };
-        TuneForSandbox(connection, options.Apply);
+        ClusterSession.TuneForSandbox(connection, options.Apply);
         if (!ShouldProcess(connection.Server, $"Uninstall {string.Join(", ", options.Components)}{(KeepCrds ? " (keeping CRDs)" : " and their CRDs")}"))
         {
             if (!MyInvocation.BoundParameters.ContainsKey("WhatIf")) return;

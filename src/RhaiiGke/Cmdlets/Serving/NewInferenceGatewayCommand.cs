@@ -35,12 +35,7 @@ public sealed class NewInferenceGatewayCommand : RhaiiCmdlet
         var connection = ClusterSession.Resolve(Cluster);
         var dryRun = !ShouldProcess($"{Namespace}/{Name} on {connection.Name}", $"Create or update the {GatewayClass} inference Gateway");
         var options = new KubeApplyOptions { DryRun = dryRun, Timeout = Timeout };
-        if (connection.IsSandbox)
-        {
-            options.PollInterval = TimeSpan.FromMilliseconds(100);
-            options.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
-            options.MaxRetryDelay = TimeSpan.FromSeconds(1);
-        }
+        ClusterSession.TuneForSandbox(connection, options);
         var gateway = await GatewayDeployer.DeployAsync(connection, Name, Namespace, GatewayClass, PullSecretName, options, this, cancellationToken);
         if (!dryRun && gateway.Address is null)
             WriteWarning($"Gateway {Namespace}/{Name} is programmed but has no address yet; GKE load balancers can take a few minutes.");

@@ -28,6 +28,7 @@ internal sealed class HttpTarget
         Uri = u;
         Host = u.Host;
         Port = u.Port;
+        (ConnectHost, ConnectPort) = RhaiiGke.Engine.Net.EndpointOverrides.Resolve(u.Host, u.Port);
         Tls = u.Scheme == "https";
         var path = u.AbsolutePath.TrimEnd('/');
         if (path.EndsWith("/v1", StringComparison.Ordinal)) path = path[..^3];
@@ -39,6 +40,9 @@ internal sealed class HttpTarget
     public Uri Uri { get; }
     public string Host { get; }
     public int Port { get; }
+    /// <summary>Where to open the socket: Host:Port unless an in-process simulator serves that address (EndpointOverrides).</summary>
+    public string ConnectHost { get; }
+    public int ConnectPort { get; }
     public bool Tls { get; }
     public string PathPrefix { get; }
     public string HostHeader { get; }
@@ -121,9 +125,9 @@ internal sealed class RawHttpConnection : IDisposable, System.Threading.Tasks.So
                 var ms = (int)Math.Clamp(Timeout.TotalMilliseconds, 1, int.MaxValue);
                 s.ReceiveTimeout = ms;
                 s.SendTimeout = ms;
-                s.Connect(_target.Host, _target.Port);
+                s.Connect(_target.ConnectHost, _target.ConnectPort);
             }
-            else await s.ConnectAsync(_target.Host, _target.Port, ct).ConfigureAwait(false);
+            else await s.ConnectAsync(_target.ConnectHost, _target.ConnectPort, ct).ConfigureAwait(false);
         }
         catch (SocketException ex)
         {

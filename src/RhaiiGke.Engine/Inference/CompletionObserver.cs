@@ -156,7 +156,9 @@ internal sealed class CompletionObserver : IResponseSink
                 else if (r.ValueTextEquals("finish_reason"u8))
                 {
                     r.Read();
-                    if (r.TokenType == JsonTokenType.String) FinishReason = r.GetString();
+                    // The usual values without a string allocation per response.
+                    if (r.TokenType == JsonTokenType.String)
+                        FinishReason = r.ValueTextEquals("length"u8) ? "length" : r.ValueTextEquals("stop"u8) ? "stop" : r.GetString();
                 }
                 else { r.Read(); r.Skip(); }
             }

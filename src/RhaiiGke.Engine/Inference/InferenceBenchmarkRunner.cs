@@ -166,15 +166,15 @@ public sealed class InferenceBenchmarkRunner
 
     private sealed class Executor : IDisposable
     {
-        public Executor(HttpTarget t, CancellationToken ct, bool blocking = false, TimeSpan? timeout = null, EpollLoop? loop = null)
+        public Executor(HttpTarget t, CancellationToken ct, bool blocking = false, TimeSpan? timeout = null)
         {
-            Blocking = blocking || loop is not null;
-            Conn = new RawHttpConnection(t) { Blocking = blocking, Loop = loop, Timeout = timeout ?? TimeSpan.FromMinutes(5) };
+            Blocking = blocking;
+            Conn = new RawHttpConnection(t) { Blocking = blocking, Timeout = timeout ?? TimeSpan.FromMinutes(5) };
             Cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             Token = ct;
         }
 
-        /// <summary>The connection enforces its own timeouts (blocking or event-loop mode): no CancellationTokenSource timer per request.</summary>
+        /// <summary>The connection enforces its own timeouts (blocking mode): no CancellationTokenSource timer per request.</summary>
         public readonly bool Blocking;
         /// <summary>The worker thread's own accumulator shard (blocking workers only).</summary>
         public BenchmarkAccumulator.Shard? Shard { get; init; }
@@ -280,6 +280,9 @@ public sealed class InferenceBenchmarkRunner
     /// <summary>Non-streaming closed loops use epoll event loops where available (Linux x64); RHAII_BENCH_EVENT_LOOP=0 turns them off.</summary>
     internal static bool UseEventLoop { get; set; } = EpollLoop.Supported && Environment.GetEnvironmentVariable("RHAII_BENCH_EVENT_LOOP") != "0";
 
+    /// <summary>Event-loop threads for non-streaming closed loops; 0 = automatic. RHAII_BENCH_LOOPS overrides.</summary>
+    internal static int EventLoopThreads { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("RHAII_BENCH_LOOPS"), out var l) ? l : 0;
+
     internal static int MaxBlockingWorkers { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("RHAII_BENCH_MAX_BLOCKING_WORKERS"), out var m) ? m : 256;
 
     private async Task ClosedLoopAsync(StagePlan plan, StageContext ctx, CancellationToken ct)
@@ -292,7 +295,9 @@ public sealed class InferenceBenchmarkRunner
             // non-streaming load, where CPU per request decides the client's ceiling; streaming stages keep
             // one thread per user, which stamps every chunk as it arrives (measured: TTFT median error at
             // concurrency 64 about 0.4 ms with threads, about 2.3 ms with two shared loops).
-            var loops = Math.Max(1, Math.Min(Environment.ProcessorCount, n / 2));
+            var loops = EventLoopThreads > 0 ? Math.Min(EventLoopThreads, n) : Math.Max(1, Math.Min(Environment.ProcessorCount, n / 2));
+            // Users claim request indices in small batches per loop, so the loops rarely touch a shared line.
+            var claims = new ClaimCounter { Batch = Math.Clamp(plan.Count / (n * 8), 1, 16) };
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var runningLoops = loops;
             Exception? failure = null;
@@ -302,41 +307,23 @@ public sealed class InferenceBenchmarkRunner
                 var t = new Thread(() =>
                 {
                     using var loop = new EpollLoop();
-                    var shard = ctx.Acc.CreateShard();
-                    var executors = Enumerable.Range(0, users).Select(_ => new Executor(_target, ct, timeout: _spec.RequestTimeout, loop: loop) { Shard = shard }).ToList();
-                    var active = users;
-                    async Task User(Executor ex)
-                    {
-                        try
-                        {
-                            int i;
-                            while ((i = Interlocked.Increment(ref next)) < plan.Count && !ct.IsCancellationRequested && Stopwatch.GetTimestamp() < ctx.Deadline)
-                            {
-                                var now = Stopwatch.GetTimestamp();
-                                await RunOneAsync(ex, i, (now - ctx.T0) / s_freq, now, ctx, ct).ConfigureAwait(false);
-                            }
-                        }
-                        catch (OperationCanceledException) { }
-                        catch (Exception e) { failure ??= e; }
-                        finally { active--; }
-                    }
+                    var state = new LoopState(this, plan, ctx, ctx.Acc.CreateShard(), claims, ct);
+                    var list = Enumerable.Range(0, users).Select(_ => new LoopUser(state, new LoopHttpConnection(_target, loop, _spec.RequestTimeout))).ToList();
                     try
                     {
-                        foreach (var ex in executors) _ = User(ex);
-                        loop.Run(() => active == 0, armed =>
+                        state.Active = list.Count;
+                        foreach (var u in list) u.Pump();
+                        loop.Run(() => state.Active == 0, () =>
                         {
                             var now = Stopwatch.GetTimestamp();
-                            foreach (var c in armed)
-                            {
-                                if (ct.IsCancellationRequested) c.FailPending(new OperationCanceledException(ct));
-                                else if (now > c.Deadline) c.FailPending(new RawHttpException("timeout", $"No complete answer within {_spec.RequestTimeout.TotalSeconds:0.#} s."));
-                            }
+                            foreach (var u in list) u.Check(now, ct.IsCancellationRequested);
                         });
                     }
                     catch (Exception e) { failure ??= e; }
                     finally
                     {
-                        foreach (var ex in executors) ex.Dispose();
+                        state.FlushDone();
+                        foreach (var u in list) u.Conn.Dispose();
                         if (Interlocked.Decrement(ref runningLoops) == 0) done.TrySetResult();
                     }
                 }) { IsBackground = true, Name = "benchmark-loop" };
@@ -450,7 +437,6 @@ public sealed class InferenceBenchmarkRunner
     private async Task RunOneAsync(Executor ex, int index, double scheduled, long queuedAt, StageContext ctx, CancellationToken ct)
     {
         var slot = index % _requests.Length;
-        var prompt = _prompts[slot];
         var o = ex.Obs;
         o.Reset();
         o.KeepText = _spec.Detailed;
@@ -475,6 +461,14 @@ public sealed class InferenceBenchmarkRunner
         }
         var tEnd = Stopwatch.GetTimestamp();
         if (!ex.Blocking) ex.ResetTimer();
+        Record(o, ex.Shard, index, scheduled, queuedAt, t0, tEnd, errType, err, ctx);
+    }
+
+    /// <summary>Turns one finished request (observer filled, or an error) into a row, a JSONL record when asked, and an accumulator entry.</summary>
+    private void Record(CompletionObserver o, BenchmarkAccumulator.Shard? shard, int index, double scheduled, long queuedAt, long t0, long tEnd,
+        string? errType, string? err, StageContext ctx, bool countDone = true)
+    {
+        var prompt = _prompts[index % _requests.Length];
         if (errType is null)
         {
             if (o.Status != 200) { errType = "http_" + o.Status; err = o.Error ?? o.ErrorBody ?? ""; }
@@ -498,9 +492,9 @@ public sealed class InferenceBenchmarkRunner
             Success = success,
         };
         var gaps = Math.Max(0, o.ContentTimes.Count - 1);
-        var rented = ArrayPool<double>.Shared.Rent(Math.Max(1, gaps));
-        for (var i = 0; i < gaps; i++) rented[i] = (o.ContentTimes[i + 1] - o.ContentTimes[i]) / s_freq;
-        var itls = success ? rented.AsSpan(0, gaps) : [];
+        var rented = gaps > 0 ? ArrayPool<double>.Shared.Rent(gaps) : null;
+        for (var i = 0; i < gaps; i++) rented![i] = (o.ContentTimes[i + 1] - o.ContentTimes[i]) / s_freq;
+        var itls = success && rented is not null ? rented.AsSpan(0, gaps) : [];
         InferenceRequestRecord? record = null;
         if (ctx.Records)
         {
@@ -532,9 +526,121 @@ public sealed class InferenceBenchmarkRunner
             };
             _logWriter?.Write(record);
         }
-        if (ex.Shard is { } shard) shard.Add(row, itls, errType, o.Pod, _spec.Detailed ? record : null);
+        if (shard is not null) shard.Add(row, itls, errType, o.Pod, _spec.Detailed ? record : null);
         else ctx.Acc.Add(row, itls, errType, o.Pod, _spec.Detailed ? record : null);
-        ArrayPool<double>.Shared.Return(rented);
-        Interlocked.Increment(ref ctx.Done);
+        if (rented is not null) ArrayPool<double>.Shared.Return(rented);
+        if (countDone) Interlocked.Increment(ref ctx.Done);
+    }
+
+    /// <summary>Request indices handed out in batches (event-loop stages).</summary>
+    private sealed class ClaimCounter
+    {
+        public int Next;
+        public int Batch = 1;
+    }
+
+    /// <summary>What the users of one event loop share: the stage, their shard, their batch of indices.</summary>
+    private sealed class LoopState(InferenceBenchmarkRunner runner, StagePlan plan, StageContext ctx, BenchmarkAccumulator.Shard shard, ClaimCounter claims, CancellationToken ct)
+    {
+        public readonly InferenceBenchmarkRunner Runner = runner;
+        public readonly StageContext Ctx = ctx;
+        public readonly BenchmarkAccumulator.Shard Shard = shard;
+        public readonly CancellationToken Token = ct;
+        public int Active;
+        private int _next, _end;
+        private int _done;
+
+        /// <summary>The next request index, or -1 when the stage is over (all sent, cancelled or past its time limit).</summary>
+        public int Claim()
+        {
+            if (Token.IsCancellationRequested || Stopwatch.GetTimestamp() >= Ctx.Deadline) return -1;
+            if (_next >= _end)
+            {
+                var start = Interlocked.Add(ref claims.Next, claims.Batch) - claims.Batch;
+                if (start >= plan.Count) return -1;
+                _next = start;
+                _end = Math.Min(plan.Count, start + claims.Batch);
+            }
+            return _next++;
+        }
+
+        public void CountDone()
+        {
+            if (++_done == 32) FlushDone();
+        }
+
+        public void FlushDone()
+        {
+            if (_done > 0) Interlocked.Add(ref Ctx.Done, _done);
+            _done = 0;
+        }
+    }
+
+    /// <summary>One closed-loop user on an event loop: sends, and on each answer records it and sends the next.</summary>
+    private sealed class LoopUser
+    {
+        private readonly LoopState _s;
+        public readonly LoopHttpConnection Conn;
+        private readonly CompletionObserver _obs = new();
+        private int _index;
+        private long _queuedAt, _t0;
+        private double _scheduled;
+        private bool _finished;
+
+        public LoopUser(LoopState state, LoopHttpConnection conn)
+        {
+            _s = state;
+            Conn = conn;
+            Conn.Done = OnDone;
+        }
+
+        /// <summary>Sends the next request; records requests that fail before they are sent and goes on.</summary>
+        public void Pump()
+        {
+            var r = _s.Runner;
+            while (true)
+            {
+                var i = _s.Claim();
+                if (i < 0)
+                {
+                    if (!_finished) { _finished = true; _s.Active--; }
+                    return;
+                }
+                _index = i;
+                _queuedAt = Stopwatch.GetTimestamp();
+                _scheduled = (_queuedAt - _s.Ctx.T0) / s_freq;
+                _obs.Reset();
+                _obs.KeepText = r._spec.Detailed;
+                _t0 = Stopwatch.GetTimestamp();
+                if (Conn.Start(r._requests[i % r._requests.Length], _obs) is not { } e) return;
+                Finish(e);
+            }
+        }
+
+        private void OnDone(RawHttpException? e)
+        {
+            Finish(e);
+            Pump();
+        }
+
+        private void Finish(RawHttpException? e)
+        {
+            _s.Runner.Record(_obs, _s.Shard, _index, _scheduled, _queuedAt, _t0, Stopwatch.GetTimestamp(), e?.Kind, e?.Message, _s.Ctx, countDone: false);
+            _s.CountDone();
+        }
+
+        /// <summary>From the loop's tick: times out a late answer, or drops everything on cancellation.</summary>
+        public void Check(long now, bool cancelled)
+        {
+            if (_finished) return;
+            if (cancelled)
+            {
+                Conn.Cancel();
+                _finished = true;
+                _s.Active--;
+            }
+            else if (Conn.Busy && now > Conn.Deadline)
+                Conn.Abort(new RawHttpException("timeout", $"No complete answer within {Conn.Timeout.TotalSeconds:0.#} s."));
+        }
     }
 }

@@ -80,8 +80,9 @@ internal sealed class RawHttpException(string kind, string message, Exception? i
 /// One keep-alive HTTP/1.1 connection on a raw socket, built for load generation: requests are
 /// pre-encoded bytes, the response is parsed in place (chunked or Content-Length), SSE events are split
 /// as bytes arrive and stamped with the read's time, and nothing is allocated per event.
+/// (The non-streaming event loops use <see cref="LoopHttpConnection"/> instead.)
 /// </summary>
-internal sealed class RawHttpConnection : IDisposable, System.Threading.Tasks.Sources.IValueTaskSource<bool>
+internal sealed class RawHttpConnection : IDisposable
 {
     private readonly HttpTarget _target;
     private Socket? _socket;
@@ -90,7 +91,8 @@ internal sealed class RawHttpConnection : IDisposable, System.Threading.Tasks.So
     private int _start, _end;
     private long _readAt;
     private readonly ArrayBufferWriter<byte> _body = new(4096);
-    private readonly ArrayBufferWriter<byte> _event = new(1024);
+    private readonly SseSplitter _sse = new();
+    private readonly HeadStrings _strings = new();
 
     public RawHttpConnection(HttpTarget target) => _target = target;
 
@@ -103,15 +105,6 @@ internal sealed class RawHttpConnection : IDisposable, System.Threading.Tasks.So
     /// <summary>Send and receive timeout in blocking mode.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Event-loop mode: non-blocking socket, reads resumed inline by this loop's thread.</summary>
-    public EpollLoop? Loop { get; init; }
-
-    private System.Threading.Tasks.Sources.ManualResetValueTaskSourceCore<bool> _pending = new() { RunContinuationsAsynchronously = false };
-    private int _slot = -1;
-    private bool _epollAdded;
-    /// <summary>Stopwatch time until which the armed read may wait (event-loop mode).</summary>
-    public long Deadline;
-
     public bool Connected => _socket is { Connected: true };
 
     private async ValueTask ConnectAsync(CancellationToken ct)
@@ -120,7 +113,7 @@ internal sealed class RawHttpConnection : IDisposable, System.Threading.Tasks.So
         var s = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            if (Blocking || Loop is not null)
+            if (Blocking)
             {
                 var ms = (int)Math.Clamp(Timeout.TotalMilliseconds, 1, int.MaxValue);
                 s.ReceiveTimeout = ms;
@@ -135,16 +128,6 @@ internal sealed class RawHttpConnection : IDisposable, System.Threading.Tasks.So
             throw new RawHttpException("connection", $"Cannot connect to {_target.HostHeader}: {ex.Message}", ex);
         }
         _socket = s;
-        if (Loop is not null)
-        {
-            if (_target.Tls) throw new RawHttpException("protocol", "The event loop does not do TLS.");
-            s.Blocking = false;
-            _slot = Loop.Add(this);
-            _epollAdded = false;
-            _stream = null;
-            _start = _end = 0;
-            return;
-        }
         Stream stream = new NetworkStream(s, ownsSocket: false);
         if (_target.Tls)
         {
@@ -189,18 +172,6 @@ internal sealed class RawHttpConnection : IDisposable, System.Threading.Tasks.So
 
     private ValueTask WriteAsync(byte[] request, CancellationToken ct)
     {
-        if (Loop is not null)
-        {
-            var off = 0;
-            while (off < request.Length)
-            {
-                var n = _socket!.Send(request.AsSpan(off), SocketFlags.None, out var err);
-                if (err == SocketError.WouldBlock) { Thread.Yield(); continue; }
-                if (err != SocketError.Success) throw new SocketException((int)err);
-                off += n;
-            }
-            return ValueTask.CompletedTask;
-        }
         if (!Blocking) return WriteSlowAsync(request, ct);
         if (_stream is NetworkStream)
         {
@@ -228,17 +199,6 @@ internal sealed class RawHttpConnection : IDisposable, System.Threading.Tasks.So
                 _end -= _start; _start = 0;
             }
             else Array.Resize(ref _buf, _buf.Length * 2);
-        }
-        if (Loop is not null)
-        {
-            var r = _socket!.Receive(_buf.AsSpan(_end), SocketFlags.None, out var err);
-            if (err == SocketError.Success) return new ValueTask<bool>(Received(r));
-            if (err != SocketError.WouldBlock) throw new SocketException((int)err);
-            _pending.Reset();
-            Deadline = Stopwatch.GetTimestamp() + (long)(Timeout.TotalSeconds * Stopwatch.Frequency);
-            Loop.Arm(this, _slot, _socket, _epollAdded);
-            _epollAdded = true;
-            return new ValueTask<bool>(this, _pending.Version);
         }
         if (!Blocking) return ReceiveSlowAsync(ct);
         var n = _stream is NetworkStream ? _socket!.Receive(_buf, _end, _buf.Length - _end, SocketFlags.None) : _stream!.Read(_buf, _end, _buf.Length - _end);
@@ -274,7 +234,7 @@ internal sealed class RawHttpConnection : IDisposable, System.Threading.Tasks.So
             }
             first = false;
         }
-        var (status, contentType, pod, contentLength, chunked, close) = ParseHead(_buf.AsSpan(_start, headerEnd));
+        var (status, contentType, pod, contentLength, chunked, close) = HttpHead.Parse(_buf.AsSpan(_start, headerEnd), _strings);
         if (status == 100)
         {
             _start += headerEnd + 4;
@@ -284,7 +244,7 @@ internal sealed class RawHttpConnection : IDisposable, System.Threading.Tasks.So
         _start += headerEnd + 4;
         var sse = contentType is not null && contentType.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase);
         _body.ResetWrittenCount();
-        _event.ResetWrittenCount();
+        _sse.Reset();
         if (chunked)
         {
             while (true)
@@ -349,10 +309,7 @@ internal sealed class RawHttpConnection : IDisposable, System.Threading.Tasks.So
             }
             close = true;
         }
-        if (sse)
-        {
-            if (_event.WrittenCount > 0) EmitEvents(sink, final: true);
-        }
+        if (sse) _sse.Flush(sink, _readAt);
         else sink.OnBody(_body.WrittenSpan, _readAt);
         if (close) Close();
         return true;
@@ -360,144 +317,12 @@ internal sealed class RawHttpConnection : IDisposable, System.Threading.Tasks.So
 
     private void Consume(ReadOnlySpan<byte> data, bool sse, IResponseSink sink)
     {
-        if (!sse)
-        {
-            _body.Write(data);
-            return;
-        }
-        _event.Write(data);
-        EmitEvents(sink, final: false);
+        if (!sse) _body.Write(data);
+        else _sse.Push(data, sink, _readAt);
     }
-
-    /// <summary>Splits the pending event bytes on blank lines and hands each event's data to the sink.</summary>
-    private void EmitEvents(IResponseSink sink, bool final)
-    {
-        var span = _event.WrittenSpan;
-        var consumed = 0;
-        while (true)
-        {
-            var rest = span[consumed..];
-            var end = rest.IndexOf("\n\n"u8);
-            var sepLen = 2;
-            var crlf = rest.IndexOf("\r\n\r\n"u8);
-            if (crlf >= 0 && (end < 0 || crlf < end)) { end = crlf; sepLen = 4; }
-            if (end < 0)
-            {
-                if (final && !rest.IsEmpty) { DispatchEvent(rest, sink); consumed = span.Length; }
-                break;
-            }
-            DispatchEvent(rest[..end], sink);
-            consumed += end + sepLen;
-        }
-        if (consumed == 0) return;
-        if (consumed == span.Length) { _event.ResetWrittenCount(); return; }
-        var left = span[consumed..].ToArray();
-        _event.ResetWrittenCount();
-        _event.Write(left);
-    }
-
-    private void DispatchEvent(ReadOnlySpan<byte> ev, IResponseSink sink)
-    {
-        // An event is lines; "data:" lines are joined with \n, ":" comments and other fields are ignored.
-        Span<byte> joined = stackalloc byte[0];
-        byte[]? rented = null;
-        var dataCount = 0;
-        ReadOnlySpan<byte> single = default;
-        var rest = ev;
-        while (!rest.IsEmpty)
-        {
-            var nl = rest.IndexOf((byte)'\n');
-            var line = nl < 0 ? rest : rest[..nl];
-            rest = nl < 0 ? [] : rest[(nl + 1)..];
-            if (!line.IsEmpty && line[^1] == '\r') line = line[..^1];
-            if (!line.StartsWith("data:"u8)) continue;
-            var data = line[5..];
-            if (!data.IsEmpty && data[0] == ' ') data = data[1..];
-            if (dataCount == 0) single = data;
-            else
-            {
-                rented ??= ArrayPool<byte>.Shared.Rent(ev.Length);
-                if (dataCount == 1) { single.CopyTo(rented); joined = rented.AsSpan(0, single.Length); }
-                var len = joined.Length;
-                rented[len] = (byte)'\n';
-                data.CopyTo(rented.AsSpan(len + 1));
-                joined = rented.AsSpan(0, len + 1 + data.Length);
-            }
-            dataCount++;
-        }
-        if (dataCount == 1) sink.OnEvent(single, _readAt);
-        else if (dataCount > 1) sink.OnEvent(joined, _readAt);
-        if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
-    }
-
-    private static (int Status, string? ContentType, string? Pod, long ContentLength, bool Chunked, bool Close) ParseHead(ReadOnlySpan<byte> head)
-    {
-        var lineEnd = head.IndexOf("\r\n"u8);
-        var statusLine = lineEnd < 0 ? head : head[..lineEnd];
-        var sp = statusLine.IndexOf((byte)' ');
-        if (sp < 0 || statusLine.Length < sp + 4 || !System.Buffers.Text.Utf8Parser.TryParse(statusLine.Slice(sp + 1, 3), out int status, out _))
-            throw new RawHttpException("protocol", "Malformed HTTP status line.");
-        var http10 = statusLine.StartsWith("HTTP/1.0"u8);
-        string? contentType = null, pod = null;
-        long contentLength = -1;
-        bool chunked = false, close = http10;
-        var rest = lineEnd < 0 ? [] : head[(lineEnd + 2)..];
-        while (!rest.IsEmpty)
-        {
-            var e = rest.IndexOf("\r\n"u8);
-            var line = e < 0 ? rest : rest[..e];
-            rest = e < 0 ? [] : rest[(e + 2)..];
-            var colon = line.IndexOf((byte)':');
-            if (colon <= 0) continue;
-            var name = line[..colon];
-            var value = line[(colon + 1)..].Trim((byte)' ');
-            if (Ascii.EqualsIgnoreCase(name, "content-length"u8)) System.Buffers.Text.Utf8Parser.TryParse(value, out contentLength, out _);
-            else if (Ascii.EqualsIgnoreCase(name, "content-type"u8)) contentType = Encoding.ASCII.GetString(value);
-            else if (Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8)) chunked = value.IndexOf("chunked"u8) >= 0;
-            else if (Ascii.EqualsIgnoreCase(name, "x-inference-pod"u8)) pod = Encoding.ASCII.GetString(value);
-            else if (Ascii.EqualsIgnoreCase(name, "connection"u8))
-            {
-                if (Ascii.EqualsIgnoreCase(value, "close"u8)) close = true;
-                else if (Ascii.EqualsIgnoreCase(value, "keep-alive"u8)) close = false;
-            }
-        }
-        if (status is 204 or 304 || status < 200) contentLength = 0;
-        return (status, contentType, pod, contentLength, chunked, close);
-    }
-
-    /// <summary>Called by the loop when the socket is readable: reads and resumes the waiting parser inline.</summary>
-    internal void OnReadable()
-    {
-        if (_socket is null) return;
-        int n;
-        SocketError err;
-        try { n = _socket.Receive(_buf.AsSpan(_end), SocketFlags.None, out err); }
-        catch (Exception ex) { _pending.SetException(ex); return; }
-        if (err == SocketError.WouldBlock)
-        {
-            Loop!.Arm(this, _slot, _socket, _epollAdded);
-            return;
-        }
-        if (err != SocketError.Success) { _pending.SetException(new SocketException((int)err)); return; }
-        _pending.SetResult(Received(n));
-    }
-
-    /// <summary>Fails the waiting read (timeout or cancellation), from the loop thread.</summary>
-    internal void FailPending(Exception ex)
-    {
-        Close();
-        _pending.SetException(ex);
-    }
-
-    bool System.Threading.Tasks.Sources.IValueTaskSource<bool>.GetResult(short token) => _pending.GetResult(token);
-    System.Threading.Tasks.Sources.ValueTaskSourceStatus System.Threading.Tasks.Sources.IValueTaskSource<bool>.GetStatus(short token) => _pending.GetStatus(token);
-    void System.Threading.Tasks.Sources.IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags flags) =>
-        _pending.OnCompleted(continuation, state, token, System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags.None);
 
     public void Close()
     {
-        Loop?.Remove(_slot);
-        _slot = -1;
         try { _stream?.Dispose(); } catch { }
         try { _socket?.Dispose(); } catch { }
         _stream = null;

@@ -1,0 +1,153 @@
+using System.Buffers;
+using System.Text;
+
+namespace RhaiiGke.Engine.Inference;
+
+/// <summary>The parts of an HTTP/1.x response head the clients act on.</summary>
+internal readonly record struct HttpHead(int Status, string? ContentType, string? Pod, long ContentLength, bool Chunked, bool Close)
+{
+    public bool EventStream => ContentType is not null && ContentType.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Parses a status line and headers (without the blank line). Header values that become strings
+    /// (content type, x-inference-pod) come from <paramref name="strings"/> when they repeat, so a
+    /// connection answering the same headers again and again allocates nothing.
+    /// </summary>
+    public static HttpHead Parse(ReadOnlySpan<byte> head, HeadStrings strings)
+    {
+        var lineEnd = head.IndexOf("\r\n"u8);
+        var statusLine = lineEnd < 0 ? head : head[..lineEnd];
+        var sp = statusLine.IndexOf((byte)' ');
+        if (sp < 0 || statusLine.Length < sp + 4 || !System.Buffers.Text.Utf8Parser.TryParse(statusLine.Slice(sp + 1, 3), out int status, out _))
+            throw new RawHttpException("protocol", "Malformed HTTP status line.");
+        var http10 = statusLine.StartsWith("HTTP/1.0"u8);
+        string? contentType = null, pod = null;
+        long contentLength = -1;
+        bool chunked = false, close = http10;
+        var rest = lineEnd < 0 ? [] : head[(lineEnd + 2)..];
+        while (!rest.IsEmpty)
+        {
+            var e = rest.IndexOf("\r\n"u8);
+            var line = e < 0 ? rest : rest[..e];
+            rest = e < 0 ? [] : rest[(e + 2)..];
+            var colon = line.IndexOf((byte)':');
+            if (colon <= 0) continue;
+            var name = line[..colon];
+            var value = line[(colon + 1)..].Trim((byte)' ');
+            if (Ascii.EqualsIgnoreCase(name, "content-length"u8)) System.Buffers.Text.Utf8Parser.TryParse(value, out contentLength, out _);
+            else if (Ascii.EqualsIgnoreCase(name, "content-type"u8)) contentType = strings.ContentType.Get(value);
+            else if (Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8)) chunked = value.IndexOf("chunked"u8) >= 0;
+            else if (Ascii.EqualsIgnoreCase(name, "x-inference-pod"u8)) pod = strings.Pod.Get(value);
+            else if (Ascii.EqualsIgnoreCase(name, "connection"u8))
+            {
+                if (Ascii.EqualsIgnoreCase(value, "close"u8)) close = true;
+                else if (Ascii.EqualsIgnoreCase(value, "keep-alive"u8)) close = false;
+            }
+        }
+        if (status is 204 or 304 || status < 200) contentLength = 0;
+        return new HttpHead(status, contentType, pod, contentLength, chunked, close);
+    }
+}
+
+/// <summary>Per-connection cache of the last header strings seen (see <see cref="HttpHead.Parse"/>).</summary>
+internal sealed class HeadStrings
+{
+    public readonly LastString ContentType = new();
+    public readonly LastString Pod = new();
+
+    internal sealed class LastString
+    {
+        private byte[] _bytes = [];
+        private string? _value;
+
+        public string Get(ReadOnlySpan<byte> value)
+        {
+            if (_value is not null && value.SequenceEqual(_bytes)) return _value;
+            _bytes = value.ToArray();
+            return _value = Encoding.ASCII.GetString(value);
+        }
+    }
+}
+
+/// <summary>
+/// Splits a text/event-stream body into events as bytes arrive and hands each event's data (its "data:"
+/// lines joined with \n) to a sink, stamped with the time the bytes were read.
+/// </summary>
+internal sealed class SseSplitter
+{
+    private readonly ArrayBufferWriter<byte> _event = new(1024);
+
+    public void Reset() => _event.ResetWrittenCount();
+
+    public void Push(ReadOnlySpan<byte> data, IResponseSink sink, long readAt)
+    {
+        _event.Write(data);
+        Emit(sink, readAt, final: false);
+    }
+
+    /// <summary>At the end of the body: an event without its closing blank line still counts.</summary>
+    public void Flush(IResponseSink sink, long readAt)
+    {
+        if (_event.WrittenCount > 0) Emit(sink, readAt, final: true);
+    }
+
+    private void Emit(IResponseSink sink, long readAt, bool final)
+    {
+        var span = _event.WrittenSpan;
+        var consumed = 0;
+        while (true)
+        {
+            var rest = span[consumed..];
+            var end = rest.IndexOf("\n\n"u8);
+            var sepLen = 2;
+            var crlf = rest.IndexOf("\r\n\r\n"u8);
+            if (crlf >= 0 && (end < 0 || crlf < end)) { end = crlf; sepLen = 4; }
+            if (end < 0)
+            {
+                if (final && !rest.IsEmpty) { Dispatch(rest, sink, readAt); consumed = span.Length; }
+                break;
+            }
+            Dispatch(rest[..end], sink, readAt);
+            consumed += end + sepLen;
+        }
+        if (consumed == 0) return;
+        if (consumed == span.Length) { _event.ResetWrittenCount(); return; }
+        var left = span[consumed..].ToArray();
+        _event.ResetWrittenCount();
+        _event.Write(left);
+    }
+
+    private static void Dispatch(ReadOnlySpan<byte> ev, IResponseSink sink, long readAt)
+    {
+        // An event is lines; "data:" lines are joined with \n, ":" comments and other fields are ignored.
+        Span<byte> joined = [];
+        byte[]? rented = null;
+        var dataCount = 0;
+        ReadOnlySpan<byte> single = default;
+        var rest = ev;
+        while (!rest.IsEmpty)
+        {
+            var nl = rest.IndexOf((byte)'\n');
+            var line = nl < 0 ? rest : rest[..nl];
+            rest = nl < 0 ? [] : rest[(nl + 1)..];
+            if (!line.IsEmpty && line[^1] == '\r') line = line[..^1];
+            if (!line.StartsWith("data:"u8)) continue;
+            var data = line[5..];
+            if (!data.IsEmpty && data[0] == ' ') data = data[1..];
+            if (dataCount == 0) single = data;
+            else
+            {
+                rented ??= ArrayPool<byte>.Shared.Rent(ev.Length);
+                if (dataCount == 1) { single.CopyTo(rented); joined = rented.AsSpan(0, single.Length); }
+                var len = joined.Length;
+                rented[len] = (byte)'\n';
+                data.CopyTo(rented.AsSpan(len + 1));
+                joined = rented.AsSpan(0, len + 1 + data.Length);
+            }
+            dataCount++;
+        }
+        if (dataCount == 1) sink.OnEvent(single, readAt);
+        else if (dataCount > 1) sink.OnEvent(joined, readAt);
+        if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+    }
+}

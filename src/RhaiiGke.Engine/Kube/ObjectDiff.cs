@@ -34,7 +34,7 @@ internal static class ObjectDiff
         // fields we manage that the manifest no longer has would be removed by apply
         foreach (var e in ManagedEntry.Read(live).Where(e => e.Manager == fieldManager && e.Operation == "Apply" && e.Subresource is null))
             foreach (var p in e.Fields.Paths)
-                if (!FieldSet.TryGet(want, p, out _)) return ServerSideApply.Describe(p) + " (managed by " + fieldManager + ", dropped from the manifest)";
+                if (!FieldSet.TryGet(want, p, out _) && !FieldSet.TryGet(desired, p, out _)) return ServerSideApply.Describe(p) + " (managed by " + fieldManager + ", dropped from the manifest)";
         return null;
     }
 

@@ -330,11 +330,14 @@ public static class ManifestBuilder
     /// Forwards request bodies to the EPP (FULL_DUPLEX_STREAMED) on the two InferencePool rules only;
     /// rule 2 is the catch-all Service route, which never reaches the EPP.
     /// </summary>
-    public static JsonObject BodyForwardingEnvoyFilter(LlmInferenceServiceSpec s)
+    public static JsonObject BodyForwardingEnvoyFilter(LlmInferenceServiceSpec s) => BodyForwardingEnvoyFilter(s, [0, 1]);
+
+    /// <summary>The filter for the given rule indexes of the service's HTTPRoute (those whose backend is an InferencePool).</summary>
+    public static JsonObject BodyForwardingEnvoyFilter(LlmInferenceServiceSpec s, IReadOnlyList<int> poolRules)
     {
         var o = Obj("networking.istio.io/v1alpha3", "EnvoyFilter", $"{s.Name}-{s.Namespace}-epp-body", s.GatewayNamespace);
         var patches = new JsonArray();
-        foreach (var rule in new[] { 0, 1 })
+        foreach (var rule in poolRules)
         {
             patches.Add(new JsonObject
             {

@@ -12,13 +12,14 @@ namespace RhaiiGke.Engine.Serving;
 public static class DeploymentVerifier
 {
     /// <summary>Operator Deployments that must be Available, by namespace.</summary>
-    public static readonly (string Namespace, string Name, string Component)[] Operators =
+    /// <summary>Operator Deployments that must be Available, by namespace; several names when distributions differ (odh-xks runs llmisvc-controller-manager).</summary>
+    public static readonly (string Namespace, string[] Names, string Component)[] Operators =
     [
-        ("cert-manager", "cert-manager", "cert-manager"),
-        ("cert-manager", "cert-manager-webhook", "cert-manager"),
-        ("istio-system", "istiod", "istio"),
-        ("opendatahub", "kserve-controller-manager", "kserve"),
-        ("lws-system", "lws-controller-manager", "lws"),
+        ("cert-manager", ["cert-manager"], "cert-manager"),
+        ("cert-manager", ["cert-manager-webhook"], "cert-manager"),
+        ("istio-system", ["istiod"], "istio"),
+        ("opendatahub", ["llmisvc-controller-manager", "kserve-controller-manager"], "kserve"),
+        ("lws-system", ["lws-controller-manager"], "lws"),
     ];
 
     private static readonly string[] SubConditions =
@@ -43,8 +44,9 @@ public static class DeploymentVerifier
         void Add(string check, CheckStatus st, string target, string detail, string? fix = null) =>
             checks.Add(new DeploymentCheck { Name = check, Status = st, Target = target, Detail = detail, Fix = st is CheckStatus.Failed or CheckStatus.Warning ? fix : null });
 
-        foreach (var (ons, oname, comp) in Operators)
+        foreach (var (ons, onames, comp) in Operators)
         {
+            var oname = onames.FirstOrDefault(n => s.Get("Deployment", ons, n) is not null) ?? onames[0];
             var d = s.Get("Deployment", ons, oname);
             if (d is null) { Add($"Operator:{comp}", s.OfKind("Deployment", ons).Any() ? CheckStatus.Failed : CheckStatus.Skipped, $"Deployment/{ons}/{oname}", "not found", "Install-RhaiiOperators installs it."); continue; }
             var avail = Condition(d["status"], "Available");

@@ -48,6 +48,8 @@ public sealed class RhaiiComponentStatus
 public sealed class RhaiiPlatform
 {
     public string Cluster { get; init; } = "";
+    /// <summary>The connection the operators were installed through; lets Deploy-LlmInferenceService and New-InferenceGateway follow in a pipeline.</summary>
+    public ClusterConnection? Connection { get; init; }
     public string? Context { get; init; }
     public IReadOnlyList<RhaiiComponentStatus> Components { get; init; } = [];
     public bool Ready => Components.Count > 0 && Components.All(c => c.Ready || c.State == "Skipped");

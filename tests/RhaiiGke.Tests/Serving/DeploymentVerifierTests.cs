@@ -16,7 +16,7 @@ public class DeploymentVerifierTests
         var docs = ManifestBuilder.BuildService(spec).Where(o => o.Kind == "NetworkPolicy").Select(o => o.Yaml).ToList();
         var svc = ManifestBuilder.BuildService(spec).Single(o => o.Kind == "LLMInferenceService").Yaml;
         docs.Add(svc + "status:\n  conditions:\n  - { type: Ready, status: \"True\" }\n  - { type: RouterReady, status: \"True\" }\n  - { type: WorkloadsReady, status: \"True\" }\n");
-        foreach (var (ns, name, _) in DeploymentVerifier.Operators) docs.Add(Deployment(ns, name));
+        foreach (var (ns, names, _) in DeploymentVerifier.Operators) docs.Add(Deployment(ns, names[0]));
         docs.Add(Deployment("demo", "qwen-kserve-router-scheduler"));
         docs.Add("apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferencePool\nmetadata: { name: qwen-inference-pool, namespace: demo }\n");
         docs.Add("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: qwen-kserve-route, namespace: demo }\nspec: { parentRefs: [{ name: inference-gateway, namespace: opendatahub }], rules: [{ backendRefs: [{ group: inference.networking.x-k8s.io, kind: InferencePool, name: qwen-inference-pool }] }] }\nstatus: { parents: [{ conditions: [{ type: Accepted, status: \"True\" }] }] }\n");
@@ -38,7 +38,7 @@ public class DeploymentVerifierTests
     [Fact]
     public void AMissingPoolAndAnUnavailableOperatorFailWithFixes()
     {
-        var docs = Healthy().Where(d => !d.Contains("kind: InferencePool")).Select(d => d.Contains("kserve-controller-manager") ? Deployment("opendatahub", "kserve-controller-manager", available: false) : d).ToArray();
+        var docs = Healthy().Where(d => !d.Contains("kind: InferencePool")).Select(d => d.Contains("llmisvc-controller-manager") ? Deployment("opendatahub", "llmisvc-controller-manager", available: false) : d).ToArray();
         var r = Assert.Single(DeploymentVerifier.Verify(ClusterSnapshot.FromText(docs)));
         Assert.False(r.Passed);
         Assert.Contains("InferencePool", r.Failed);

@@ -150,7 +150,7 @@ public sealed class PlatformInstaller
 
     private static RhaiiPlatform With(RhaiiPlatform status, Dictionary<string, (KubeApplyResult Result, string Source)> applied, List<string> pullNs, RhaiiInstallOptions options, TimeSpan duration) => new()
     {
-        Cluster = status.Cluster, Context = status.Context, IstioVersion = status.IstioVersion, InferencePoolApis = status.InferencePoolApis,
+        Cluster = status.Cluster, Connection = status.Connection, Context = status.Context, IstioVersion = status.IstioVersion, InferencePoolApis = status.InferencePoolApis,
         GatewayInferencePoolApi = status.GatewayInferencePoolApi, GatewayClasses = status.GatewayClasses, GkeManagedCrds = status.GkeManagedCrds,
         Components = status.Components.Select(c => applied.TryGetValue(c.Name, out var a)
             ? new RhaiiComponentStatus
@@ -344,7 +344,7 @@ public sealed class PlatformInstaller
                 classes.Add($"{gc.Name()} ({(Readiness.Condition(gc, "Accepted")?.Str("status") == "True" ? "Accepted" : "not accepted")})");
             return new RhaiiPlatform
             {
-                Cluster = _connection.Server, Context = _connection.Context, Components = list, IstioVersion = istioVersion,
+                Cluster = _connection.Server, Connection = _connection, Context = _connection.Context, Components = list, IstioVersion = istioVersion,
                 InferencePoolApis = pools, GatewayInferencePoolApi = GatewayPoolApi(istioVersion), GatewayClasses = classes, GkeManagedCrds = gkeManaged.Distinct().ToList(),
             };
         }

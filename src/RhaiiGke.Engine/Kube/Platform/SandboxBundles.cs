@@ -237,6 +237,14 @@ internal static class SandboxBundles
         list.Add(Crd("sailoperator.io", "IstioRevisionTag", "istiorevisiontags", true, ["v1", "v1alpha1"], null, ["istio-io"]));
         list.Add(Crd("sailoperator.io", "IstioCNI", "istiocnis", true, ["v1", "v1alpha1"], null, ["istio-io"], [("Ready", ".status.conditions[?(@.type==\"Ready\")].status", "string"), ("Version", ".spec.version", "string")]));
         list.Add(Crd("sailoperator.io", "ZTunnel", "ztunnels", true, ["v1", "v1alpha1"], null, ["istio-io"]));
+        // The sail-operator chart also ships Istio's own CRDs (networking/security.istio.io): EnvoyFilter is the one RhaiiGke uses.
+        var istioLabels = new JsonObject { ["app.kubernetes.io/part-of"] = "istio" };
+        list.Add(Crd("networking.istio.io", "EnvoyFilter", "envoyfilters", false, ["v1alpha3"], null, ["istio-io", "networking-istio-io"], labels: istioLabels.DeepClone().AsObject()));
+        list.Add(Crd("networking.istio.io", "DestinationRule", "destinationrules", false, ["v1", "v1beta1", "v1alpha3"], ["dr"], ["istio-io", "networking-istio-io"], labels: istioLabels.DeepClone().AsObject()));
+        list.Add(Crd("networking.istio.io", "VirtualService", "virtualservices", false, ["v1", "v1beta1", "v1alpha3"], ["vs"], ["istio-io", "networking-istio-io"], labels: istioLabels.DeepClone().AsObject()));
+        list.Add(Crd("networking.istio.io", "ServiceEntry", "serviceentries", false, ["v1", "v1beta1", "v1alpha3"], ["se"], ["istio-io", "networking-istio-io"], labels: istioLabels.DeepClone().AsObject()));
+        list.Add(Crd("security.istio.io", "PeerAuthentication", "peerauthentications", false, ["v1", "v1beta1"], ["pa"], ["istio-io", "security-istio-io"], labels: istioLabels.DeepClone().AsObject()));
+        list.Add(Crd("security.istio.io", "AuthorizationPolicy", "authorizationpolicies", false, ["v1", "v1beta1"], ["ap"], ["istio-io", "security-istio-io"], labels: istioLabels.DeepClone().AsObject()));
         var labels = new JsonObject { ["app.kubernetes.io/name"] = "sail-operator", ["app.kubernetes.io/component"] = "operator", ["control-plane"] = "sail-operator" };
         list.Add(Sa("sail-operator", opNs));
         list.Add(ClusterRole("sail-operator", (All, All, All)));

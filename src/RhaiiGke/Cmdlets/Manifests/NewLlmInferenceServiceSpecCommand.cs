@@ -7,88 +7,104 @@ namespace RhaiiGke.Cmdlets.Manifests;
 /// <summary>Builds a validated, TPU-correct LLMInferenceService spec (in memory; nothing is created).</summary>
 [Cmdlet(VerbsCommon.New, "LlmInferenceServiceSpec")]
 [OutputType(typeof(LlmInferenceServiceSpec))]
-public sealed class NewLlmInferenceServiceSpecCommand : RhaiiCmdlet
+public sealed class NewLlmInferenceServiceSpecCommand : SpecParametersCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    protected override Task ProcessRecordAsync(CancellationToken cancellationToken)
+    {
+        WriteObject(BuildSpec());
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>
+/// The parameters that describe a service (New-LlmInferenceServiceSpec, and Deploy-LlmInferenceService's
+/// Parameters set), in the parameter set <see cref="ParametersSet"/>.
+/// </summary>
+public abstract class SpecParametersCmdlet : RhaiiCmdlet
+{
+    protected const string ParametersSet = "Parameters";
+
+    [Parameter(ParameterSetName = ParametersSet, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     public string Name { get; set; } = "";
 
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = ParametersSet, Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
     [Alias("ModelUri", "Uri")]
     [ArgumentCompleter(typeof(ModelCompleter))]
     public string Model { get; set; } = "";
 
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = ParametersSet, ValueFromPipelineByPropertyName = true)]
     public string? Namespace { get; set; }
 
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = ParametersSet, ValueFromPipelineByPropertyName = true)]
     [Alias("ServedModelName")]
     public string? ModelName { get; set; }
 
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = ParametersSet, ValueFromPipelineByPropertyName = true)]
     [ValidateRange(0, 1000)]
     public int Replicas { get; set; }
 
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = ParametersSet, ValueFromPipelineByPropertyName = true)]
     public DeploymentPattern Pattern { get; set; } = DeploymentPattern.Baseline;
 
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = ParametersSet, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(AcceleratorCompleter))]
     public string Accelerator { get; set; } = "v6e";
 
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = ParametersSet, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(TopologyCompleter))]
     public string Topology { get; set; } = "2x2";
 
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = ParametersSet, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(MachineTypeCompleter))]
     public string? MachineType { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = ParametersSet)]
     [ValidateRange(1, 256)]
     public int TensorParallelSize { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = ParametersSet)]
     [ValidateRange(128, 1048576)]
     public int MaxModelLength { get; set; } = 4096;
 
-    [Parameter]
+    [Parameter(ParameterSetName = ParametersSet)]
     public SwitchParameter PrefixCaching { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = ParametersSet)]
     [Alias("VllmArgs")]
     public string[] VllmArgument { get; set; } = [];
 
-    [Parameter]
+    [Parameter(ParameterSetName = ParametersSet)]
     public string? Image { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = ParametersSet)]
     public string? HuggingFaceTokenSecret { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = ParametersSet)]
     public string? PullSecretName { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = ParametersSet)]
     public string? ServiceAccountName { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = ParametersSet)]
     public string? GatewayName { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = ParametersSet)]
     public string? GatewayNamespace { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = ParametersSet)]
     public InferenceGatewayClass GatewayClass { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = ParametersSet)]
     public SwitchParameter NoScheduler { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = ParametersSet)]
     public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
-    protected override Task ProcessRecordAsync(CancellationToken cancellationToken)
+    /// <summary>The spec the bound parameters describe (validated by SpecFactory).</summary>
+    protected LlmInferenceServiceSpec BuildSpec()
     {
         var bound = MyInvocation.BoundParameters;
-        var spec = SpecFactory.Create(new SpecRequest
+        return SpecFactory.Create(new SpecRequest
         {
             Name = Name,
             Namespace = Namespace,
@@ -113,7 +129,5 @@ public sealed class NewLlmInferenceServiceSpecCommand : RhaiiCmdlet
             Scheduler = !NoScheduler,
             StartupTimeoutSeconds = (int)StartupTimeout.TotalSeconds,
         }, this);
-        WriteObject(spec);
-        return Task.CompletedTask;
     }
 }

@@ -104,59 +104,7 @@ public sealed class InstallRhaiiOperatorsCommand : OperatorCommandBase
         WriteObject(platform);
     }
 
-    private SecureString? ReadPullSecret()
-    {
-        string? json = null;
-        if (PullSecretFile is not null)
-        {
-            var path = GetUnresolvedProviderPathFromPSPath(PullSecretFile);
-            if (!File.Exists(path))
-                Fail("PullSecretFileNotFound", RhaiiErrorCategory.ObjectNotFound, $"Pull secret file '{path}' does not exist.", "Pass a .dockerconfigjson or podman auth.json file.", path);
-            json = File.ReadAllText(path);
-        }
-        else if (UseSystemAuth)
-        {
-            var path = SystemAuthFile();
-            if (path is null)
-                Fail("SystemAuthNotFound", RhaiiErrorCategory.ObjectNotFound,
-                    "No podman or docker auth.json found (REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json, ~/.docker/config.json).",
-                    $"Run 'podman login {Registry}' first, or pass -PullSecretFile or -RegistryCredential.");
-            json = File.ReadAllText(path!);
-        }
-        else if (RegistryCredential is not null)
-        {
-            var auth = Convert.ToBase64String(Encoding.UTF8.GetBytes(RegistryCredential.UserName + ":" + RegistryCredential.GetNetworkCredential().Password));
-            json = JsonSerializer.Serialize(new Dictionary<string, object> { ["auths"] = new Dictionary<string, object> { [Registry] = new Dictionary<string, string> { ["auth"] = auth } } });
-        }
-        if (json is null) return null;
-        try
-        {
-            using var doc = JsonDocument.Parse(json);
-            if (!doc.RootElement.TryGetProperty("auths", out _))
-                Fail("PullSecretInvalid", RhaiiErrorCategory.InvalidData, "The pull secret has no \"auths\" section.", "Pass a .dockerconfigjson / auth.json document.");
-        }
-        catch (JsonException)
-        {
-            Fail("PullSecretInvalid", RhaiiErrorCategory.InvalidData, "The pull secret is not JSON.", "Pass a .dockerconfigjson / auth.json document.");
-        }
-        var secure = new SecureString();
-        foreach (var ch in json) secure.AppendChar(ch);
-        secure.MakeReadOnly();
-        return secure;
-    }
-
-    private static string? SystemAuthFile()
-    {
-        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        var candidates = new[]
-        {
-            Environment.GetEnvironmentVariable("REGISTRY_AUTH_FILE"),
-            Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { } x ? Path.Combine(x, "containers", "auth.json") : null,
-            Path.Combine(home, ".config", "containers", "auth.json"),
-            Path.Combine(home, ".docker", "config.json"),
-        };
-        return candidates.FirstOrDefault(c => c is not null && File.Exists(c));
-    }
+    private SecureString? ReadPullSecret() => PullSecretInput.Read(this, PullSecretFile, UseSystemAuth, RegistryCredential, Registry);
 }
 
 /// <summary>Reports the RHAII operators on a cluster: pods, CRDs, webhooks, Istio and InferencePool versions.</summary>

@@ -1,0 +1,593 @@
+using System.Diagnostics;
+using System.Security;
+using System.Text;
+using System.Text.Json.Nodes;
+using RhaiiGke.Engine.Kube;
+using RhaiiGke.Engine.Kube.Json;
+using RhaiiGke.Engine.Manifests;
+using RhaiiGke.Engine.Manifests.Lint;
+using RhaiiGke.Engine.Serving.Diagnosis;
+
+namespace RhaiiGke.Engine.Serving;
+
+/// <summary>When Deploy-LlmInferenceService adds the body-forwarding EnvoyFilter.</summary>
+public enum EnvoyFilterMode
+{
+    /// <summary>CacheAware on an Istio gateway with the EPP scheduler: patch the InferencePool rules of the route KServe created.</summary>
+    Auto,
+    Always,
+    Never,
+}
+
+/// <summary>What Deploy-LlmInferenceService deploys: a spec, or manifest files (linted first).</summary>
+public sealed class LlmDeployRequest
+{
+    public LlmInferenceServiceSpec? Spec { get; init; }
+    /// <summary>YAML documents from -Path (already read), with the file each came from for lint messages.</summary>
+    public IReadOnlyList<(string File, string Yaml)> Manifests { get; init; } = [];
+    /// <summary>Hugging Face token; when null, HF_TOKEN / HUGGING_FACE_HUB_TOKEN from the environment.</summary>
+    public SecureString? HuggingFaceToken { get; init; }
+    /// <summary>A .dockerconfigjson document for the pull secret.</summary>
+    public SecureString? PullSecretConfig { get; init; }
+    public EnvoyFilterMode EnvoyFilter { get; init; } = EnvoyFilterMode.Auto;
+    public bool NetworkPolicies { get; init; } = true;
+    /// <summary>Read the token from the environment when none is given (off in tests that must not see the caller's token).</summary>
+    public bool TokenFromEnvironment { get; init; } = true;
+}
+
+/// <summary>Per-stage limits of a wait (Deploy -Wait, Wait-LlmInferenceService).</summary>
+public sealed class ServingWaitOptions
+{
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(60);
+    /// <summary>Pending or refused by the scheduler (TPU node pool scaling up from zero takes minutes).</summary>
+    public TimeSpan SchedulingTimeout { get; set; } = TimeSpan.FromMinutes(15);
+    /// <summary>Image pull and container creation (the vLLM TPU image is large).</summary>
+    public TimeSpan StartingTimeout { get; set; } = TimeSpan.FromMinutes(15);
+    public TimeSpan DownloadTimeout { get; set; } = TimeSpan.FromMinutes(30);
+    /// <summary>vLLM loading weights and XLA compilation until the startup probe passes.</summary>
+    public TimeSpan CompileTimeout { get; set; } = TimeSpan.FromMinutes(30);
+    /// <summary>How long a failure stage (ImagePullBackOff, CrashLoopBackOff, misconfiguration) may last before the wait gives up.</summary>
+    public TimeSpan FailureGrace { get; set; } = TimeSpan.FromMinutes(2);
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan LimitFor(ServingStage stage) => stage switch
+    {
+        ServingStage.Pending or ServingStage.Unschedulable => SchedulingTimeout,
+        ServingStage.Starting => StartingTimeout,
+        ServingStage.DownloadingModel => DownloadTimeout,
+        ServingStage.Compiling => CompileTimeout,
+        ServingStage.Ready or ServingStage.Stopped => Timeout,
+        _ => FailureGrace,
+    };
+}
+
+/// <summary>
+/// Deploys, reads, waits for, changes and removes LLMInferenceServices. Applies through
+/// <see cref="ApplyEngine"/> (server-side apply as rhaiigke, -WhatIf as server dry run, zero requests
+/// when nothing changed); secret values come from SecureStrings or the environment and are never logged.
+/// </summary>
+public sealed class LlmServiceManager
+{
+    public const string ServiceLabel = "rhaiigke.io/service";
+    public const string ApiPath = "apis/serving.kserve.io/v1alpha1";
+    private readonly ClusterConnection _connection;
+    private readonly IRhaiiLog _log;
+    private readonly KubeClient _client;
+
+    public LlmServiceManager(ClusterConnection connection, IRhaiiLog? log = null)
+    {
+        _connection = connection;
+        _log = log ?? NullRhaiiLog.Instance;
+        _client = KubeClients.For(connection);
+    }
+
+    private static string ServicePath(string ns, string name) => $"{ApiPath}/namespaces/{ns}/llminferenceservices/{name}";
+
+    // ---------------------------------------------------------------- read
+
+    public async Task<LlmInferenceService?> GetAsync(string ns, string name, CancellationToken ct)
+    {
+        var svc = await GetServiceObjectAsync(ns, name, ct).ConfigureAwait(false);
+        return svc is null ? null : await DescribeAsync(svc, ct).ConfigureAwait(false);
+    }
+
+    private async Task<JsonObject?> GetServiceObjectAsync(string ns, string name, CancellationToken ct)
+    {
+        try { return await _client.GetAsync(ServicePath(ns, name), ct).ConfigureAwait(false); }
+        catch (KubeApiException e) when (e.IsResourceNotServed) { throw NotInstalled(e); }
+    }
+
+    /// <summary>Every service (in one namespace, or all).</summary>
+    public async Task<IReadOnlyList<LlmInferenceService>> ListAsync(string? ns, CancellationToken ct)
+    {
+        JsonObject list;
+        try { list = await _client.ListAsync(ns is null ? $"{ApiPath}/llminferenceservices" : $"{ApiPath}/namespaces/{ns}/llminferenceservices", null, ct).ConfigureAwait(false); }
+        catch (KubeApiException e) when (e.IsResourceNotServed) { throw NotInstalled(e); }
+        var result = new List<LlmInferenceService>();
+        foreach (var svc in (list.Arr("items") ?? []).OfType<JsonObject>().OrderBy(s => s.Namespace()).ThenBy(s => s.Name()))
+        {
+            svc["apiVersion"] ??= "serving.kserve.io/v1alpha1";
+            svc["kind"] ??= "LLMInferenceService";
+            result.Add(await DescribeAsync(svc, ct).ConfigureAwait(false));
+        }
+        return result;
+    }
+
+    private static RhaiiException NotInstalled(KubeApiException e) => new("KServeNotInstalled", RhaiiErrorCategory.NotInstalled,
+        "The cluster does not serve LLMInferenceService (serving.kserve.io/v1alpha1): KServe is not installed.",
+        "Run Install-RhaiiOperators first.", null, e);
+
+    private async Task<LlmInferenceService> DescribeAsync(JsonObject svc, CancellationToken ct)
+    {
+        var ns = svc.Namespace() ?? "default";
+        var name = svc.Name();
+        var pods = await _client.ListAsync($"api/v1/namespaces/{ns}/pods", $"app.kubernetes.io/name={name}", ct).ConfigureAwait(false);
+        var gwRef = (svc.Arr("spec", "router", "gateway", "refs") ?? []).OfType<JsonObject>().FirstOrDefault();
+        JsonObject? gateway = null;
+        if (svc.At("spec", "router", "route") is not null || gwRef is not null)
+        {
+            try
+            {
+                gateway = await _client.GetAsync($"apis/gateway.networking.k8s.io/v1/namespaces/{gwRef.Str("namespace") ?? "opendatahub"}/gateways/{gwRef.Str("name") ?? "inference-gateway"}", ct).ConfigureAwait(false);
+            }
+            catch (KubeApiException e) when (e.IsResourceNotServed) { }
+        }
+        JsonObject? route = null;
+        try { route = await _client.GetAsync($"apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes/{name}-kserve-route", ct).ConfigureAwait(false); }
+        catch (KubeApiException e) when (e.IsResourceNotServed) { }
+        return LlmServiceState.Read(svc, (pods.Arr("items") ?? []).OfType<JsonObject>(), gateway, route, _connection.Name);
+    }
+
+    // ---------------------------------------------------------------- deploy
+
+    /// <summary>The objects a spec deploys (secrets resolved, labels stamped), before anything is sent. Throws on missing credentials.</summary>
+    public async Task<List<JsonObject>> PlanAsync(LlmDeployRequest request, CancellationToken ct)
+    {
+        var objects = new List<JsonObject>();
+        if (request.Spec is { } spec)
+        {
+            foreach (var m in ManifestBuilder.BuildService(spec))
+            {
+                if (m.Kind == "EnvoyFilter") continue; // added once the real HTTPRoute exists
+                if (m.Kind == "NetworkPolicy" && !request.NetworkPolicies) continue;
+                objects.Add((JsonObject)YamlCodec.ReadOne(m.Yaml)!);
+            }
+            foreach (var o in objects.Where(o => o.Str("kind") != "Namespace"))
+            {
+                var labels = o.Ensure("metadata").Ensure("labels");
+                labels[ManifestBuilder.ManagedByLabel] = "rhaiigke";
+                labels[ServiceLabel] = spec.Name;
+            }
+            await ResolveHfTokenAsync(objects, spec, request, ct).ConfigureAwait(false);
+            await ResolvePullSecretAsync(objects, spec, request, ct).ConfigureAwait(false);
+        }
+        else
+        {
+            foreach (var (file, yaml) in request.Manifests)
+                foreach (var o in ApplyEngine.ParseManifests(yaml)) objects.Add(o);
+            if (!objects.Any(o => o.Str("kind") == "LLMInferenceService"))
+                throw new RhaiiException("NoLlmInferenceServiceInManifest", RhaiiErrorCategory.InvalidData,
+                    "The manifest files contain no LLMInferenceService.", "Pass files that define one (Export-RhaiiManifest writes them).");
+            FillPlaceholders(objects, request);
+            foreach (var ns in objects.Select(o => o.Namespace()).Where(n => n is not null).Distinct().ToList())
+                if (!objects.Any(o => o.Str("kind") == "Namespace" && o.Name() == ns))
+                    objects.Insert(0, ManifestBuilder.Namespace(ns!, null));
+        }
+        return objects;
+    }
+
+    /// <summary>Lints manifest files; errors stop the deploy before anything is sent.</summary>
+    public static void Lint(IReadOnlyList<(string File, string Yaml)> manifests, IRhaiiLog log)
+    {
+        var findings = manifests.SelectMany(m => ManifestLinter.LintYaml(m.Yaml, m.File)).ToList();
+        foreach (var w in findings.Where(f => f.Severity != FindingSeverity.Error)) log.Warning($"{w}. Fix: {w.Fix}");
+        var errors = findings.Where(f => f.Severity == FindingSeverity.Error).ToList();
+        if (errors.Count > 0)
+            throw new RhaiiException("ManifestLintFailed", RhaiiErrorCategory.InvalidData,
+                $"The manifests have {errors.Count} error(s); nothing was applied:{Environment.NewLine}" + string.Join(Environment.NewLine, errors.Select(e => $"  {e}")),
+                string.Join(" ", errors.Select(e => e.Fix).Distinct().Take(3)) + " (Test-LlmInferenceServiceManifest lists every finding.)", errors[0].File);
+    }
+
+    private static string? EnvToken() =>
+        new[] { "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN" }.Select(Environment.GetEnvironmentVariable).FirstOrDefault(v => !string.IsNullOrWhiteSpace(v));
+
+    private string? TokenFor(LlmDeployRequest r) =>
+        r.HuggingFaceToken is { Length: > 0 } t ? KubeClient.SecureToString(t) : r.TokenFromEnvironment ? EnvToken() : null;
+
+    private async Task ResolveHfTokenAsync(List<JsonObject> objects, LlmInferenceServiceSpec spec, LlmDeployRequest r, CancellationToken ct)
+    {
+        if (spec.HuggingFaceTokenSecret is not { } secretName) return;
+        var secret = objects.First(o => o.Str("kind") == "Secret" && o.Name() == secretName);
+        var token = TokenFor(r);
+        if (token is not null)
+        {
+            secret["stringData"] = new JsonObject { ["HF_TOKEN"] = token };
+            return;
+        }
+        objects.Remove(secret);
+        var live = await _client.GetAsync($"api/v1/namespaces/{spec.Namespace}/secrets/{secretName}", ct).ConfigureAwait(false);
+        if (live?["data"]?["HF_TOKEN"] is not null)
+        {
+            _log.Verbose($"Using the existing Secret {spec.Namespace}/{secretName} for the Hugging Face token.");
+            return;
+        }
+        // No token anywhere: public models still download; do not list a Secret that does not exist.
+        var sa = objects.First(o => o.Str("kind") == "ServiceAccount");
+        sa.Remove("secrets");
+        _log.Warning($"No Hugging Face token (-HuggingFaceToken, HF_TOKEN, or Secret {spec.Namespace}/{secretName}): only public models download; a gated model such as {spec.ModelUri} fails in the storage initializer with 401.");
+    }
+
+    private async Task ResolvePullSecretAsync(List<JsonObject> objects, LlmInferenceServiceSpec spec, LlmDeployRequest r, CancellationToken ct)
+    {
+        if (spec.PullSecretName is not { } name) return;
+        var secret = objects.First(o => o.Str("kind") == "Secret" && o.Name() == name);
+        if (r.PullSecretConfig is { Length: > 0 } cfg)
+        {
+            secret["stringData"] = new JsonObject { [".dockerconfigjson"] = KubeClient.SecureToString(cfg) };
+            return;
+        }
+        objects.Remove(secret);
+        var live = await _client.GetAsync($"api/v1/namespaces/{spec.Namespace}/secrets/{name}", ct).ConfigureAwait(false);
+        if (live is not null)
+        {
+            _log.Verbose($"Using the existing pull secret {spec.Namespace}/{name}.");
+            return;
+        }
+        // Install-RhaiiOperators leaves the registry credentials in the gateway namespace: copy them, as the runbooks do by hand.
+        foreach (var (sns, sname) in new[] { (spec.GatewayNamespace, name), (spec.GatewayNamespace, "rhaii-pull-secret"), ("opendatahub", "rhaii-pull-secret"), ("opendatahub", name) }.Distinct())
+        {
+            var source = await _client.GetAsync($"api/v1/namespaces/{sns}/secrets/{sname}", ct).ConfigureAwait(false);
+            if (source?.Str("type") != "kubernetes.io/dockerconfigjson" || source["data"]?[".dockerconfigjson"] is null) continue;
+            var copy = ManifestBuilder.Obj("v1", "Secret", name, spec.Namespace);
+            copy["metadata"]!["labels"] = new JsonObject { [ManifestBuilder.ManagedByLabel] = "rhaiigke", [ServiceLabel] = spec.Name };
+            copy["type"] = "kubernetes.io/dockerconfigjson";
+            copy["data"] = new JsonObject { [".dockerconfigjson"] = source["data"]![".dockerconfigjson"]!.GetValue<string>() };
+            objects.Add(copy);
+            _log.Verbose($"Copying pull secret {sns}/{sname} to {spec.Namespace}/{name}.");
+            return;
+        }
+        throw new RhaiiException("PullSecretMissing", RhaiiErrorCategory.AuthenticationError,
+            $"{spec.Image} comes from a registry that needs credentials, but there is no pull secret {spec.Namespace}/{name} and none to copy from {spec.GatewayNamespace}; nothing was applied.",
+            "Pass -PullSecretFile, -RegistryCredential or -UseSystemAuth, or run Install-RhaiiOperators with a pull secret first.", name);
+    }
+
+    private void FillPlaceholders(List<JsonObject> objects, LlmDeployRequest r)
+    {
+        foreach (var s in objects.Where(o => o.Str("kind") == "Secret"))
+        {
+            if (s.Obj("stringData") is not { } sd) continue;
+            foreach (var key in sd.Select(kv => kv.Key).ToList())
+            {
+                var value = sd[key]?.ToString() ?? "";
+                if (!value.Contains(ManifestBuilder.Placeholder, StringComparison.Ordinal)) continue;
+                string? replacement = key switch
+                {
+                    "HF_TOKEN" => TokenFor(r),
+                    ".dockerconfigjson" when r.PullSecretConfig is { Length: > 0 } c => KubeClient.SecureToString(c),
+                    _ => null,
+                };
+                if (replacement is null)
+                    throw new RhaiiException("ManifestPlaceholder", RhaiiErrorCategory.InvalidData,
+                        $"Secret {s.Namespace()}/{s.Name()} key {key} still holds {ManifestBuilder.Placeholder}; nothing was applied.",
+                        key == "HF_TOKEN" ? "Pass -HuggingFaceToken or set HF_TOKEN." : key == ".dockerconfigjson" ? "Pass -PullSecretFile, -RegistryCredential or -UseSystemAuth." : $"Fill in {key} in the file.",
+                        s.Name());
+                sd[key] = replacement;
+            }
+        }
+    }
+
+    /// <summary>Applies a deploy request and returns the service(s) it created, optionally waiting until Ready.</summary>
+    public async Task<IReadOnlyList<LlmInferenceService>> DeployAsync(LlmDeployRequest request, KubeApplyOptions options, ServingWaitOptions? wait, CancellationToken ct)
+    {
+        if (request.Spec is null) Lint(request.Manifests, _log);
+        var objects = await PlanAsync(request, ct).ConfigureAwait(false);
+        var services = objects.Where(o => o.Str("kind") == "LLMInferenceService").Select(o => (Ns: o.Namespace() ?? _connection.Namespace, Name: o.Name(), Obj: o)).ToList();
+        await PreflightAsync(services.Select(s => s.Obj), ct).ConfigureAwait(false);
+
+        options.Component ??= services.Count == 1 ? $"{services[0].Ns}/{services[0].Name}" : "llminferenceservices";
+        var applyWait = options.Wait;
+        options.Wait = false; // the staged wait below replaces the engine's single readiness wait
+        KubeApplyResult result;
+        try { result = await new ApplyEngine(_connection, _log).ApplyAsync(objects, options, ct).ConfigureAwait(false); }
+        finally { options.Wait = applyWait; }
+        var applied = result.Objects.ToList();
+        var mutating = result.MutatingRequests;
+
+        if (request.Spec is { } spec && NeedsEnvoyFilter(spec, request.EnvoyFilter))
+        {
+            var filter = await EnvoyFilterAsync(spec, options, ct).ConfigureAwait(false);
+            if (filter is not null)
+            {
+                var fr = await new ApplyEngine(_connection, _log).ApplyAsync([filter], options, ct).ConfigureAwait(false);
+                applied.AddRange(fr.Objects);
+                mutating += fr.MutatingRequests;
+            }
+        }
+
+        var outputs = new List<LlmInferenceService>();
+        foreach (var (ns, name, obj) in services)
+        {
+            LlmInferenceService state;
+            if (options.DryRun)
+                state = LlmServiceState.Read(obj, [], null, null, _connection.Name);
+            else if (wait is not null)
+                state = await WaitAsync(ns, name, wait, ct).ConfigureAwait(false);
+            else
+                state = await GetAsync(ns, name, ct).ConfigureAwait(false) ?? LlmServiceState.Read(obj, [], null, null, _connection.Name);
+            outputs.Add(With(state, mutating, applied.ToArray(), options.DryRun));
+        }
+        return outputs;
+    }
+
+    private static LlmInferenceService With(LlmInferenceService s, int mutating, KubeObjectResult[] objects, bool dryRun) => new()
+    {
+        Name = s.Name, Namespace = s.Namespace, Model = s.Model, ModelUri = s.ModelUri, Stage = s.Stage, Ready = s.Ready, Stopped = s.Stopped,
+        Replicas = s.Replicas, ReadyReplicas = s.ReadyReplicas, Url = s.Url, GatewayAddress = s.GatewayAddress, Gateway = s.Gateway,
+        Pattern = s.Pattern, Image = s.Image, Accelerator = s.Accelerator, Topology = s.Topology, Scheduler = s.Scheduler,
+        InferencePoolGroup = s.InferencePoolGroup, Conditions = s.Conditions, Pods = s.Pods, Message = s.Message, Generation = s.Generation,
+        ObservedGeneration = s.ObservedGeneration, CreationTimestamp = s.CreationTimestamp, Cluster = s.Cluster,
+        MutatingRequests = mutating, Objects = objects, DryRun = dryRun,
+    };
+
+    /// <summary>Read-only checks before anything is sent: KServe present, the gateway exists.</summary>
+    private async Task PreflightAsync(IEnumerable<JsonObject> services, CancellationToken ct)
+    {
+        if (await _client.Mapper.FindAsync("serving.kserve.io/v1alpha1", "LLMInferenceService", ct).ConfigureAwait(false) is null)
+            throw new RhaiiException("KServeNotInstalled", RhaiiErrorCategory.NotInstalled,
+                "The cluster does not serve LLMInferenceService (serving.kserve.io/v1alpha1); nothing was applied.", "Run Install-RhaiiOperators first.");
+        foreach (var svc in services)
+        {
+            var gwRef = (svc.Arr("spec", "router", "gateway", "refs") ?? []).OfType<JsonObject>().FirstOrDefault();
+            if (gwRef is null) continue;
+            var path = $"apis/gateway.networking.k8s.io/v1/namespaces/{gwRef.Str("namespace") ?? svc.Namespace()}/gateways/{gwRef.Str("name")}";
+            JsonObject? gw = null;
+            try { gw = await _client.GetAsync(path, ct).ConfigureAwait(false); }
+            catch (KubeApiException e) when (e.IsResourceNotServed) { }
+            if (gw is null)
+                _log.Warning($"Gateway {gwRef.Str("namespace") ?? svc.Namespace()}/{gwRef.Str("name")} does not exist: {svc.Name()} will not become Ready until New-InferenceGateway creates it.");
+        }
+    }
+
+    private static bool NeedsEnvoyFilter(LlmInferenceServiceSpec spec, EnvoyFilterMode mode) => mode switch
+    {
+        EnvoyFilterMode.Always => true,
+        EnvoyFilterMode.Never => false,
+        // Only prefix-aware scoring needs the request body at the EPP; the Baseline EPP balances on load alone.
+        _ => spec.Pattern == DeploymentPattern.CacheAware && spec.Scheduler && spec.GatewayClass == InferenceGatewayClass.Istio,
+    };
+
+    /// <summary>
+    /// The body-forwarding EnvoyFilter for the InferencePool rules of the HTTPRoute KServe actually
+    /// created (Istio names routes &lt;ns&gt;.&lt;route&gt;.&lt;rule index&gt;); null when there is no route or no pool rule.
+    /// </summary>
+    private async Task<JsonObject?> EnvoyFilterAsync(LlmInferenceServiceSpec spec, KubeApplyOptions options, CancellationToken ct)
+    {
+        if (await _client.Mapper.FindAsync("networking.istio.io/v1alpha3", "EnvoyFilter", ct).ConfigureAwait(false) is null)
+        {
+            _log.Warning("The cluster does not serve networking.istio.io EnvoyFilter; the body-forwarding filter was not added.");
+            return null;
+        }
+        var path = $"apis/gateway.networking.k8s.io/v1/namespaces/{spec.Namespace}/httproutes/{spec.Name}-kserve-route";
+        JsonObject? route = null;
+        if (!options.DryRun)
+        {
+            var deadline = Stopwatch.StartNew();
+            var limit = options.Timeout < TimeSpan.FromMinutes(2) ? options.Timeout : TimeSpan.FromMinutes(2);
+            while (true)
+            {
+                route = await _client.GetAsync(path, ct).ConfigureAwait(false);
+                if (route is not null || deadline.Elapsed > limit) break;
+                _log.Progress(options.Component ?? spec.Name, "waiting for KServe to create the HTTPRoute", -1);
+                await Task.Delay(options.PollInterval, ct).ConfigureAwait(false);
+            }
+        }
+        var rules = route is null ? [0, 1] : PoolRuleIndexes(route);
+        if (route is null && !options.DryRun)
+        {
+            _log.Warning($"KServe has not created HTTPRoute {spec.Namespace}/{spec.Name}-kserve-route yet; the EnvoyFilter was not added (run Deploy-LlmInferenceService again once it exists).");
+            return null;
+        }
+        if (rules.Count == 0)
+        {
+            _log.Verbose("The HTTPRoute has no InferencePool rule; no EnvoyFilter needed.");
+            return null;
+        }
+        var filter = ManifestBuilder.BodyForwardingEnvoyFilter(spec, rules);
+        var labels = filter.Ensure("metadata").Ensure("labels");
+        labels[ManifestBuilder.ManagedByLabel] = "rhaiigke";
+        labels[ServiceLabel] = spec.Name;
+        labels["rhaiigke.io/service-namespace"] = spec.Namespace;
+        return filter;
+    }
+
+    /// <summary>Indexes of the rules whose backends are InferencePools (the only ones that reach the EPP).</summary>
+    public static IReadOnlyList<int> PoolRuleIndexes(JsonObject route)
+    {
+        var list = new List<int>();
+        var rules = (route.Arr("spec", "rules") ?? []).ToList();
+        for (var i = 0; i < rules.Count; i++)
+            if ((rules[i].Arr("backendRefs") ?? []).OfType<JsonObject>().Any(b => b.Str("kind") == "InferencePool")) list.Add(i);
+        return list;
+    }
+
+    // ---------------------------------------------------------------- wait
+
+    /// <summary>Waits until the service is Ready (or, with <paramref name="untilStopped"/>, scaled to zero), reporting each stage.</summary>
+    public async Task<LlmInferenceService> WaitAsync(string ns, string name, ServingWaitOptions o, CancellationToken ct, bool untilStopped = false)
+    {
+        var total = Stopwatch.StartNew();
+        var inStage = Stopwatch.StartNew();
+        ServingStage? last = null;
+        string? lastMessage = null;
+        var activity = $"{ns}/{name}";
+        while (true)
+        {
+            var s = await GetAsync(ns, name, ct).ConfigureAwait(false)
+                ?? throw new RhaiiException("LlmInferenceServiceNotFound", RhaiiErrorCategory.ObjectNotFound, $"LLMInferenceService {ns}/{name} was not found.",
+                    "Check -Namespace and -Name (Get-LlmInferenceService lists them).", name);
+            var current = s.ObservedGeneration >= s.Generation;
+            var workloadPods = s.Pods.Count(p => p.Role == "workload");
+            if (current && (untilStopped ? s.Stopped && workloadPods == 0 : s.Ready && s.ReadyReplicas == s.Replicas && workloadPods == s.Replicas))
+            {
+                _log.Progress(activity, untilStopped ? "Stopped" : $"Ready: {s.ReadyReplicas}/{s.Replicas} replicas", 100);
+                return s;
+            }
+            if (s.Stage != last)
+            {
+                if (last is not null) _log.Verbose($"{activity}: {last} -> {s.Stage} after {inStage.Elapsed.TotalSeconds:0.#} s");
+                last = s.Stage;
+                inStage.Restart();
+            }
+            if (s.Message != lastMessage && s.Message is not null) { _log.Verbose($"{activity}: {s.Stage}: {s.Message}"); lastMessage = s.Message; }
+            _log.Progress(activity, $"{Describe(s.Stage)} ({s.ReadyReplicas}/{s.Replicas} ready){(s.Message is null ? "" : ": " + s.Message)}", Percent(s.Stage));
+            if (!untilStopped && s.Stage == ServingStage.Stopped)
+                throw new RhaiiException("LlmInferenceServiceStopped", RhaiiErrorCategory.InvalidOperation,
+                    $"LLMInferenceService {ns}/{name} is stopped (serving.kserve.io/stop=true) and will not become Ready.", "Resume it with Set-LlmInferenceService -Start.", name);
+            var limit = o.LimitFor(s.Stage);
+            if (inStage.Elapsed > limit || total.Elapsed > o.Timeout)
+                throw await FailureAsync(s, inStage.Elapsed > limit ? $"{Describe(s.Stage)} for {inStage.Elapsed.TotalSeconds:0} s (limit {limit.TotalSeconds:0} s)" : $"not Ready after {total.Elapsed.TotalSeconds:0} s", ct).ConfigureAwait(false);
+            await Task.Delay(o.PollInterval, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static int Percent(ServingStage s) => s switch
+    {
+        ServingStage.Pending => 5, ServingStage.Unschedulable => 10, ServingStage.Starting => 25, ServingStage.DownloadingModel => 45,
+        ServingStage.Compiling => 75, ServingStage.Ready => 100, _ => -1,
+    };
+
+    public static string Describe(ServingStage s) => s switch
+    {
+        ServingStage.Pending => "Pending",
+        ServingStage.Unschedulable => "Refused by TPU scheduling rules",
+        ServingStage.Starting => "Pulling image and starting",
+        ServingStage.DownloadingModel => "Downloading the model",
+        ServingStage.Compiling => "Loading and XLA compilation",
+        ServingStage.Ready => "Ready",
+        ServingStage.Stopped => "Stopped",
+        ServingStage.ImagePullFailed => "Image pull failing",
+        ServingStage.ModelDownloadFailed => "Model download failing",
+        ServingStage.CrashLoop => "vLLM crashing",
+        ServingStage.Misconfigured => "Misconfigured",
+        _ => s.ToString(),
+    };
+
+    /// <summary>A failed wait as an error whose fix comes from the diagnosis of the live cluster.</summary>
+    private async Task<RhaiiException> FailureAsync(LlmInferenceService s, string what, CancellationToken ct)
+    {
+        var (id, category) = s.Stage switch
+        {
+            ServingStage.Unschedulable or ServingStage.Pending => ("LlmInferenceServiceUnschedulable", RhaiiErrorCategory.ResourceUnavailable),
+            ServingStage.ImagePullFailed => ("LlmInferenceServiceImagePullFailed", RhaiiErrorCategory.AuthenticationError),
+            ServingStage.ModelDownloadFailed => ("LlmInferenceServiceModelDownloadFailed", RhaiiErrorCategory.AuthenticationError),
+            ServingStage.CrashLoop => ("LlmInferenceServiceCrashLoop", RhaiiErrorCategory.InvalidResult),
+            ServingStage.Misconfigured => ("LlmInferenceServiceMisconfigured", RhaiiErrorCategory.InvalidOperation),
+            _ => ("LlmInferenceServiceTimeout", RhaiiErrorCategory.OperationTimeout),
+        };
+        DiagnosisFinding? finding = null;
+        try
+        {
+            var snapshot = await ClusterSnapshotReader.ReadAsync(_connection, null, ct).ConfigureAwait(false);
+            finding = Diagnoser.Run(snapshot)
+                .Where(f => f.Severity == FindingSeverity.Error && (f.Namespace == s.Namespace || f.Name == s.Name))
+                .OrderBy(f => f.Kind == "Pod" ? 0 : 1).FirstOrDefault();
+        }
+        catch (Exception e) when (e is not OperationCanceledException) { _log.Debug($"diagnosis after the failed wait could not run: {e.Message}"); }
+        var message = $"LLMInferenceService {s.Namespace}/{s.Name}: {what}. {s.Message}".TrimEnd();
+        if (finding is not null) message += $" Diagnosis {finding.CheckId}: {finding.Message}";
+        var fix = finding?.Fix ?? s.Stage switch
+        {
+            ServingStage.Unschedulable => "Check the TPU node pool's accelerator, topology and size against the spec (Get-TpuCluster, Get-RhaiiDiagnosis).",
+            ServingStage.Compiling => "XLA compilation of a large model can take longer: raise -CompileTimeout; Get-RhaiiDiagnosis checks the startup probe budget.",
+            _ => "Get-RhaiiDiagnosis names the cause and the fix.",
+        };
+        return new RhaiiException(id, category, message, fix, $"{s.Namespace}/{s.Name}");
+    }
+
+    // ---------------------------------------------------------------- set
+
+    /// <summary>Changes replicas, the main image, or stops/resumes; sends nothing when already as asked.</summary>
+    public async Task<(LlmInferenceService Service, int Mutating)> SetAsync(string ns, string name, int? replicas, string? image, bool? stop, bool dryRun, CancellationToken ct)
+    {
+        var svc = await GetServiceObjectAsync(ns, name, ct).ConfigureAwait(false)
+            ?? throw new RhaiiException("LlmInferenceServiceNotFound", RhaiiErrorCategory.ObjectNotFound, $"LLMInferenceService {ns}/{name} was not found.", "Check -Namespace and -Name.", name);
+        var before = _client.MutatingRequests;
+        var merge = new JsonObject();
+        if (replicas is int r && (svc.Long("spec", "replicas") ?? 1) != r) merge.Ensure("spec")["replicas"] = r;
+        if (stop is bool st)
+        {
+            var isStopped = svc.Annotations().TryGetValue(LlmServiceState.StopAnnotation, out var v) && v == "true";
+            if (st != isStopped) merge.Ensure("metadata").Ensure("annotations")[LlmServiceState.StopAnnotation] = st ? "true" : null;
+        }
+        var ops = new JsonArray();
+        if (image is not null)
+        {
+            var containers = svc.Arr("spec", "template", "containers") ?? [];
+            var idx = containers.Select((c, i) => (c, i)).FirstOrDefault(x => x.c.Str("name") == "main").i;
+            if (containers.Count == 0)
+                throw new RhaiiException("LlmInferenceServiceNoContainer", RhaiiErrorCategory.InvalidOperation,
+                    $"{ns}/{name} has no spec.template.containers; its image comes from a preset.", "Set the image in the service's template first (Deploy-LlmInferenceService -Image).", name);
+            if (containers[idx].Str("image") != image)
+            {
+                ops.Add(new JsonObject { ["op"] = "test", ["path"] = $"/spec/template/containers/{idx}/name", ["value"] = containers[idx].Str("name") });
+                ops.Add(new JsonObject { ["op"] = "replace", ["path"] = $"/spec/template/containers/{idx}/image", ["value"] = image });
+            }
+        }
+        var path = ServicePath(ns, name) + (dryRun ? "?dryRun=All&fieldManager=rhaiigke-set" : "?fieldManager=rhaiigke-set");
+        try
+        {
+            if (merge.Count > 0) await _client.SendAsync(HttpMethod.Patch, path, merge, "application/merge-patch+json", ct).ConfigureAwait(false);
+            if (ops.Count > 0) await _client.SendAsync(HttpMethod.Patch, path, ops, "application/json-patch+json", ct).ConfigureAwait(false);
+        }
+        catch (KubeApiException e) { throw e.ToRhaii($"changing LLMInferenceService {ns}/{name}", name); }
+        var mutating = _client.MutatingRequests - before;
+        var state = await GetAsync(ns, name, ct).ConfigureAwait(false);
+        return (state!, mutating);
+    }
+
+    // ---------------------------------------------------------------- remove
+
+    /// <summary>
+    /// Deletes the service (KServe's children follow by owner reference), then what Deploy created for it
+    /// (labelled rhaiigke.io/service): policies, route config, ServiceAccount, EnvoyFilter; Secrets and the
+    /// namespace only when asked.
+    /// </summary>
+    public async Task<KubeApplyResult> RemoveAsync(string ns, string name, bool includeSecrets, KubeApplyOptions options, CancellationToken ct)
+    {
+        var svc = await GetServiceObjectAsync(ns, name, ct).ConfigureAwait(false);
+        var targets = new List<JsonObject>();
+        if (svc is not null) targets.Add(Ref("serving.kserve.io/v1alpha1", "LLMInferenceService", ns, name));
+        var selector = $"{ServiceLabel}={name}";
+        var kinds = new List<(string Path, string ApiVersion, string Kind)>
+        {
+            ($"apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies", "networking.k8s.io/v1", "NetworkPolicy"),
+            ($"apis/serving.kserve.io/v1alpha1/namespaces/{ns}/llminferenceserviceconfigs", "serving.kserve.io/v1alpha1", "LLMInferenceServiceConfig"),
+            ($"apis/networking.gke.io/v1/namespaces/{ns}/healthcheckpolicies", "networking.gke.io/v1", "HealthCheckPolicy"),
+            ($"api/v1/namespaces/{ns}/serviceaccounts", "v1", "ServiceAccount"),
+            ("apis/networking.istio.io/v1alpha3/envoyfilters", "networking.istio.io/v1alpha3", "EnvoyFilter"),
+        };
+        if (includeSecrets) kinds.Add(($"api/v1/namespaces/{ns}/secrets", "v1", "Secret"));
+        foreach (var (path, apiVersion, kind) in kinds)
+        {
+            JsonObject list;
+            try { list = await _client.ListAsync(path, selector, ct).ConfigureAwait(false); }
+            catch (KubeApiException e) when (e.IsResourceNotServed || e.Code == 404) { continue; }
+            foreach (var item in (list.Arr("items") ?? []).OfType<JsonObject>())
+            {
+                if (kind == "EnvoyFilter" && item.Labels().TryGetValue("rhaiigke.io/service-namespace", out var sns) && sns != ns) continue;
+                targets.Add(Ref(apiVersion, kind, item.Namespace(), item.Name()));
+            }
+        }
+        if (targets.Count == 0)
+            throw new RhaiiException("LlmInferenceServiceNotFound", RhaiiErrorCategory.ObjectNotFound, $"LLMInferenceService {ns}/{name} was not found and nothing labelled {selector} remains.",
+                "Check -Namespace and -Name (Get-LlmInferenceService lists them).", name);
+        options.Component ??= $"{ns}/{name}";
+        return await new ApplyEngine(_connection, _log).DeleteAsync(targets, options, ct).ConfigureAwait(false);
+    }
+
+    private static JsonObject Ref(string apiVersion, string kind, string? ns, string name)
+    {
+        var o = ManifestBuilder.Obj(apiVersion, kind, name, ns);
+        return o;
+    }
+}

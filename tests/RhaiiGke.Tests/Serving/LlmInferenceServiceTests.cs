@@ -1,0 +1,159 @@
+using System.Management.Automation;
+using RhaiiGke.Tests.Infrastructure;
+using Xunit;
+
+namespace RhaiiGke.Tests.Serving;
+
+/// <summary>
+/// Deploy-, Get-, Wait-, Set- and Remove-LlmInferenceService on a sandbox with the operators and the
+/// Istio gateway installed: the Baseline and CacheAware patterns become Ready, a re-run sends nothing,
+/// bad input fails before anything is sent, and secrets never show.
+/// </summary>
+public class LlmInferenceServiceTests : IDisposable
+{
+    private const string Token = "hf_TESTTOKEN_4f1c2e9d77";
+    private readonly PowerShellHost _ps = new();
+    private readonly string _sandbox = "llmisvc-" + Guid.NewGuid().ToString("N")[..6];
+
+    private void Platform(int tpuNodes)
+    {
+        _ps.Run($"$sb = Start-RhaiiSandbox -Name {_sandbox} -TpuNodes {tpuNodes} -ControllerDelay 00:00:00.005; $sb | Install-RhaiiOperators | Out-Null; New-InferenceGateway | Out-Null");
+        _ps.Run($"$cred = [pscredential]::new('svc-account', (ConvertTo-SecureString 'registry-password-xyz' -AsPlainText -Force)); $hf = ConvertTo-SecureString '{Token}' -AsPlainText -Force");
+    }
+
+    private static LlmInferenceService Svc(PSObject o) => (LlmInferenceService)o.BaseObject;
+
+    [Fact]
+    public void BaselineBecomesReadyReRunSendsNothingAndVerificationPasses()
+    {
+        Platform(1);
+        var deployed = Svc(Assert.Single(_ps.Run(
+            "$out = Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -RegistryCredential $cred -HuggingFaceToken $hf -Wait -Timeout 00:02:00 -Verbose 4>&1; " +
+            "$global:verbose = @($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message); " +
+            "$out | Where-Object { $_ -is [RhaiiGke.LlmInferenceService] }")));
+        Assert.True(deployed.Ready);
+        Assert.Equal(ServingStage.Ready, deployed.Stage);
+        Assert.Equal(1, deployed.ReadyReplicas);
+        Assert.Equal("Qwen/Qwen2.5-1.5B-Instruct", deployed.Model);
+        Assert.NotNull(deployed.GatewayAddress);
+        Assert.Equal($"http://{deployed.GatewayAddress}/llm/qwen", deployed.Url);
+        Assert.Equal($"http://{deployed.GatewayAddress}/llm/qwen/v1", deployed.BaseUrl);
+        Assert.True(deployed.MutatingRequests > 0);
+        Assert.Contains(deployed.Conditions, c => c.Type == "Ready" && c.IsTrue && c.Parent is null);
+        Assert.Contains(deployed.Conditions, c => c.Type == "MainWorkloadReady" && c.Parent == "WorkloadsReady");
+        Assert.Contains(deployed.Pods, p => p.Role == "workload" && p.Ready);
+        Assert.Contains(deployed.Objects, o => o.Kind == "NetworkPolicy" && o.Name == "qwen-default-deny");
+        Assert.Contains(deployed.Objects, o => o.Kind == "Secret" && o.Name == "hf-token");
+        Assert.DoesNotContain(deployed.Objects, o => o.Kind == "EnvoyFilter"); // Baseline has no scheduler
+
+        // the token went into the Secret and the ServiceAccount lists it; it shows nowhere else
+        var json = (string)_ps.Run("Get-LlmInferenceService -Namespace llm -Name qwen | ConvertTo-Json -Depth 6")[0].BaseObject;
+        Assert.DoesNotContain(Token, json);
+        Assert.DoesNotContain("registry-password-xyz", json);
+        var verbose = string.Join("\n", _ps.Run("$global:verbose").Select(v => v.ToString()));
+        Assert.Contains("qwen", verbose);
+        Assert.DoesNotContain(Token, verbose);
+
+        var again = Svc(Assert.Single(_ps.Run("Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -RegistryCredential $cred -HuggingFaceToken $hf")));
+        Assert.Equal(0, again.MutatingRequests);
+        Assert.True(again.Ready);
+        // without credentials the existing secrets are kept, still nothing sent
+        var third = Svc(Assert.Single(_ps.Run("Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm")));
+        Assert.Equal(0, third.MutatingRequests);
+
+        var result = (TestRhaiiDeploymentResult)Assert.Single(_ps.Run("Test-RhaiiDeployment -Namespace llm -Name qwen")).BaseObject;
+        Assert.True(result.Passed, string.Join("; ", result.Checks.Where(c => c.Status == CheckStatus.Failed).Select(c => c.ToString())));
+
+        var listed = _ps.Run("Get-LlmInferenceService").Select(Svc).ToList();
+        Assert.Contains(listed, s => s.Name == "qwen" && s.Namespace == "llm" && s.Ready);
+        Assert.Single(_ps.Run("Get-LlmInferenceService -Name q*"));
+        var (_, errors) = _ps.Invoke("Get-LlmInferenceService -Namespace llm -Name nosuch");
+        Assert.Equal("LlmInferenceServiceNotFound", Assert.Single(errors).FullyQualifiedErrorId.Split(',')[0]);
+    }
+
+    [Fact]
+    public async Task CacheAwareGetsTheEnvoyFilterForThePoolRulesAndScalesStopsAndRemoves()
+    {
+        Platform(3);
+        _ps.Run("$spec = New-LlmInferenceServiceSpec -Name cache -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -Pattern CacheAware");
+        var svc = Svc(Assert.Single(_ps.Run("$spec | Deploy-LlmInferenceService -RegistryCredential $cred -HuggingFaceToken $hf -Wait -Timeout 00:02:00")));
+        Assert.True(svc.Ready);
+        Assert.Equal(3, svc.Replicas);
+        Assert.Equal(3, svc.ReadyReplicas);
+        Assert.True(svc.Scheduler);
+        Assert.Contains(svc.Pods, p => p.Role == "scheduler" && p.Ready);
+        Assert.NotNull(svc.InferencePoolGroup);
+        var filter = Assert.Single(svc.Objects, o => o.Kind == "EnvoyFilter");
+        Assert.Equal("opendatahub", filter.Namespace);
+
+        // the filter patches exactly the InferencePool rules of the route KServe created
+        var connection = (ClusterConnection)_ps.Run("$sb.Connection")[0].BaseObject;
+        var live = await RhaiiGke.Engine.Kube.KubeClients.For(connection)
+            .GetAsync("apis/networking.istio.io/v1alpha3/namespaces/opendatahub/envoyfilters/cache-llm-epp-body", CancellationToken.None);
+        Assert.NotNull(live);
+        var routeNames = live!["spec"]!["configPatches"]!.AsArray().Select(p => p!["match"]!["routeConfiguration"]!["vhost"]!["route"]!["name"]!.GetValue<string>()).ToList();
+        Assert.Equal(["llm.cache-kserve-route.0", "llm.cache-kserve-route.1"], routeNames);
+
+        var again = Svc(Assert.Single(_ps.Run("$spec | Deploy-LlmInferenceService")));
+        Assert.Equal(0, again.MutatingRequests);
+
+        var scaled = Svc(Assert.Single(_ps.Run("Set-LlmInferenceService -Namespace llm -Name cache -Replicas 2 -Wait -Timeout 00:01:00")));
+        Assert.Equal(2, scaled.Replicas);
+        Assert.Equal(2, scaled.ReadyReplicas);
+        var (_, same) = _ps.Invoke("Set-LlmInferenceService -Namespace llm -Name cache -Replicas 2 -Verbose 4>&1 | Out-Null");
+        Assert.Empty(same);
+
+        var stopped = Svc(Assert.Single(_ps.Run("Get-LlmInferenceService -Namespace llm -Name cache | Set-LlmInferenceService -Stop -Wait -Timeout 00:01:00")));
+        Assert.True(stopped.Stopped);
+        Assert.Equal(ServingStage.Stopped, stopped.Stage);
+        Assert.DoesNotContain(stopped.Pods, p => p.Role == "workload");
+
+        var resumed = Svc(Assert.Single(_ps.Run("Set-LlmInferenceService -Namespace llm -Name cache -Start -Wait -Timeout 00:01:00")));
+        Assert.True(resumed.Ready);
+        Assert.False(resumed.Stopped);
+
+        var preview = (KubeApplyResult)Assert.Single(_ps.Run("Remove-LlmInferenceService -Namespace llm -Name cache -WhatIf")).BaseObject;
+        Assert.All(preview.Objects.Where(o => o.Action != KubeApplyAction.Absent), o => Assert.Equal(KubeApplyAction.WouldDelete, o.Action));
+        Assert.Single(_ps.Run("Get-LlmInferenceService -Namespace llm -Name cache"));
+
+        var removed = (KubeApplyResult)Assert.Single(_ps.Run("Remove-LlmInferenceService -Namespace llm -Name cache -Confirm:$false -PassThru")).BaseObject;
+        Assert.Contains(removed.Objects, o => o.Kind == "LLMInferenceService" && o.Action == KubeApplyAction.Deleted);
+        Assert.Contains(removed.Objects, o => o.Kind == "EnvoyFilter" && o.Action == KubeApplyAction.Deleted);
+        Assert.Contains(removed.Objects, o => o.Kind == "NetworkPolicy" && o.Action == KubeApplyAction.Deleted);
+        Assert.DoesNotContain(removed.Objects, o => o.Kind == "Secret");
+        Assert.Empty(_ps.Run("Get-LlmInferenceService -Namespace llm"));
+    }
+
+    [Fact]
+    public void BadInputFailsBeforeAnythingIsSent()
+    {
+        Platform(1);
+        // no pull secret anywhere: refused before the namespace is created
+        var (_, errors) = _ps.Invoke("Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace fresh");
+        var error = Assert.Single(errors);
+        Assert.StartsWith("PullSecretMissing", error.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.AuthenticationError, error.CategoryInfo.Category);
+        Assert.Contains("-PullSecretFile", error.ErrorDetails?.RecommendedAction ?? error.Exception.Message + (error.ErrorDetails?.RecommendedAction ?? ""));
+        Assert.Empty(_ps.Run("Get-LlmInferenceService -Namespace fresh"));
+
+        // a manifest with lint errors is refused with the findings
+        var fixture = Path.Combine(AppContext.BaseDirectory, "Lint", "Fixtures", "seed004-pattern1.yaml");
+        Assert.True(File.Exists(fixture), fixture);
+        (_, errors) = _ps.Invoke($"Deploy-LlmInferenceService -Path '{fixture}'");
+        error = Assert.Single(errors);
+        Assert.StartsWith("ManifestLintFailed", error.FullyQualifiedErrorId);
+        Assert.Contains("RHAII", error.Exception.Message);
+
+        // -WhatIf: a server-side dry run, nothing persisted
+        var preview = Svc(Assert.Single(_ps.Run("Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -RegistryCredential $cred -WhatIf")));
+        Assert.True(preview.DryRun);
+        Assert.Contains(preview.Objects, o => o.Kind == "LLMInferenceService" && o.Action == KubeApplyAction.WouldCreate);
+        Assert.Empty(_ps.Run("Get-LlmInferenceService -Namespace llm"));
+    }
+
+    public void Dispose()
+    {
+        try { _ps.Invoke($"Stop-RhaiiSandbox -Name {_sandbox}"); } catch { /* best effort */ }
+        _ps.Dispose();
+    }
+}

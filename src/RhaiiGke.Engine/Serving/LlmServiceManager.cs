@@ -10,15 +10,6 @@ using RhaiiGke.Engine.Serving.Diagnosis;
 
 namespace RhaiiGke.Engine.Serving;
 
-/// <summary>When Deploy-LlmInferenceService adds the body-forwarding EnvoyFilter.</summary>
-public enum EnvoyFilterMode
-{
-    /// <summary>CacheAware on an Istio gateway with the EPP scheduler: patch the InferencePool rules of the route KServe created.</summary>
-    Auto,
-    Always,
-    Never,
-}
-
 /// <summary>What Deploy-LlmInferenceService deploys: a spec, or manifest files (linted first).</summary>
 public sealed class LlmDeployRequest
 {

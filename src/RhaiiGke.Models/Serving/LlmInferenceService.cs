@@ -1,5 +1,15 @@
 namespace RhaiiGke;
 
+/// <summary>When Deploy-LlmInferenceService adds the body-forwarding EnvoyFilter.</summary>
+public enum EnvoyFilterMode
+{
+    /// <summary>CacheAware on an Istio gateway with the EPP scheduler: patch the InferencePool rules of the route KServe created.</summary>
+    Auto,
+    Always,
+    Never,
+}
+
+
 /// <summary>
 /// Where an LLMInferenceService (or one of its pods) is on the way to serving. The order is the order of
 /// a healthy start: Pending, then scheduled onto a TPU node, the image pulled, the model downloaded by

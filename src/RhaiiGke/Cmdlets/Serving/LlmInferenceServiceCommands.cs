@@ -10,12 +10,9 @@ namespace RhaiiGke.Cmdlets.Serving;
 /// <summary>Connection and wait plumbing shared by the LlmInferenceService commands.</summary>
 internal static class ServingCommandSupport
 {
-    public static ServingWaitOptions WaitOptions(ClusterConnection c, TimeSpan timeout, TimeSpan? scheduling, TimeSpan? download, TimeSpan? compile)
+    public static ServingWaitOptions WaitOptions(ClusterConnection c, TimeSpan timeout, TimeSpan scheduling, TimeSpan download, TimeSpan compile)
     {
-        var o = new ServingWaitOptions { Timeout = timeout };
-        if (scheduling is { } s) o.SchedulingTimeout = o.StartingTimeout = s;
-        if (download is { } d) o.DownloadTimeout = d;
-        if (compile is { } x) o.CompileTimeout = x;
+        var o = new ServingWaitOptions { Timeout = timeout, SchedulingTimeout = scheduling, StartingTimeout = scheduling, DownloadTimeout = download, CompileTimeout = compile };
         if (c.IsSandbox)
         {
             // Sandbox controllers act in milliseconds: poll fast, and give failure stages seconds, not minutes.
@@ -76,14 +73,17 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
     [Parameter]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(60);
 
+    /// <summary>Longest time Pending, refused by the scheduler, or pulling the image.</summary>
     [Parameter]
-    public TimeSpan? SchedulingTimeout { get; set; }
+    public TimeSpan SchedulingTimeout { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>Longest model download by the storage initializer.</summary>
     [Parameter]
-    public TimeSpan? DownloadTimeout { get; set; }
+    public TimeSpan DownloadTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>Longest weight loading plus XLA compilation until the startup probe passes.</summary>
     [Parameter]
-    public TimeSpan? CompileTimeout { get; set; }
+    public TimeSpan CompileTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>The cluster; defaults to the session's (Connect-RhaiiCluster, Start-RhaiiSandbox).</summary>
     [Parameter]
@@ -209,14 +209,17 @@ public sealed class WaitLlmInferenceServiceCommand : NamedServiceCmdlet
     [Parameter]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(60);
 
+    /// <summary>Longest time Pending, refused by the scheduler, or pulling the image.</summary>
     [Parameter]
-    public TimeSpan? SchedulingTimeout { get; set; }
+    public TimeSpan SchedulingTimeout { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>Longest model download by the storage initializer.</summary>
     [Parameter]
-    public TimeSpan? DownloadTimeout { get; set; }
+    public TimeSpan DownloadTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>Longest weight loading plus XLA compilation until the startup probe passes.</summary>
     [Parameter]
-    public TimeSpan? CompileTimeout { get; set; }
+    public TimeSpan CompileTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
@@ -273,7 +276,7 @@ public sealed class SetLlmInferenceServiceCommand : NamedServiceCmdlet
         var (s, mutating) = await manager.SetAsync(Namespace, Name, Replicas, Image, Stop ? true : Start ? false : null, dryRun, cancellationToken);
         WriteVerbose(mutating == 0 ? $"{Namespace}/{Name} already had {what}; nothing sent." : $"{Namespace}/{Name}: {what} ({mutating} request(s)).");
         if (Wait && !dryRun)
-            s = await manager.WaitAsync(Namespace, Name, ServingCommandSupport.WaitOptions(connection, Timeout, null, null, null), cancellationToken, untilStopped: Stop);
+            s = await manager.WaitAsync(Namespace, Name, ServingCommandSupport.WaitOptions(connection, Timeout, TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(30)), cancellationToken, untilStopped: Stop);
         WriteObject(s);
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using RhaiiGke.Engine.Catalog;
+using RhaiiGke.Engine.Kube;
 using RhaiiGke.Engine.Manifests;
 using static RhaiiGke.Engine.Serving.Diagnosis.ClusterSnapshot;
 
@@ -579,12 +580,11 @@ internal sealed class NetworkPolicyCheck : IDiagnosisCheck
                     ["app.kubernetes.io/part-of"] = "llminferenceservice", ["kserve.io/component"] = "workload",
                 };
             var gatewayLabels = new Dictionary<string, string> { [ManifestBuilder.GatewayNameLabel] = gwName };
-            var gwNsLabels = NamespaceLabels(s, gwNs);
-            var selecting = policies.Where(p => ClusterSnapshot.Namespace(p) == ns && AppliesToIngress(p) && SelectorMatches(p["spec"]?["podSelector"], workloadLabels)).ToList();
+            var verdict = NetworkPolicyEvaluator.EvaluateIngress(policies, n => s.Get("Namespace", null, n) is { } nsObj ? Labels(nsObj) : null,
+                gwNs, gatewayLabels, ns, workloadLabels, 8000);
+            var selecting = verdict.Selecting;
             if (selecting.Count == 0) continue;
-            var allowed = selecting.Any(p => Diagnoser.Items(p["spec"]?["ingress"]).OfType<JsonObject>().Any(rule =>
-                PeerAllows(rule["from"], ns, gwNs, gwNsLabels, gatewayLabels) && PortAllows(rule["ports"], 8000)));
-            if (!allowed)
+            if (!verdict.Allowed)
                 findings.Add(Diagnoser.Finding("NetworkPolicyBlocksGateway", FindingSeverity.Error, svc,
                     $"NetworkPolicies in {ns} select the vLLM pods but none admits the gateway pods ({gwNs}, {ManifestBuilder.GatewayNameLabel}={gwName}) on port 8000; requests through the gateway time out.",
                     $"Allow ingress to the workload pods on TCP 8000 from namespaceSelector kubernetes.io/metadata.name={gwNs} with podSelector {ManifestBuilder.GatewayNameLabel}={gwName} (Export-RhaiiManifest renders {name}-allow-gateway-to-vllm).",
@@ -601,61 +601,6 @@ internal sealed class NetworkPolicyCheck : IDiagnosisCheck
         return findings;
     }
 
-    private static bool AppliesToIngress(JsonObject p)
-    {
-        var types = Diagnoser.Items(p["spec"]?["policyTypes"]).Select(t => t?.ToString()).ToList();
-        return types.Count == 0 || types.Contains("Ingress");
-    }
-
-    private static Dictionary<string, string> NamespaceLabels(ClusterSnapshot s, string ns)
-    {
-        var labels = s.Get("Namespace", null, ns) is { } n ? Labels(n) : new Dictionary<string, string>();
-        labels["kubernetes.io/metadata.name"] = ns;
-        return labels;
-    }
-
-    internal static bool SelectorMatches(JsonNode? selector, IReadOnlyDictionary<string, string> labels)
-    {
-        if (selector is null) return true;
-        if (!Matches(labels, StringMap(selector["matchLabels"]))) return false;
-        foreach (var e in Diagnoser.Items(selector["matchExpressions"]).OfType<JsonObject>())
-        {
-            var key = Str(e, "key") ?? "";
-            var values = Diagnoser.Items(e["values"]).Select(v => v?.ToString()).ToList();
-            var has = labels.TryGetValue(key, out var val);
-            var ok = Str(e, "operator") switch
-            {
-                "In" => has && values.Contains(val),
-                "NotIn" => !has || !values.Contains(val),
-                "Exists" => has,
-                "DoesNotExist" => !has,
-                _ => false,
-            };
-            if (!ok) return false;
-        }
-        return true;
-    }
-
-    private static bool PeerAllows(JsonNode? from, string policyNs, string srcNs, IReadOnlyDictionary<string, string> srcNsLabels, IReadOnlyDictionary<string, string> srcPodLabels)
-    {
-        if (from is not JsonArray peers || peers.Count == 0) return true; // empty from: everyone
-        foreach (var p in peers.OfType<JsonObject>())
-        {
-            if (p["ipBlock"] is not null) continue; // pod-to-pod traffic is not matched by ipBlock rules
-            var nsSel = p["namespaceSelector"];
-            var podSel = p["podSelector"];
-            var nsOk = nsSel is null ? srcNs == policyNs : SelectorMatches(nsSel, srcNsLabels);
-            if (nsOk && SelectorMatches(podSel, srcPodLabels)) return true;
-        }
-        return false;
-    }
-
-    private static bool PortAllows(JsonNode? ports, int port)
-    {
-        if (ports is not JsonArray arr || arr.Count == 0) return true;
-        return arr.OfType<JsonObject>().Any(p =>
-            (Str(p, "protocol") ?? "TCP") == "TCP" &&
-            (p["port"] is null || p["port"]!.ToString() == port.ToString() || p["port"]!.ToString() is "https" or "http" ||
-             p["endPort"] is not null && int.TryParse(p["port"]!.ToString(), out var lo) && int.TryParse(p["endPort"]!.ToString(), out var hi) && port >= lo && port <= hi));
-    }
+    internal static bool SelectorMatches(JsonNode? selector, IReadOnlyDictionary<string, string> labels) =>
+        NetworkPolicyEvaluator.SelectorMatches(selector, labels);
 }

@@ -64,6 +64,11 @@ internal static class Defaulting
                 {
                     spec["serviceAccountName"] ??= "default";
                     spec["serviceAccount"] ??= spec["serviceAccountName"]?.DeepClone();
+                    // the ServiceAccount admission plugin: a pod without imagePullSecrets gets its ServiceAccount's
+                    // (at creation only, so a ServiceAccount patched later needs the pod recreated)
+                    if (old is null && core is not null && spec.Arr("imagePullSecrets") is not { Count: > 0 } &&
+                        core.Peek("", "serviceaccounts", obj.Namespace(), spec.Str("serviceAccountName") ?? "default")?.Arr("imagePullSecrets") is { Count: > 0 } saSecrets)
+                        spec["imagePullSecrets"] = saSecrets.DeepClone();
                     spec["enableServiceLinks"] ??= true;
                     spec["priority"] ??= 0;
                 }

@@ -84,6 +84,30 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
             ["spec"] = new JsonObject { ["clusterIP"] = "10.96.0.1", ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = 443, ["targetPort"] = 6443 }) },
         }, WriteOptions.Controller("kube-apiserver"));
         foreach (var n in Options.Nodes) AddNodeLocked(n);
+        // GKE's node networking in kube-system: with Dataplane V2 the anetd (Cilium) agent, which enforces
+        // NetworkPolicies and replaces kube-proxy; without it kube-proxy, and policies are not enforced
+        var (dsName, app, container, image) = Options.EnforceNetworkPolicy
+            ? ("anetd", "cilium", "cilium-agent", "gke.gcr.io/cilium/cilium:v1.15.7-gke.4")
+            : ("kube-proxy", "kube-proxy", "kube-proxy", "gke.gcr.io/kube-proxy-amd64:v1.32.4-gke.1");
+        var dsLabels = new JsonObject { ["k8s-app"] = app };
+        _core.Create(_core.Registry.BuiltIn("apps", "daemonsets"), "kube-system", new JsonObject
+        {
+            ["apiVersion"] = "apps/v1", ["kind"] = "DaemonSet",
+            ["metadata"] = new JsonObject { ["name"] = dsName, ["namespace"] = "kube-system", ["labels"] = dsLabels.DeepClone() },
+            ["spec"] = new JsonObject
+            {
+                ["selector"] = new JsonObject { ["matchLabels"] = dsLabels.DeepClone() },
+                ["template"] = new JsonObject
+                {
+                    ["metadata"] = new JsonObject { ["labels"] = dsLabels.DeepClone() },
+                    ["spec"] = new JsonObject
+                    {
+                        ["hostNetwork"] = true, ["priorityClassName"] = "system-node-critical",
+                        ["containers"] = new JsonArray(new JsonObject { ["name"] = container, ["image"] = image }),
+                    },
+                },
+            },
+        }, WriteOptions.Controller("addon-manager"));
     }
 
     // ------------------------------------------------------------------ nodes

@@ -25,10 +25,62 @@ public sealed class KubeApiSimulatorOptions
     /// <summary>How many requests <see cref="KubeApiSimulator.Requests"/> keeps.</summary>
     public int RequestLogCapacity { get; set; } = 50000;
 
-    /// <summary>Options with every controller delay set to <paramref name="delay"/> (tests use a few milliseconds).</summary>
+    // ------------------------------------------------------------------ kubelet realism
+
+    /// <summary>
+    /// Registries that need credentials: a container whose image comes from one of them starts only when the
+    /// pod's <c>spec.imagePullSecrets</c> (copied from its ServiceAccount when the pod is created, as the
+    /// ServiceAccount admission plugin does) name an existing <c>kubernetes.io/dockerconfigjson</c> Secret
+    /// with an <c>auths</c> entry for the registry; otherwise ErrImagePull, then ImagePullBackOff with
+    /// kubelet back-off retries. Empty turns pull checks off.
+    /// </summary>
+    public List<string> AuthenticatedRegistries { get; set; } = ["registry.redhat.io"];
+
+    /// <summary>
+    /// Image repositories (prefix match, tag ignored) the nodes already hold, so pods run them without
+    /// credentials (imagePullPolicy IfNotPresent). The default holds the operator images the sandbox
+    /// bundles install without a pull secret (sail operator, istiod, istio-cni, the KServe controller).
+    /// </summary>
+    public List<string> PreloadedImages { get; set; } =
+    [
+        "registry.redhat.io/openshift-service-mesh/istio-sail-operator-rhel9", "registry.redhat.io/openshift-service-mesh/istio-pilot-rhel9",
+        "registry.redhat.io/openshift-service-mesh/istio-cni-rhel9", "registry.redhat.io/rhoai/odh-kserve-llmisvc-controller-rhel9",
+    ];
+
+    /// <summary>Hugging Face repositories (prefix of the repo id) that are gated: the storage initializer needs a real HF_TOKEN.</summary>
+    public List<string> GatedModelPrefixes { get; set; } = ["meta-llama/", "google/gemma", "mistralai/"];
+
+    // ------------------------------------------------------------------ data plane
+
+    /// <summary>
+    /// Back every ready workload pod (label kserve.io/component=workload) with a vLLM simulator reachable at
+    /// podIP:8000, and serve every Programmed Istio Gateway address with an Envoy-like proxy that routes as
+    /// the attached HTTPRoutes say; both through <see cref="RhaiiGke.Engine.Net.EndpointOverrides"/>.
+    /// </summary>
+    public bool DataPlane { get; set; } = true;
+
+    /// <summary>
+    /// The cluster enforces NetworkPolicies (GKE Dataplane V2): the anetd DaemonSet runs in kube-system and
+    /// the gateway proxy cannot connect to pods a policy isolates. Off: no anetd, policies are ignored.
+    /// </summary>
+    public bool EnforceNetworkPolicy { get; set; } = true;
+
+    /// <summary>How long the gateway proxy tries to connect to a pod a NetworkPolicy blocks before answering 503 (Envoy's connect_timeout).</summary>
+    public TimeSpan GatewayConnectTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Time to first token of the pod-backed vLLM simulators.</summary>
+    public double VllmTimeToFirstTokenMs { get; set; } = 5;
+
+    /// <summary>Inter-token latency of the pod-backed vLLM simulators.</summary>
+    public double VllmInterTokenLatencyMs { get; set; } = 1;
+
+    /// <summary>
+    /// Options with every controller delay set to <paramref name="delay"/> (tests use a few milliseconds) and no
+    /// registry authentication (set <see cref="AuthenticatedRegistries"/> to test pull secrets).
+    /// </summary>
     public static KubeApiSimulatorOptions Fast(TimeSpan? delay = null)
     {
-        var o = new KubeApiSimulatorOptions { Delays = KubeControllerDelays.Uniform(delay ?? TimeSpan.FromMilliseconds(20)) };
+        var o = new KubeApiSimulatorOptions { Delays = KubeControllerDelays.Uniform(delay ?? TimeSpan.FromMilliseconds(20)), AuthenticatedRegistries = [] };
         o.Nodes.AddRange(SimulatedNode.CpuPool("sandbox-default-pool", 3));
         return o;
     }
@@ -60,11 +112,18 @@ public sealed class KubeControllerDelays
     public TimeSpan KServeReconcile { get; set; } = TimeSpan.FromMilliseconds(200);
     /// <summary>Service of type LoadBalancer → status.loadBalancer.ingress.</summary>
     public TimeSpan LoadBalancer { get; set; } = TimeSpan.FromMilliseconds(300);
+    /// <summary>KServe's storage-initializer init container: model download (hf://) until it exits.</summary>
+    public TimeSpan ModelDownload { get; set; } = TimeSpan.FromMilliseconds(1000);
+    /// <summary>vLLM container started → startup probe passes (weights load and XLA compilation); started=false, ready=false until then.</summary>
+    public TimeSpan XlaCompile { get; set; } = TimeSpan.FromMilliseconds(2000);
+    /// <summary>First kubelet back-off (image pulls, restarts of crashed containers); doubles per retry up to 16 times this.</summary>
+    public TimeSpan BackOff { get; set; } = TimeSpan.FromMilliseconds(500);
 
     public static KubeControllerDelays Uniform(TimeSpan d) => new()
     {
         CrdEstablished = d, PodReady = d, NamespaceFinalize = d, IssuerReady = d, CertificateIssued = d, CaInjection = d,
         IstioReconcile = d, GatewayProgrammed = d, LwsReconcile = d, KServeReconcile = d, LoadBalancer = d,
+        ModelDownload = d, XlaCompile = d, BackOff = d,
     };
 }
 

@@ -14,9 +14,16 @@ public sealed class GkeClusterSimulators : IDisposable
 {
     private readonly ConcurrentDictionary<string, KubeApiSimulator> _clusters = new(StringComparer.Ordinal);
     private readonly TimeSpan _controllerDelay;
+    private readonly Action<KubeApiSimulatorOptions>? _configure;
     private readonly object _sync = new();
 
-    public GkeClusterSimulators(TimeSpan? controllerDelay = null) => _controllerDelay = controllerDelay ?? TimeSpan.FromMilliseconds(50);
+    /// <param name="controllerDelay">Every controller delay of the clusters' API simulators.</param>
+    /// <param name="configure">Adjusts each cluster's options before it starts (data plane, policy enforcement, registries...).</param>
+    public GkeClusterSimulators(TimeSpan? controllerDelay = null, Action<KubeApiSimulatorOptions>? configure = null)
+    {
+        _controllerDelay = controllerDelay ?? TimeSpan.FromMilliseconds(50);
+        _configure = configure;
+    }
 
     /// <summary>Wires the hooks of a GKE simulator's options (before the simulator starts).</summary>
     public void Attach(GkeApiSimulatorOptions options)
@@ -38,11 +45,17 @@ public sealed class GkeClusterSimulators : IDisposable
     {
         var sim = _clusters.GetOrAdd(Key(cluster.Project, cluster.Location, cluster.Name), _ =>
         {
-            var s = new KubeApiSimulator(new KubeApiSimulatorOptions
+            var options = new KubeApiSimulatorOptions
             {
                 KubernetesVersion = "v" + (cluster.MasterVersion is { Length: > 0 } v ? v.Split('-')[0] : "1.34.0"),
                 Delays = KubeControllerDelays.Uniform(_controllerDelay),
-            });
+                // the data plane: vLLM behind ready workload pods and the Istio gateway addresses routed as the
+                // HTTPRoutes say; New-TpuCluster creates Dataplane V2 clusters, which enforce NetworkPolicies
+                DataPlane = true,
+                EnforceNetworkPolicy = true,
+            };
+            _configure?.Invoke(options);
+            var s = new KubeApiSimulator(options);
             s.Start();
             return s;
         });

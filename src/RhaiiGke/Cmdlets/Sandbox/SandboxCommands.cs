@@ -68,7 +68,12 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
             Fail("SandboxAlreadyRunning", RhaiiErrorCategory.ResourceExists, $"A sandbox named '{Name}' is already running in this session.",
                 $"Use it (Get it from Start-RhaiiSandbox's output or Connect-RhaiiCluster), stop it with Stop-RhaiiSandbox {Name}, or pick another -Name.", Name);
         }
-        var options = new KubeApiSimulatorOptions { KubernetesVersion = KubernetesVersion, Delays = KubeControllerDelays.Uniform(ControllerDelay) };
+        // the data plane is on: ready vLLM pods answer at their pod IPs and the gateway address routes as the
+        // HTTPRoutes say (through EndpointOverrides); NetworkPolicies are enforced as on Dataplane V2
+        var options = new KubeApiSimulatorOptions
+        {
+            KubernetesVersion = KubernetesVersion, Delays = KubeControllerDelays.Uniform(ControllerDelay), DataPlane = true, EnforceNetworkPolicy = true,
+        };
         var pools = new List<string>();
         if (CpuNodes > 0)
         {

@@ -32,6 +32,7 @@ internal sealed class ControllerManager
             new EndpointsController(this), new CertManagerController(this), new SailController(this),
             new GatewayController(this), new LwsController(this), new KServeController(this),
         ];
+        if (core.Options.DataPlane) _controllers.Add(new DataPlane.DataPlaneController(this));
     }
 
     public SimCore Core => _core;
@@ -56,6 +57,7 @@ internal sealed class ControllerManager
         _cts.Cancel();
         _queue.Writer.TryComplete();
         try { _loop?.Wait(TimeSpan.FromSeconds(2)); } catch (AggregateException) { }
+        foreach (var c in _controllers.OfType<IDisposable>()) c.Dispose();
     }
 
     private void OnCommitted(WatchEvent ev)
@@ -237,6 +239,37 @@ internal abstract class SimController
         var c = new JsonObject { ["type"] = type, ["status"] = s, ["reason"] = reason, ["message"] = message, ["lastTransitionTime"] = transition };
         if (observedGeneration is not null) c["observedGeneration"] = observedGeneration;
         return c;
+    }
+
+    /// <summary>Records a core/v1 Event about <paramref name="involved"/>; a repeat of the same reason and message bumps count and lastTimestamp.</summary>
+    protected void RecordEvent(JsonObject involved, string type, string reason, string message, string component, string? host = null)
+    {
+        var evType = T("", "events");
+        var ns = involved.Namespace() ?? "default";
+        if (evType is null || Get("", "namespaces", null, ns) is null) return;
+        var name = $"{involved.Name()}.{Pods.TemplateHash(JsonValue.Create(reason + "\n" + message + (involved.Str("metadata", "uid") ?? "")))}";
+        var now = SimCore.Now();
+        var existing = Core.Peek(evType, ns, name);
+        if (existing is not null)
+        {
+            Core.Mutate(evType, existing, e => { e["count"] = (e.Long("count") ?? 1) + 1; e["lastTimestamp"] = now; }, component);
+            return;
+        }
+        var source = new JsonObject { ["component"] = component };
+        if (host is not null) source["host"] = host;
+        Core.Create(evType, ns, new JsonObject
+        {
+            ["apiVersion"] = "v1", ["kind"] = "Event",
+            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = ns },
+            ["involvedObject"] = new JsonObject
+            {
+                ["apiVersion"] = involved.Str("apiVersion") ?? "v1", ["kind"] = involved.Str("kind"), ["namespace"] = involved.Namespace(),
+                ["name"] = involved.Name(), ["uid"] = involved.Str("metadata", "uid"), ["resourceVersion"] = involved.Str("metadata", "resourceVersion"),
+            },
+            ["reason"] = reason, ["message"] = message, ["type"] = type, ["source"] = source,
+            ["firstTimestamp"] = now, ["lastTimestamp"] = now, ["count"] = 1,
+            ["reportingComponent"] = component, ["reportingInstance"] = host ?? "",
+        }, WriteOptions.Controller(component));
     }
 
     protected static bool ConditionTrue(JsonObject? o, string type) =>

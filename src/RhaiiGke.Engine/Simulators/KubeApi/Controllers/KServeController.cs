@@ -63,6 +63,10 @@ internal sealed partial class KServeController : SimController
             case "serving.kserve.io/llminferenceserviceconfigs" or "gateway.networking.k8s.io/gateways" or "apiextensions.k8s.io/customresourcedefinitions":
                 EnqueueAll();
                 break;
+            case "/serviceaccounts" or "/secrets" when ev.Namespace is not null:
+                // the storage initializer's HF_TOKEN comes from the ServiceAccount's secrets
+                foreach (var s in All(Group, "llminferenceservices", ev.Namespace)) Enqueue(KeyOf(s), Delays.KServeReconcile);
+                break;
             case "apps/deployments" or "leaderworkerset.x-k8s.io/leaderworkersets" or "gateway.networking.k8s.io/httproutes" or "/pods":
                 foreach (var r in ev.Object.Arr("metadata", "ownerReferences") ?? [])
                     if (r.Str("kind") == "LLMInferenceService") Enqueue(K(ev.Namespace, r.Str("name") ?? ""));
@@ -128,6 +132,7 @@ internal sealed partial class KServeController : SimController
         var podSpec = merged.Obj("template")?.Clone() ?? new JsonObject();
         if (podSpec.Arr("containers") is not { Count: > 0 })
             podSpec["containers"] = new JsonArray(new JsonObject { ["name"] = "main", ["image"] = "registry.redhat.io/rhaiis/vllm-tpu-rhel9:latest" });
+        AddStorageInitializer(podSpec, merged.Str("model", "uri"), ns!);
         var conditions = new List<JsonObject> { Condition("PresetsCombined", true, "Combined", "", gen, prev) };
         bool mainReady;
         string mainReason = "", mainMessage = "";
@@ -199,6 +204,20 @@ internal sealed partial class KServeController : SimController
             var eppSpec = sched.Obj("template")?.Clone() ?? new JsonObject();
             if (eppSpec.Arr("containers") is not { Count: > 0 })
                 eppSpec["containers"] = new JsonArray(new JsonObject { ["name"] = "main", ["image"] = "registry.redhat.io/rhaii/llm-d-inference-scheduler-rhel9:latest" });
+            // the EPP runs as <name>-epp-sa (scheduler.go); the simulator gives it the workload ServiceAccount's
+            // pull secrets so the scheduler image pulls with the same registry credentials as vLLM
+            eppSpec["serviceAccountName"] ??= name + "-epp-sa";
+            if (eppSpec.Str("serviceAccountName") == name + "-epp-sa")
+            {
+                var eppSa = new JsonObject
+                {
+                    ["apiVersion"] = "v1", ["kind"] = "ServiceAccount",
+                    ["metadata"] = new JsonObject { ["name"] = name + "-epp-sa", ["namespace"] = ns, ["labels"] = eppLabels.DeepClone(), ["ownerReferences"] = owner.DeepClone() },
+                };
+                if (Get("", "serviceaccounts", ns, podSpec.Str("serviceAccountName") ?? "default")?.Arr("imagePullSecrets") is { Count: > 0 } pulls) eppSa["imagePullSecrets"] = pulls.DeepClone();
+                var existingSa = Get("", "serviceaccounts", ns, name + "-epp-sa");
+                if (existingSa is null || !KJson.DeepEquals(existingSa["imagePullSecrets"], eppSa["imagePullSecrets"])) Upsert(eppSa);
+            }
             var epp = EnsureDeployment(ns!, name + "-kserve-router-scheduler", eppLabels, eppSpec, stopped ? 0 : 1, owner);
             Upsert(new JsonObject
             {
@@ -333,9 +352,67 @@ internal sealed partial class KServeController : SimController
             },
         };
         var existing = Get("apps", "deployments", ns, name);
-        if (existing is null || existing.Long("spec", "replicas") != replicas || !KJson.DeepEquals(existing.At("spec", "template", "spec", "containers"), Normalize(podSpec)["containers"]))
+        var normalized = Normalize(podSpec);
+        if (existing is null || existing.Long("spec", "replicas") != replicas || !KJson.DeepEquals(existing.At("spec", "template", "spec", "containers"), normalized["containers"]) ||
+            !KJson.DeepEquals(existing.At("spec", "template", "spec", "initContainers"), normalized["initContainers"]) ||
+            !KJson.DeepEquals(existing.At("spec", "template", "spec", "volumes"), normalized["volumes"]))
             Upsert(desired);
         return Get("apps", "deployments", ns, name);
+    }
+
+    private const string ModelVolume = "kserve-provision-location";
+    private const string ModelMountPath = "/mnt/models";
+    private const string StorageInitializerImage = "quay.io/opendatahub/kserve-storage-initializer:v0.15";
+
+    /// <summary>
+    /// As KServe's workload_storage.go does for hf:// (and s3://) model URIs: an emptyDir model volume mounted at
+    /// /mnt/models in the storage-initializer init container (args [uri, /mnt/models]) and in the main
+    /// container; HF_TOKEN for the initializer from the Secrets listed under the pod ServiceAccount's
+    /// <c>secrets:</c> that hold key HF_TOKEN (pkg/credentials service_account_credentials.go).
+    /// </summary>
+    private void AddStorageInitializer(JsonObject podSpec, string? uri, string ns)
+    {
+        if (uri is null || !(uri.StartsWith("hf://", StringComparison.OrdinalIgnoreCase) || uri.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))) return;
+        var saName = podSpec.Str("serviceAccountName") ?? "default";
+        var env = new JsonArray();
+        var sa = Get("", "serviceaccounts", ns, saName);
+        foreach (var r in sa?.Arr("secrets") ?? [])
+        {
+            var secret = Get("", "secrets", ns, r.Str("name") ?? "");
+            if (secret is null || (secret.Obj("data")?.ContainsKey("HF_TOKEN") != true && secret.Obj("stringData")?.ContainsKey("HF_TOKEN") != true)) continue;
+            env.Add(new JsonObject
+            {
+                ["name"] = "HF_TOKEN",
+                ["valueFrom"] = new JsonObject { ["secretKeyRef"] = new JsonObject { ["name"] = secret.Name(), ["key"] = "HF_TOKEN", ["optional"] = false } },
+            });
+            break;
+        }
+        var init = new JsonObject
+        {
+            ["name"] = "storage-initializer", ["image"] = StorageInitializerImage,
+            ["args"] = new JsonArray(uri, ModelMountPath),
+            ["resources"] = new JsonObject
+            {
+                ["requests"] = new JsonObject { ["cpu"] = "100m", ["memory"] = "100Mi" },
+                ["limits"] = new JsonObject { ["cpu"] = "1", ["memory"] = "1Gi" },
+            },
+            ["terminationMessagePolicy"] = "FallbackToLogsOnError",
+            ["volumeMounts"] = new JsonArray(new JsonObject { ["name"] = ModelVolume, ["mountPath"] = ModelMountPath }),
+        };
+        if (env.Count > 0) init["env"] = env;
+        var inits = podSpec["initContainers"] as JsonArray ?? new JsonArray();
+        foreach (var old in inits.Where(c => c.Str("name") == "storage-initializer").ToList()) inits.Remove(old);
+        inits.Insert(0, init);
+        podSpec["initContainers"] = inits;
+        var volumes = podSpec["volumes"] as JsonArray ?? new JsonArray();
+        if (!volumes.Any(v => v.Str("name") == ModelVolume)) volumes.Add(new JsonObject { ["name"] = ModelVolume, ["emptyDir"] = new JsonObject() });
+        podSpec["volumes"] = volumes;
+        foreach (var c in (podSpec.Arr("containers") ?? []).OfType<JsonObject>().Where(c => c.Str("name") == "main"))
+        {
+            var mounts = c["volumeMounts"] as JsonArray ?? new JsonArray();
+            if (!mounts.Any(m => m.Str("name") == ModelVolume)) mounts.Add(new JsonObject { ["name"] = ModelVolume, ["mountPath"] = ModelMountPath, ["readOnly"] = true });
+            c["volumeMounts"] = mounts;
+        }
     }
 
     private static JsonObject Normalize(JsonObject podSpec)

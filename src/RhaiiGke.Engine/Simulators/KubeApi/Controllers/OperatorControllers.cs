@@ -214,6 +214,9 @@ internal sealed class GatewayController(ControllerManager m) : SimController(m)
                 foreach (var g in All(Group, "gateways")) Enqueue("gw:" + KeyOf(g));
                 if (ev.Object.Name() == "istiod") foreach (var r in All(Group, "httproutes")) Enqueue("rt:" + KeyOf(r));
                 break;
+            case "inference.networking.k8s.io/inferencepools" or "inference.networking.x-k8s.io/inferencepools":
+                foreach (var r in All(Group, "httproutes", ev.Namespace)) Enqueue("rt:" + KeyOf(r));
+                break;
         }
     }
 
@@ -231,8 +234,16 @@ internal sealed class GatewayController(ControllerManager m) : SimController(m)
         var child = name + "-istio";
         var labels = new JsonObject { ["gateway.networking.k8s.io/gateway-name"] = name, ["istio.io/gateway-name"] = name, ["gateway.istio.io/managed"] = "istio.io-gateway-controller" };
         var owner = new JsonArray(OwnerRef(gw));
+        // the parametersRef ConfigMap customizes the generated objects (Istio 1.24+): its serviceAccount key
+        // is merged into the ServiceAccount (imagePullSecrets), as New-InferenceGateway relies on
+        var parameters = gw.Str("spec", "infrastructure", "parametersRef", "kind") == "ConfigMap"
+            ? Get("", "configmaps", ns, gw.Str("spec", "infrastructure", "parametersRef", "name") ?? "") : null;
         if (Get("", "serviceaccounts", ns, child) is null)
-            Upsert(new JsonObject { ["apiVersion"] = "v1", ["kind"] = "ServiceAccount", ["metadata"] = new JsonObject { ["name"] = child, ["namespace"] = ns, ["labels"] = labels.DeepClone(), ["ownerReferences"] = owner.DeepClone() } });
+        {
+            var sa = new JsonObject { ["apiVersion"] = "v1", ["kind"] = "ServiceAccount", ["metadata"] = new JsonObject { ["name"] = child, ["namespace"] = ns, ["labels"] = labels.DeepClone(), ["ownerReferences"] = owner.DeepClone() } };
+            if (ParametersPullSecrets(parameters) is { Count: > 0 } pulls) sa["imagePullSecrets"] = pulls;
+            Upsert(sa);
+        }
         if (Get("apps", "deployments", ns, child) is null)
             Upsert(new JsonObject
             {
@@ -245,7 +256,7 @@ internal sealed class GatewayController(ControllerManager m) : SimController(m)
                     ["template"] = new JsonObject
                     {
                         ["metadata"] = new JsonObject { ["labels"] = labels.DeepClone() },
-                        ["spec"] = new JsonObject { ["serviceAccountName"] = child, ["containers"] = new JsonArray(new JsonObject { ["name"] = "istio-proxy", ["image"] = "auto" }) },
+                        ["spec"] = GatewayPodSpec(child),
                     },
                 },
             });
@@ -292,6 +303,57 @@ internal sealed class GatewayController(ControllerManager m) : SimController(m)
         foreach (var r in routes) Enqueue("rt:" + KeyOf(r));
     }
 
+    /// <summary>
+    /// The gateway pod as Istio's deployment controller renders it: the proxy image is "auto" (the injector
+    /// fills in the mesh's proxy image) unless the Istio CR sets values.global.hub, then
+    /// {hub}/{values.global.proxy.image or proxyv2}:{values.global.tag or the Istio version};
+    /// values.global.imagePullSecrets are added to the pod.
+    /// </summary>
+    private JsonObject GatewayPodSpec(string serviceAccount)
+    {
+        var istio = All("sailoperator.io", "istios").FirstOrDefault();
+        var global = istio?.Obj("spec", "values", "global");
+        var image = "auto";
+        if (global?.Str("hub") is { Length: > 0 } hub)
+        {
+            var tag = global.Str("tag") ?? (istio!.Str("spec", "version") ?? "v1.27.3").TrimStart('v').Replace("-latest", "", StringComparison.Ordinal);
+            image = $"{hub.TrimEnd('/')}/{global.Str("proxy", "image") ?? "proxyv2"}:{tag}";
+        }
+        var spec = new JsonObject { ["serviceAccountName"] = serviceAccount, ["containers"] = new JsonArray(new JsonObject { ["name"] = "istio-proxy", ["image"] = image }) };
+        if (global?.Arr("imagePullSecrets") is { Count: > 0 } secrets)
+            spec["imagePullSecrets"] = new JsonArray(secrets.Select(x => (JsonNode)new JsonObject { ["name"] = x is JsonObject o ? o.Str("name") : x?.ToString() }).ToArray());
+        return spec;
+    }
+
+    private static JsonArray? ParametersPullSecrets(JsonObject? configMap)
+    {
+        if (configMap?.Str("data", "serviceAccount") is not { } yaml) return null;
+        try
+        {
+            var doc = Manifests.YamlCodec.ReadAll(yaml).OfType<JsonObject>().FirstOrDefault();
+            return doc?["imagePullSecrets"] is JsonArray a ? (JsonArray)a.DeepClone() : null;
+        }
+        catch (Exception) { return null; }
+    }
+
+    /// <summary>The Istio minor version from istiod's image tag (or the Istio CR's spec.version), e.g. (1, 27).</summary>
+    internal static (int Major, int Minor)? IstioVersion(SimCore core)
+    {
+        var image = core.PeekAll("apps", "deployments").FirstOrDefault(d => d.Name() == "istiod")?.Arr("spec", "template", "spec", "containers")?.FirstOrDefault().Str("image");
+        var m = image is null ? null : System.Text.RegularExpressions.Regex.Match(image, @":v?(\d+)\.(\d+)");
+        if (m is not { Success: true })
+        {
+            var v = core.PeekAll("sailoperator.io", "istios").FirstOrDefault()?.Str("spec", "version");
+            m = v is null ? null : System.Text.RegularExpressions.Regex.Match(v, @"^v?(\d+)\.(\d+)");
+        }
+        return m is { Success: true } ? (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)) : null;
+    }
+
+    /// <summary>The InferencePool group Istio routes to: 1.28+ only inference.networking.k8s.io, before only inference.networking.x-k8s.io; null when unknown.</summary>
+    internal static string? SpokenPoolGroup(SimCore core) => IstioVersion(core) is { } v
+        ? (v.Major > 1 || v.Minor >= 28 ? "inference.networking.k8s.io" : "inference.networking.x-k8s.io")
+        : null;
+
     private void Route(string key)
     {
         var (ns, name) = Split(key);
@@ -305,6 +367,8 @@ internal sealed class GatewayController(ControllerManager m) : SimController(m)
             var gw = Get(Group, "gateways", gwNs, p.Str("name") ?? "");
             if (gw is null || gw.Str("spec", "gatewayClassName") != "istio") continue;
             var unresolved = new List<string>();
+            string? unresolvedReason = null;
+            var spoken = SpokenPoolGroup(Core);
             foreach (var rule in route.Arr("spec", "rules") ?? [])
                 foreach (var b in rule.Arr("backendRefs") ?? [])
                 {
@@ -312,12 +376,19 @@ internal sealed class GatewayController(ControllerManager m) : SimController(m)
                     var group = b.Str("group") ?? "";
                     var bn = b.Str("name") ?? "";
                     var bns = b.Str("namespace") ?? ns;
+                    if (kind == "InferencePool" && spoken is not null && group != spoken)
+                    {
+                        unresolvedReason ??= "InvalidKind";
+                        unresolved.Add($"referencing unsupported backendRef: group \"{group}\" kind \"{kind}\"");
+                        continue;
+                    }
                     var exists = kind switch
                     {
                         "Service" => Get("", "services", bns, bn) is not null,
                         "InferencePool" => (T(group, "inferencepools") is not null && Get(group, "inferencepools", bns, bn) is not null),
                         _ => true,
                     };
+                    if (!exists) unresolvedReason ??= "BackendNotFound";
                     if (!exists) unresolved.Add(kind == "InferencePool" && T(group, "inferencepools") is null ? $"unsupported backendRef group {group} kind InferencePool" : $"backend({bn}.{bns}) not found");
                 }
             var prevParent = route.Arr("status", "parents")?.FirstOrDefault(x => x.Str("parentRef", "name") == p.Str("name")) as JsonObject;
@@ -326,7 +397,7 @@ internal sealed class GatewayController(ControllerManager m) : SimController(m)
                 ["parentRef"] = p?.DeepClone(), ["controllerName"] = "istio.io/gateway-controller",
                 ["conditions"] = new JsonArray(
                     Condition("Accepted", true, "Accepted", "Route was valid", gen, prevParent),
-                    Condition("ResolvedRefs", unresolved.Count == 0, unresolved.Count == 0 ? "ResolvedRefs" : "BackendNotFound",
+                    Condition("ResolvedRefs", unresolved.Count == 0, unresolved.Count == 0 ? "ResolvedRefs" : unresolvedReason ?? "BackendNotFound",
                         unresolved.Count == 0 ? "All references resolved" : string.Join("; ", unresolved), gen, prevParent)),
             });
         }

@@ -172,13 +172,14 @@ internal sealed class ReplicaSetController(ControllerManager m) : SimController(
 }
 
 /// <summary>The scheduler and the kubelet: binds pods to nodes that fit (selectors, affinity, taints, resources), then runs them.</summary>
-internal sealed class PodController(ControllerManager m) : SimController(m)
+internal sealed partial class PodController(ControllerManager m) : SimController(m)
 {
     protected override string Name => "default-scheduler";
     private readonly Dictionary<string, DateTime> _startAt = new();
 
     public override void OnEvent(WatchEvent ev)
     {
+        if (Is(ev, "", "pods") && ev.Type == "DELETED") _runs.Remove(ev.Object.Str("metadata", "uid") ?? "");
         if (Is(ev, "", "pods") && ev.Type != "DELETED")
         {
             var p = ev.Object;
@@ -225,6 +226,7 @@ internal sealed class PodController(ControllerManager m) : SimController(m)
             Enqueue(key, Delays.PodReady);
             return;
         }
+        if (_runs.ContainsKey(pod.Str("metadata", "uid") ?? "")) { RunKubelet(pod, key); return; }
         if (pod.Str("status", "phase") != "Pending") { _startAt.Remove(pod.Str("metadata", "uid") ?? ""); return; }
         var uid = pod.Str("metadata", "uid")!;
         if (!_startAt.TryGetValue(uid, out var startAt)) { startAt = DateTime.UtcNow + Delays.PodReady; _startAt[uid] = startAt; }
@@ -245,6 +247,7 @@ internal sealed class PodController(ControllerManager m) : SimController(m)
             Core.WriteStatus(podType, ns, name, ps, "kubelet");
             return;
         }
+        if (NeedsKubelet(pod)) { RunKubelet(pod, key); return; }
         // kubelet: start containers
         var restart = pod.Str("spec", "restartPolicy");
         var nodeName = pod.Str("spec", "nodeName")!;
@@ -290,8 +293,8 @@ internal sealed class PodController(ControllerManager m) : SimController(m)
         return null;
     }
 
-    private static string NodeIp(string node) => $"10.128.0.{(uint)node.GetHashCode() % 250 + 2}";
-    private static string PodIp(JsonObject pod) => $"10.{8 + (uint)(pod.Str("spec", "nodeName") ?? "").GetHashCode() % 8}.{(uint)pod.Name().GetHashCode() % 250}.{(uint)(pod.Str("metadata", "uid") ?? "").GetHashCode() % 250 + 2}";
+    internal static string NodeIp(string node) => $"10.128.0.{(uint)node.GetHashCode() % 250 + 2}";
+    internal static string PodIp(JsonObject pod) => $"10.{8 + (uint)(pod.Str("spec", "nodeName") ?? "").GetHashCode() % 8}.{(uint)pod.Name().GetHashCode() % 250}.{(uint)(pod.Str("metadata", "uid") ?? "").GetHashCode() % 250 + 2}";
 
     private (string? Node, string Why) Schedule(JsonObject pod)
     {
@@ -652,7 +655,10 @@ internal sealed class EndpointsController(ControllerManager m) : SimController(m
         var (ns, name) = Split(key);
         var svc = Get("", "services", ns, name);
         if (svc is null || svc.Str("spec", "type") != "LoadBalancer") return;
-        var ip = $"34.{(uint)key.GetHashCode() % 200 + 10}.{(uint)name.GetHashCode() % 250}.{(uint)(ns ?? "").GetHashCode() % 250 + 1}";
+        // derived from the Service's uid, so two simulators in one process never hand out the same address
+        // (the data plane registers gateway addresses process-wide)
+        var h = System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key + "/" + svc.Str("metadata", "uid")));
+        var ip = $"34.{h[0] % 200 + 10}.{h[1] % 250}.{h[2] % 250 + 1}";
         SetStatus("", "services", svc, new JsonObject { ["loadBalancer"] = new JsonObject { ["ingress"] = new JsonArray(new JsonObject { ["ip"] = ip, ["ipMode"] = "VIP" }) } });
     }
 }

@@ -63,6 +63,13 @@ public class LlmInferenceServiceTests : IDisposable
 
         var result = (TestRhaiiDeploymentResult)Assert.Single(_ps.Run("Test-RhaiiDeployment -Namespace llm -Name qwen")).BaseObject;
         Assert.True(result.Passed, string.Join("; ", result.Checks.Where(c => c.Status == CheckStatus.Failed).Select(c => c.ToString())));
+        foreach (var traffic in new[] { "GatewayHealth", "GatewayModels", "GatewayCompletion" })
+            Assert.Contains(result.Checks, c => c.Name == traffic && c.Status == CheckStatus.Passed);
+        Assert.Contains(result.Checks, c => c.Name == "GatewayCompletion" && c.Detail.Contains("qwen-kserve-"));
+
+        // the service pipes into the inference commands: BaseUrl and Model bind by property name
+        var endpoint = Assert.Single(_ps.Run("Get-LlmInferenceService -Namespace llm -Name qwen | Test-InferenceEndpoint"));
+        Assert.True((bool)endpoint.Properties["Passed"].Value, endpoint.ToString());
 
         var listed = _ps.Run("Get-LlmInferenceService").Select(Svc).ToList();
         Assert.Contains(listed, s => s.Name == "qwen" && s.Namespace == "llm" && s.Ready);

@@ -27,6 +27,13 @@ public abstract class SnapshotCommandBase : RhaiiCmdlet
     /// <summary>Runs the command's checks on one snapshot.</summary>
     protected abstract void Evaluate(ClusterSnapshot snapshot);
 
+    /// <summary>Live mode: the snapshot plus the connection it came from, for checks that send traffic.</summary>
+    protected virtual Task EvaluateLiveAsync(ClusterSnapshot snapshot, ClusterConnection connection, CancellationToken cancellationToken)
+    {
+        Evaluate(snapshot);
+        return Task.CompletedTask;
+    }
+
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
         if (ParameterSetName == DumpSet)
@@ -38,7 +45,7 @@ public abstract class SnapshotCommandBase : RhaiiCmdlet
         WriteVerbose($"Reading cluster state from {connection.Server}.");
         var snapshot = await ClusterSnapshotReader.ReadAsync(connection, this, cancellationToken);
         ReportProgress(1, "Reading cluster state", "done", 100, completed: true);
-        Evaluate(snapshot);
+        await EvaluateLiveAsync(snapshot, connection, cancellationToken);
     }
 
     protected override Task EndProcessingAsync(CancellationToken cancellationToken)

@@ -158,6 +158,35 @@ public class LlmInferenceServiceTests : IDisposable
         Assert.Empty(_ps.Run("Get-LlmInferenceService -Namespace llm"));
     }
 
+    [Fact]
+    public void SeededFaultsStopTheWaitWithTheDiagnosisAndTheFix()
+    {
+        Platform(1);
+        // wrong topology: the pool is v6e 2x2; a 2x4 pod is refused by the scheduler
+        var (_, errors) = _ps.Invoke("Deploy-LlmInferenceService -Name topo -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace faults -Topology 2x4 -RegistryCredential $cred -HuggingFaceToken $hf -Wait -SchedulingTimeout 00:00:02 -Timeout 00:01:00");
+        var error = Assert.Single(errors);
+        Assert.StartsWith("LlmInferenceServiceUnschedulable", error.FullyQualifiedErrorId);
+        Assert.Contains("didn't match Pod's node affinity/selector", error.Exception.Message);
+        Assert.Contains("TpuTopology", error.Exception.Message);
+        Assert.False(string.IsNullOrEmpty(error.ErrorDetails?.RecommendedAction));
+        var topo = Svc(Assert.Single(_ps.Run("Get-LlmInferenceService -Namespace faults -Name topo")));
+        Assert.Equal(ServingStage.Unschedulable, topo.Stage);
+        Assert.Contains(_ps.Run("Get-RhaiiDiagnosis").Select(f => (DiagnosisFinding)f.BaseObject), f => f.CheckId.StartsWith("TpuTopology", StringComparison.Ordinal));
+
+        // a gated model without a token: the storage initializer is refused; the error carries the diagnosis' fix
+        (_, errors) = _ps.Invoke("$env:HF_TOKEN = $null; $env:HUGGING_FACE_HUB_TOKEN = $null; " +
+            "Deploy-LlmInferenceService -Name gated -Model meta-llama/Llama-3.2-1B-Instruct -Namespace gated -RegistryCredential $cred -Wait -Timeout 00:01:00 -WarningVariable w -WarningAction SilentlyContinue; " +
+            "if (-not ($w -match 'No Hugging Face token')) { throw 'expected the no-token warning' }");
+        error = Assert.Single(errors);
+        Assert.StartsWith("LlmInferenceServiceModelDownloadFailed", error.FullyQualifiedErrorId);
+        Assert.Contains("HuggingFaceTokenRejected", error.Exception.Message);
+        Assert.Contains("HF_TOKEN", error.ErrorDetails?.RecommendedAction ?? "");
+
+        // the fix: deploy again with the token; the same command converges to Ready
+        var healed = Svc(Assert.Single(_ps.Run("Deploy-LlmInferenceService -Name gated -Model meta-llama/Llama-3.2-1B-Instruct -Namespace gated -HuggingFaceToken $hf -Wait -Timeout 00:01:00 -WarningAction SilentlyContinue")));
+        Assert.True(healed.Ready);
+    }
+
     public void Dispose()
     {
         try { _ps.Invoke($"Stop-RhaiiSandbox -Name {_sandbox}"); } catch { /* best effort */ }

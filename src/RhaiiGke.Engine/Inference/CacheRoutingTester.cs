@@ -12,7 +12,7 @@ public sealed class CacheRoutingOptions
     /// <summary>Metrics URLs of the pods when they differ from <see cref="PodUrls"/>; empty = PodUrls, else the gateway's /metrics.</summary>
     public string[] MetricsUrls { get; set; } = [];
     public string? Model { get; set; }
-    public string? ApiKey { get; set; }
+    public System.Security.SecureString? ApiKey { get; set; }
     public int Groups { get; set; } = 4;
     public int RequestsPerGroup { get; set; } = 8;
     /// <summary>Words per shared prefix; 1,024 words are about 6,000 characters, about 90 of the EPP's 64-character blocks.</summary>

@@ -8,7 +8,7 @@ public sealed class EndpointTestOptions
 {
     public string BaseUrl { get; set; } = "";
     public string? Model { get; set; }
-    public string? ApiKey { get; set; }
+    public System.Security.SecureString? ApiKey { get; set; }
     /// <summary>Where to scrape vLLM metrics when the base URL (a gateway) does not serve /metrics.</summary>
     public string? MetricsUrl { get; set; }
     /// <summary>How long the first completion may take (XLA compilation on TPU).</summary>
@@ -32,6 +32,7 @@ public static class EndpointTester
         var sw = Stopwatch.StartNew();
         void Add(string name, InferenceCheckStatus status, string detail, double ms = 0, int code = 0)
         {
+            detail = target.Redact(detail) ?? "";
             checks.Add(new InferenceEndpointCheck { Name = name, Status = status, Detail = detail, DurationMs = ms, StatusCode = code });
             log.Verbose($"{name}: {status} {detail}");
         }

@@ -146,7 +146,7 @@ public sealed class InferenceBenchmarkRunner
                 await ex.Conn.SendAsync(_requests[i % _requests.Length], ex.Obs, ex.Cts.Token).ConfigureAwait(false);
                 _log.Verbose($"Warm-up request {i + 1}: HTTP {ex.Obs.Status} in {Stopwatch.GetElapsedTime(t0).TotalMilliseconds:0} ms (excluded from results).");
                 if (ex.Obs.Status != 200)
-                    _log.Warning($"Warm-up request {i + 1} answered HTTP {ex.Obs.Status}: {ex.Obs.Error}");
+                    _log.Warning($"Warm-up request {i + 1} answered HTTP {ex.Obs.Status}: {_target.Redact(ex.Obs.Error)}");
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
@@ -475,6 +475,7 @@ public sealed class InferenceBenchmarkRunner
             else if (o.Error is not null) { errType = "stream_error"; err = o.Error; }
             else if (o.ChoiceChunks == 0) { errType = "stream_error"; err = "The response had no choices."; }
         }
+        if (err is not null) err = _target.Redact(err);
         var success = errType is null;
         var queueTime = (t0 - queuedAt) / s_freq;
         var start = (t0 - ctx.T0) / s_freq;
@@ -522,7 +523,7 @@ public sealed class InferenceBenchmarkRunner
                 Pod = o.Pod,
                 ErrorType = errType ?? "",
                 Error = err ?? "",
-                GeneratedText = _spec.Detailed ? o.Text.ToString() : "",
+                GeneratedText = _spec.Detailed ? _target.Redact(o.Text.ToString())! : "",
             };
             _logWriter?.Write(record);
         }

@@ -146,7 +146,7 @@ public static class PrometheusText
 public static class MetricsScraper
 {
     /// <summary>Scrapes one URL. A URL without a path gets /metrics appended.</summary>
-    public static async Task<List<InferenceMetricSample>> ScrapeAsync(string url, TimeSpan timeout, CancellationToken ct, string? apiKey = null, bool skipCertificateCheck = false)
+    public static async Task<List<InferenceMetricSample>> ScrapeAsync(string url, TimeSpan timeout, CancellationToken ct, System.Security.SecureString? apiKey = null, bool skipCertificateCheck = false)
     {
         var u = new Uri(url);
         var path = u.AbsolutePath is "" or "/" ? "/metrics" : u.PathAndQuery;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security;
 using System.Text;
 
 namespace RhaiiGke.Engine.Inference;
@@ -49,7 +50,21 @@ internal sealed class HttpTarget
     /// <summary>Normalized base URL without a trailing /v1.</summary>
     public string BaseUrl { get; }
     public bool SkipCertificateCheck { get; init; }
-    public string? ApiKey { get; init; }
+
+    private readonly string? _apiKey;
+
+    /// <summary>
+    /// Bearer token for the Authorization header. Write-only: it is revealed once, into the request bytes,
+    /// and otherwise used only to <see cref="Redact"/> it from text a server sends back.
+    /// </summary>
+    public SecureString? ApiKey { init => _apiKey = value is null || value.Length == 0 ? null : new System.Net.NetworkCredential("", value).Password; }
+
+    /// <summary>Whether requests carry an Authorization header.</summary>
+    public bool HasApiKey => _apiKey is not null;
+
+    /// <summary><paramref name="text"/> with every occurrence of the API key replaced (servers may echo a rejected key in an error).</summary>
+    public string? Redact(string? text) =>
+        _apiKey is null || string.IsNullOrEmpty(text) ? text : text.Replace(_apiKey, "[redacted]", StringComparison.Ordinal);
 
     /// <summary>A complete HTTP/1.1 request as bytes, ready to send many times.</summary>
     public byte[] BuildRequest(string method, string path, ReadOnlySpan<byte> body, bool streaming)
@@ -59,7 +74,7 @@ internal sealed class HttpTarget
         sb.Append("User-Agent: RhaiiGke\r\n");
         if (streaming) sb.Append("Accept: text/event-stream\r\n");
         else sb.Append("Accept: application/json\r\n");
-        if (!string.IsNullOrEmpty(ApiKey)) sb.Append("Authorization: Bearer ").Append(ApiKey).Append("\r\n");
+        if (_apiKey is not null) sb.Append("Authorization: Bearer ").Append(_apiKey).Append("\r\n");
         if (method == "POST") sb.Append("Content-Type: application/json\r\nContent-Length: ").Append(body.Length).Append("\r\n");
         sb.Append("\r\n");
         var head = Encoding.ASCII.GetBytes(sb.ToString());

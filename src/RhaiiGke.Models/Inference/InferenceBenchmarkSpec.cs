@@ -42,8 +42,8 @@ public sealed class InferenceBenchmarkSpec
     /// <summary>Model name; empty = the first model from /v1/models.</summary>
     public string? Model { get; set; }
     public InferenceApi Api { get; set; } = InferenceApi.Chat;
-    /// <summary>Bearer token; never written to output, logs or files.</summary>
-    public string? ApiKey { get; set; }
+    /// <summary>Bearer token; never written to output, logs or files (server text that echoes it is redacted).</summary>
+    public System.Security.SecureString? ApiKey { get; set; }
     public InferenceBenchmarkProfile Profile { get; set; } = InferenceBenchmarkProfile.Concurrent;
     /// <summary>Concurrency levels (Concurrent); the highest also sets the Sweep's throughput stage.</summary>
     public int[] Concurrency { get; set; } = [1];

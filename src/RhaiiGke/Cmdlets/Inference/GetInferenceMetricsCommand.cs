@@ -28,8 +28,10 @@ public sealed class GetInferenceMetricsCommand : RhaiiCmdlet
     [ValidateRange(1, 3600)]
     public int TimeoutSec { get; set; } = 30;
 
+    /// <summary>Bearer token for the endpoint, as a SecureString (a plain string is accepted and converted); never written to output, streams, errors or files.</summary>
     [Parameter]
-    public string? ApiKey { get; set; }
+    [SecureStringTransformation]
+    public System.Security.SecureString? ApiKey { get; set; }
 
     [Parameter]
     public SwitchParameter SkipCertificateCheck { get; set; }

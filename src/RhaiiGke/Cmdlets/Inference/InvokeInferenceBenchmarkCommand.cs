@@ -120,8 +120,10 @@ public sealed class InvokeInferenceBenchmarkCommand : RhaiiCmdlet
     [Parameter]
     public SwitchParameter Detailed { get; set; }
 
+    /// <summary>Bearer token for the endpoint, as a SecureString (a plain string is accepted and converted); never written to output, streams, errors or files.</summary>
     [Parameter]
-    public string? ApiKey { get; set; }
+    [SecureStringTransformation]
+    public System.Security.SecureString? ApiKey { get; set; }
 
     [Parameter]
     public SwitchParameter SkipCertificateCheck { get; set; }

@@ -56,8 +56,10 @@ public sealed class TestInferenceCacheRoutingCommand : RhaiiCmdlet
     [ValidateRange(1, 86400)]
     public int TimeoutSec { get; set; } = 120;
 
+    /// <summary>Bearer token for the endpoint, as a SecureString (a plain string is accepted and converted); never written to output, streams, errors or files.</summary>
     [Parameter]
-    public string? ApiKey { get; set; }
+    [SecureStringTransformation]
+    public System.Security.SecureString? ApiKey { get; set; }
 
     [Parameter]
     public SwitchParameter SkipCertificateCheck { get; set; }

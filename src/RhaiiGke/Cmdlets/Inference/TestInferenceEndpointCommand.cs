@@ -33,8 +33,10 @@ public sealed class TestInferenceEndpointCommand : RhaiiCmdlet
     [ValidateRange(1, 4096)]
     public int MaxTokens { get; set; } = 8;
 
+    /// <summary>Bearer token for the endpoint, as a SecureString (a plain string is accepted and converted); never written to output, streams, errors or files.</summary>
     [Parameter]
-    public string? ApiKey { get; set; }
+    [SecureStringTransformation]
+    public System.Security.SecureString? ApiKey { get; set; }
 
     [Parameter]
     public SwitchParameter SkipCertificateCheck { get; set; }

@@ -1,8 +1,9 @@
 #Requires -Version 7.4
 <#
 .SYNOPSIS
-    Runbook pattern "operators on a cluster" without a cloud: a local sandbox, the RHAII operators,
-    their status, an idempotent re-run, kubectl against the same API, and teardown.
+    The runbooks without a cloud: a local sandbox with a TPU pool, the RHAII operators, the Istio
+    inference gateway, a CacheAware LLMInferenceService deployed and verified through the gateway,
+    a short benchmark, a seeded fault and its diagnosis, scale to zero, and teardown.
 .EXAMPLE
     dotnet pwsh ./examples/Sandbox.ps1 -ModuleManifest ./out/RhaiiGke/RhaiiGke.psd1
 .EXAMPLE
@@ -18,8 +19,8 @@ param(
 $ErrorActionPreference = 'Stop'
 Import-Module $ModuleManifest
 
-# One v6e 2x2 TPU host next to three CPU nodes, labelled and tainted as GKE does.
-$sandbox = Start-RhaiiSandbox -TpuNodes 1 -Accelerator v6e -Topology 2x2 -FaultRate $FaultRate `
+# Three v6e 2x2 TPU hosts next to three CPU nodes, labelled and tainted as GKE does.
+$sandbox = Start-RhaiiSandbox -TpuNodes 3 -Accelerator v6e -Topology 2x2 -FaultRate $FaultRate `
     -ControllerDelay $ControllerDelay -KubeconfigPath $KubeconfigPath
 $sandbox | Format-Table
 
@@ -43,6 +44,39 @@ try {
         kubectl --kubeconfig $KubeconfigPath get pods -A
         kubectl --kubeconfig $KubeconfigPath get certificates,clusterissuers -A
     }
+
+    # The gateway, then a CacheAware service (3 replicas, EPP, prefix caching). The sandbox's kubelet
+    # wants registry credentials for registry.redhat.io; any will do here.
+    New-InferenceGateway | Format-Table
+    $registry = [pscredential]::new('demo', (ConvertTo-SecureString 'not-a-real-password' -AsPlainText -Force))
+    $service = New-LlmInferenceServiceSpec -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Pattern CacheAware -WarningAction SilentlyContinue |
+        Deploy-LlmInferenceService -RegistryCredential $registry -Wait -Timeout 00:05:00
+    $service | Format-List
+
+    # The runbook's verification (operators, conditions, route, pool, policies, traffic) and the endpoint checks.
+    Test-RhaiiDeployment -Namespace $service.Namespace -Name $service.Name | ForEach-Object Checks | Format-Table
+    $service | Test-InferenceEndpoint | Format-Table
+    $service | Invoke-InferenceBenchmark -Profile Concurrent -Concurrency 4 -NumPrompts 40 -OutputTokens 16 | Format-List
+
+    # A seeded fault: a gated model without a Hugging Face token. Free a TPU host first, then the
+    # wait stops at the storage initializer's 401 and the error carries the diagnosis and its fix.
+    Set-LlmInferenceService -Name qwen -Namespace $service.Namespace -Replicas 2 -Wait | Format-Table
+    try {
+        Remove-Item Env:HF_TOKEN, Env:HUGGING_FACE_HUB_TOKEN -ErrorAction SilentlyContinue
+        Deploy-LlmInferenceService -Name gated -Model meta-llama/Llama-3.2-1B-Instruct -RegistryCredential $registry `
+            -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue | Out-Null
+    }
+    catch {
+        "{0}: {1}" -f $_.FullyQualifiedErrorId, $_.Exception.Message
+        "Fix: {0}" -f $_.ErrorDetails.RecommendedAction
+    }
+    Get-RhaiiDiagnosis | Format-Table
+    Remove-LlmInferenceService -Name gated -Confirm:$false
+
+    # Scale to zero and back; then remove.
+    Set-LlmInferenceService -Name qwen -Namespace $service.Namespace -Stop -Wait | Format-Table
+    Set-LlmInferenceService -Name qwen -Namespace $service.Namespace -Start -Wait | Format-Table
+    Remove-LlmInferenceService -Name qwen -Namespace $service.Namespace -Confirm:$false
 
     Uninstall-RhaiiOperators -Confirm:$false | Out-Null
 }

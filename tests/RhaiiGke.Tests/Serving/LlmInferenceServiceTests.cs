@@ -104,6 +104,11 @@ public class LlmInferenceServiceTests : IDisposable
         var again = Svc(Assert.Single(_ps.Run("$spec | Deploy-LlmInferenceService")));
         Assert.Equal(0, again.MutatingRequests);
 
+        var verified = (TestRhaiiDeploymentResult)Assert.Single(_ps.Run("Test-RhaiiDeployment -Namespace llm -Name cache")).BaseObject;
+        Assert.True(verified.Passed, string.Join("; ", verified.Checks.Where(c => c.Status == CheckStatus.Failed).Select(c => c.ToString())));
+        Assert.Contains(verified.Checks, c => c.Name == "Scheduler" && c.Passed);
+        Assert.Contains(verified.Checks, c => c.Name == "GatewayCompletion" && c.Passed);
+
         var scaled = Svc(Assert.Single(_ps.Run("Set-LlmInferenceService -Namespace llm -Name cache -Replicas 2 -Wait -Timeout 00:01:00")));
         Assert.Equal(2, scaled.Replicas);
         Assert.Equal(2, scaled.ReadyReplicas);

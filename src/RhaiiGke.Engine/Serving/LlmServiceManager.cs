@@ -24,6 +24,8 @@ public sealed class LlmDeployRequest
     public bool NetworkPolicies { get; init; } = true;
     /// <summary>Read the token from the environment when none is given (off in tests that must not see the caller's token).</summary>
     public bool TokenFromEnvironment { get; init; } = true;
+    /// <summary>Create the spec's Gateway when it does not exist (as New-InferenceGateway would).</summary>
+    public bool CreateGateway { get; init; } = true;
 }
 
 /// <summary>Per-stage limits of a wait (Deploy -Wait, Wait-LlmInferenceService).</summary>
@@ -273,7 +275,11 @@ public sealed class LlmServiceManager
         if (request.Spec is null) Lint(request.Manifests, _log);
         var objects = await PlanAsync(request, ct).ConfigureAwait(false);
         var services = objects.Where(o => o.Str("kind") == "LLMInferenceService").Select(o => (Ns: o.Namespace() ?? _connection.Namespace, Name: o.Name(), Obj: o)).ToList();
-        await PreflightAsync(services.Select(s => s.Obj), ct).ConfigureAwait(false);
+        var createGateway = request.CreateGateway && request.Spec is not null;
+        var missingGateways = await PreflightAsync(services.Select(s => s.Obj), createGateway, ct).ConfigureAwait(false);
+        var gatewayMutating = 0;
+        if (createGateway && missingGateways.Count > 0)
+            gatewayMutating = (await CreateGatewayAsync(request.Spec!, options, ct).ConfigureAwait(false)).MutatingRequests;
 
         options.Component ??= services.Count == 1 ? $"{services[0].Ns}/{services[0].Name}" : "llminferenceservices";
         var applyWait = options.Wait;
@@ -282,7 +288,7 @@ public sealed class LlmServiceManager
         try { result = await new ApplyEngine(_connection, _log).ApplyAsync(objects, options, ct).ConfigureAwait(false); }
         finally { options.Wait = applyWait; }
         var applied = result.Objects.ToList();
-        var mutating = result.MutatingRequests;
+        var mutating = result.MutatingRequests + gatewayMutating;
 
         if (request.Spec is { } spec && NeedsEnvoyFilter(spec, request.EnvoyFilter))
         {
@@ -321,22 +327,49 @@ public sealed class LlmServiceManager
     };
 
     /// <summary>Read-only checks before anything is sent: KServe present, the gateway exists.</summary>
-    private async Task PreflightAsync(IEnumerable<JsonObject> services, CancellationToken ct)
+    private async Task<List<(string Ns, string Name)>> PreflightAsync(IEnumerable<JsonObject> services, bool willCreate, CancellationToken ct)
     {
         if (await _client.Mapper.FindAsync("serving.kserve.io/v1alpha1", "LLMInferenceService", ct).ConfigureAwait(false) is null)
             throw new RhaiiException("KServeNotInstalled", RhaiiErrorCategory.NotInstalled,
                 "The cluster does not serve LLMInferenceService (serving.kserve.io/v1alpha1); nothing was applied.", "Run Install-RhaiiOperators first.");
+        var missing = new List<(string, string)>();
         foreach (var svc in services)
         {
             var gwRef = (svc.Arr("spec", "router", "gateway", "refs") ?? []).OfType<JsonObject>().FirstOrDefault();
             if (gwRef is null) continue;
-            var path = $"apis/gateway.networking.k8s.io/v1/namespaces/{gwRef.Str("namespace") ?? svc.Namespace()}/gateways/{gwRef.Str("name")}";
+            var gwNs = gwRef.Str("namespace") ?? svc.Namespace() ?? _connection.Namespace;
+            var gwName = gwRef.Str("name") ?? "inference-gateway";
             JsonObject? gw = null;
-            try { gw = await _client.GetAsync(path, ct).ConfigureAwait(false); }
+            try { gw = await _client.GetAsync($"apis/gateway.networking.k8s.io/v1/namespaces/{gwNs}/gateways/{gwName}", ct).ConfigureAwait(false); }
             catch (KubeApiException e) when (e.IsResourceNotServed) { }
-            if (gw is null)
-                _log.Warning($"Gateway {gwRef.Str("namespace") ?? svc.Namespace()}/{gwRef.Str("name")} does not exist: {svc.Name()} will not become Ready until New-InferenceGateway creates it.");
+            if (gw is not null || missing.Contains((gwNs, gwName))) continue;
+            missing.Add((gwNs, gwName));
+            if (!willCreate)
+                _log.Warning($"Gateway {gwNs}/{gwName} does not exist: {svc.Name()} will not become Ready until New-InferenceGateway creates it.");
         }
+        return missing;
+    }
+
+    /// <summary>
+    /// Creates the Gateway a spec names when it does not exist (what New-InferenceGateway does), so that
+    /// Install-RhaiiOperators | Deploy-LlmInferenceService works on a fresh cluster. The generated
+    /// gateway ServiceAccount gets the registry pull secret Install-RhaiiOperators left in the gateway namespace.
+    /// </summary>
+    private async Task<InferenceGateway> CreateGatewayAsync(LlmInferenceServiceSpec spec, KubeApplyOptions options, CancellationToken ct)
+    {
+        string? pull = null;
+        foreach (var candidate in new[] { spec.PullSecretName, "rhaii-pull-secret" }.OfType<string>().Distinct())
+        {
+            var s = await _client.GetAsync($"api/v1/namespaces/{spec.GatewayNamespace}/secrets/{candidate}", ct).ConfigureAwait(false);
+            if (s?.Str("type") == "kubernetes.io/dockerconfigjson") { pull = candidate; break; }
+        }
+        _log.Verbose($"Gateway {spec.GatewayNamespace}/{spec.GatewayName} does not exist; creating it ({spec.GatewayClass}{(pull is null ? "" : ", pull secret " + pull)}).");
+        var gwOptions = new KubeApplyOptions
+        {
+            DryRun = options.DryRun, Timeout = options.Timeout, PollInterval = options.PollInterval, RetryBaseDelay = options.RetryBaseDelay,
+            MaxRetryDelay = options.MaxRetryDelay, MaxRetries = options.MaxRetries, FieldManager = options.FieldManager, Force = options.Force, Component = "gateway",
+        };
+        return await GatewayDeployer.DeployAsync(_connection, spec.GatewayName, spec.GatewayNamespace, spec.GatewayClass, pull, gwOptions, _log, ct).ConfigureAwait(false);
     }
 
     private static bool NeedsEnvoyFilter(LlmInferenceServiceSpec spec, EnvoyFilterMode mode) => mode switch

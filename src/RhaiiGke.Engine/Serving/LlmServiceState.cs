@@ -196,7 +196,10 @@ public static class LlmServiceState
             if (reason is "CreateContainerConfigError" or "CreateContainerError")
                 return (init ? ServingStage.ModelDownloadFailed : ServingStage.CrashLoop, $"{cname}: {reason}: {waiting.Str("message")}");
             var failedExit = s.Obj("state", "terminated") is { } term && (term.Long("exitCode") ?? 0) != 0;
-            if (reason == "CrashLoopBackOff" || (failedExit && (s.Long("restartCount") ?? 0) > 0) || (init && failedExit))
+            // Running again after failing twice or more is still a crash loop: between back-offs the
+            // container runs, and the stage must not flip back to progress each time.
+            var looping = (s.Long("restartCount") ?? 0) >= 2 && (s.Long("lastState", "terminated", "exitCode") ?? 0) != 0;
+            if (reason == "CrashLoopBackOff" || looping || (failedExit && (s.Long("restartCount") ?? 0) > 0) || (init && failedExit))
                 return (init ? ServingStage.ModelDownloadFailed : ServingStage.CrashLoop,
                     $"{cname}: {reason ?? "Error"} (restarts {s.Long("restartCount") ?? 0}){(lastMsg is null ? "" : ": " + Tail(lastMsg))}");
         }

@@ -57,4 +57,29 @@ public class EmptyProjectToOperatorsTests
         var api = clusters.For(GkeTestBed.Project, GkeTestBed.Zone, "e2e")!;
         Assert.True(api.Serves("serving.kserve.io/v1alpha1", "LLMInferenceService"));
     }
+    [Fact]
+    public void TheCardsWholePipelineEndsInABenchmarkThroughTheGateway()
+    {
+        using var clusters = new GkeClusterSimulators(TimeSpan.FromMilliseconds(5));
+        using var bed = new GkeTestBed(configure: clusters.Attach);
+        using var ps = new GkeCmdletHost(bed);
+
+        // New-TpuCluster ... | Install-RhaiiOperators | Deploy-LlmInferenceService ... | Test-InferenceEndpoint | Invoke-InferenceBenchmark
+        var result = ps.Ok("""
+            $cred = [pscredential]::new('svc', (ConvertTo-SecureString 'registry-password' -AsPlainText -Force))
+            New-TpuCluster @c -Name card -Zone europe-west4-a -Accelerator v6e -Topology 2x2 -InitialNodeCount 1 -SystemNodeCount 2 |
+                Get-TpuClusterCredential @c -AuthMode Token |
+                Connect-RhaiiCluster |
+                Install-RhaiiOperators |
+                Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -RegistryCredential $cred -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue |
+                Test-InferenceEndpoint |
+                Invoke-InferenceBenchmark -Concurrency 2 -NumPrompts 20 -InputTokens 64 -OutputTokens 8
+            """).Single<InferenceBenchmarkResult>();
+        Assert.Equal(20, result.Completed);
+        Assert.Equal(0, result.Failed);
+        Assert.Contains("/rhaii-inference/qwen", result.BaseUrl);
+        Assert.Equal("Qwen/Qwen2.5-1.5B-Instruct", result.Model);
+        var api = clusters.For(GkeTestBed.Project, GkeTestBed.Zone, "card")!;
+        Assert.Contains(api.ListObjects("gateway.networking.k8s.io/v1", "Gateway"), g => g["metadata"]!["name"]!.GetValue<string>() == "inference-gateway");
+    }
 }

@@ -31,6 +31,8 @@ public class LlmServiceStateTests
         ServingStage.Compiling, "startup probe")]
     [InlineData("""{"phase":"Running","conditions":[{"type":"PodScheduled","status":"True"}],"containerStatuses":[{"name":"main","ready":false,"restartCount":4,"lastState":{"terminated":{"exitCode":1,"reason":"Error","message":"ValueError: Total number of attention heads (28) must be divisible by tensor parallel size (8)."}},"state":{"waiting":{"reason":"CrashLoopBackOff"}}}]}""",
         ServingStage.CrashLoop, "tensor parallel")]
+    [InlineData("""{"phase":"Pending","conditions":[{"type":"PodScheduled","status":"True"},{"type":"Initialized","status":"False"}],"initContainerStatuses":[{"name":"storage-initializer","ready":false,"restartCount":3,"lastState":{"terminated":{"exitCode":1,"reason":"Error","message":"401 Client Error"}},"state":{"running":{"startedAt":"2026-11-25T10:00:00Z"}}}]}""",
+        ServingStage.ModelDownloadFailed, "restarts 3")]
     [InlineData("""{"phase":"Running","conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"True"}],"containerStatuses":[{"name":"main","ready":true,"started":true,"restartCount":0,"state":{"running":{}}}]}""",
         ServingStage.Ready, null)]
     public void PodsAreClassifiedIntoStages(string status, ServingStage expected, string? messagePart)

@@ -37,10 +37,14 @@ public static class ClusterSession
             "No cluster connection: pass -Cluster, pipe a connection in, or connect first.",
             "Run Connect-RhaiiCluster (kubeconfig, endpoint, or a TpuCluster from the pipeline), or Start-RhaiiSandbox for a local sandbox.");
 
+    /// <summary>A sandbox, or an API server on this machine (a simulator, kind): controllers answer in milliseconds.</summary>
+    public static bool IsLocal(ClusterConnection c) =>
+        c.IsSandbox || (Uri.TryCreate(c.Server, UriKind.Absolute, out var u) && u.IsLoopback);
+
     /// <summary>Faster polling against a local sandbox, where controllers act in milliseconds.</summary>
     public static void TuneForSandbox(ClusterConnection c, KubeApplyOptions o)
     {
-        if (!c.IsSandbox) return;
+        if (!IsLocal(c)) return;
         if (o.PollInterval > TimeSpan.FromMilliseconds(100)) o.PollInterval = TimeSpan.FromMilliseconds(100);
         o.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
         o.MaxRetryDelay = TimeSpan.FromSeconds(1);

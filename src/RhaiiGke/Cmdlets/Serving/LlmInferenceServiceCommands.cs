@@ -13,7 +13,7 @@ internal static class ServingCommandSupport
     public static ServingWaitOptions WaitOptions(ClusterConnection c, TimeSpan timeout, TimeSpan scheduling, TimeSpan download, TimeSpan compile)
     {
         var o = new ServingWaitOptions { Timeout = timeout, SchedulingTimeout = scheduling, StartingTimeout = scheduling, DownloadTimeout = download, CompileTimeout = compile };
-        if (c.IsSandbox)
+        if (ClusterSession.IsLocal(c))
         {
             // Sandbox controllers act in milliseconds: poll fast, and give failure stages seconds, not minutes.
             o.PollInterval = TimeSpan.FromMilliseconds(100);
@@ -65,6 +65,10 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
 
     [Parameter]
     public SwitchParameter NoNetworkPolicy { get; set; }
+
+    /// <summary>Do not create the spec's Gateway when it is missing (by default it is created as New-InferenceGateway would).</summary>
+    [Parameter]
+    public SwitchParameter NoGateway { get; set; }
 
     /// <summary>Wait until Ready, showing each stage.</summary>
     [Parameter]
@@ -119,6 +123,7 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
             PullSecretConfig = PullSecretInput.Read(this, PullSecretFile, UseSystemAuth, RegistryCredential, Registry),
             EnvoyFilter = EnvoyFilter,
             NetworkPolicies = !NoNetworkPolicy,
+            CreateGateway = !NoGateway,
         };
         var target = spec is null ? string.Join(", ", manifests.Select(m => System.IO.Path.GetFileName(m.Item1))) : $"{spec.Namespace}/{spec.Name}";
         var dryRun = !ShouldProcess($"{target} on {connection.Name}", "Deploy LLMInferenceService");

@@ -73,6 +73,40 @@ public class DiagnosisTests
         return matches[0];
     }
 
+    [Theory]
+    [InlineData("30s", true)]
+    [InlineData("1m30s", true)]
+    [InlineData("0s", false)]
+    [InlineData("10m", false)]
+    public void ARouteTimeoutShorterThanXlaCompilationIsFound(string timeout, bool found)
+    {
+        var route = $$"""
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: { name: qwen-kserve-route, namespace: demo }
+            spec:
+              parentRefs: [{ name: inference-gateway, namespace: opendatahub }]
+              rules:
+              - matches: [{ path: { type: PathPrefix, value: /demo/qwen } }]
+                timeouts: { request: {{timeout}} }
+                backendRefs: [{ name: qwen-kserve-workload-svc, port: 8000 }]
+            """;
+        var f = Diagnose(route).Where(x => x.CheckId == "FirstInferenceTimeout").ToList();
+        Assert.Equal(found, f.Count == 1);
+        if (found)
+        {
+            Assert.Contains(timeout, f[0].Message);
+            Assert.Contains("0s", f[0].Fix);
+        }
+    }
+
+    [Theory]
+    [InlineData("1h2m3.5s", 3723.5)]
+    [InlineData("500ms", 0.5)]
+    [InlineData("0s", 0)]
+    public void GatewayApiDurationsParse(string text, double seconds) =>
+        Assert.Equal(seconds, RhaiiGke.Engine.Serving.Diagnosis.FirstInferenceTimeoutCheck.ParseDuration(text)!.Value.TotalSeconds, 3);
+
     [Fact]
     public void WrongAcceleratorLabelFromSeed004IsFoundWithTheRightValue()
     {

@@ -29,6 +29,7 @@ public static class Diagnoser
         new HuggingFaceTokenCheck(),
         new ProbeBudgetCheck(),
         new NetworkPolicyCheck(),
+        new FirstInferenceTimeoutCheck(),
     ];
 
     public static IReadOnlyList<DiagnosisFinding> Run(ClusterSnapshot snapshot, IEnumerable<string>? onlyChecks = null)
@@ -48,7 +49,7 @@ public static class Diagnoser
         "TpuTolerationMissing", "TpuRequestMismatch", "WebhookWithoutEndpoints", "InferencePoolMissing", "InferencePoolGroupMismatch",
         "GatewayNotProgrammed", "HttpRouteMissing", "HttpRouteNotAccepted", "HttpRouteRefsUnresolved", "WorkloadWithoutReadyEndpoints",
         "WorkloadCrashLoop", "TpuBoundsMismatch", "HuggingFaceTokenRejected", "HuggingFaceTokenNotOnServiceAccount", "SecretMissing",
-        "ProbeBudgetTooShort", "NetworkPolicyBlocksGateway", "NetworkPolicyNotEnforced",
+        "ProbeBudgetTooShort", "NetworkPolicyBlocksGateway", "NetworkPolicyNotEnforced", "FirstInferenceTimeout",
     ];
 
     internal static DiagnosisFinding Finding(string id, FindingSeverity sev, JsonObject obj, string message, string fix, IEnumerable<string>? evidence = null) => new()
@@ -412,6 +413,54 @@ internal sealed class GatewayRoutingCheck : IDiagnosisCheck
                     "No vLLM pod is ready behind the workload Service, so requests through the gateway get 503.",
                     "Look at the workload pods' findings (scheduling, image pull, crash loop, probes); a TPU pod needs several minutes for model download and XLA compilation before it is ready.",
                     [$"Service {name}-kserve-workload-svc has 0 ready endpoints"]);
+        }
+    }
+}
+
+/// <summary>
+/// The first requests after a start compile XLA graphs for new shapes (one to two minutes on v6e); a route
+/// or backend timeout shorter than that turns them into 504s although the service is healthy.
+/// </summary>
+internal sealed class FirstInferenceTimeoutCheck : IDiagnosisCheck
+{
+    public string Id => "FirstInferenceTimeout";
+    public static readonly TimeSpan Minimum = TimeSpan.FromMinutes(3);
+    private static readonly Regex Part = new(@"(\d+(?:\.\d+)?)(h|ms|m|s)", RegexOptions.Compiled);
+
+    /// <summary>A Gateway API duration ("30s", "1m30s", "500ms"); null when it is not one.</summary>
+    public static TimeSpan? ParseDuration(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        var total = TimeSpan.Zero;
+        var pos = 0;
+        foreach (Match m in Part.Matches(text))
+        {
+            if (m.Index != pos) return null;
+            var v = double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            total += m.Groups[2].Value switch { "h" => TimeSpan.FromHours(v), "m" => TimeSpan.FromMinutes(v), "s" => TimeSpan.FromSeconds(v), _ => TimeSpan.FromMilliseconds(v) };
+            pos = m.Index + m.Length;
+        }
+        return pos == text.Length ? total : null;
+    }
+
+    public IEnumerable<DiagnosisFinding> Run(ClusterSnapshot s)
+    {
+        foreach (var route in s.OfKind("HTTPRoute"))
+        {
+            var rules = Diagnoser.Items(route["spec"]?["rules"]).OfType<JsonObject>().ToList();
+            for (var i = 0; i < rules.Count; i++)
+            {
+                foreach (var field in new[] { "request", "backendRequest" })
+                {
+                    var text = Str(rules[i]["timeouts"], field);
+                    if (ParseDuration(text) is not { } d || d == TimeSpan.Zero || d >= Minimum) continue;
+                    yield return Diagnoser.Finding("FirstInferenceTimeout", FindingSeverity.Warning, route,
+                        $"Rule {i} of HTTPRoute {Name(route)} times out after {text}; the first requests after a vLLM start compile XLA graphs on the TPU for one to two minutes and get 504 from the gateway.",
+                        $"Set timeouts.{field} to 0s (no timeout, as KServe's own route does) or at least {Minimum.TotalMinutes:0}m, and warm the service up before sending traffic (Test-InferenceEndpoint -WarmupTimeout).",
+                        [$"spec.rules[{i}].timeouts.{field}: {text}"]);
+                    break;
+                }
+            }
         }
     }
 }

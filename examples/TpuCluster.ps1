@@ -18,20 +18,14 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 Import-Module $ModuleManifest
-$sim = $null
+$sandbox = $null
 if (-not $Project) {
-    # No cloud: start the GKE API simulator (an Engine type, so it is created by reflection) and point the
-    # module at it through the documented environment variables.
-    $null = Get-TpuTopology -Accelerator v6e
-    $engine = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'RhaiiGke.Engine' } | Select-Object -First 1
-    $options = [Activator]::CreateInstance($engine.GetType('RhaiiGke.Engine.Simulators.Gke.GkeApiSimulatorOptions'))
-    $options.OperationDuration = [timespan]::FromMilliseconds(300)
-    $sim = [Activator]::CreateInstance($engine.GetType('RhaiiGke.Engine.Simulators.Gke.GkeApiSimulator'), @($options))
-    foreach ($kv in $sim.EnvironmentVariables.GetEnumerator()) { Set-Item "env:$($kv.Key)" $kv.Value }
-    $Project = 'sandbox-project'
-    $PSDefaultParameterValues['*-Tpu*:AccessToken'] = ConvertTo-SecureString $sim.IssueToken() -AsPlainText -Force
-    $PSDefaultParameterValues['Test-RhaiiPrerequisites:AccessToken'] = $PSDefaultParameterValues['*-Tpu*:AccessToken']
-    Write-Host "GKE API simulator at $($sim.Url)"
+    # No cloud: a GKE sandbox simulates the GKE, Compute and Service Usage APIs on loopback and points this
+    # session's GKE commands at it (RHAII_GKE_ENDPOINT and friends, its own token); each cluster it
+    # creates is a Kubernetes sandbox with TPU nodes.
+    $sandbox = Start-RhaiiSandbox -Gke -Name gke-sandbox -OperationDuration 00:00:00.3
+    $Project = $sandbox.Project
+    Write-Host "GKE API sandbox at $($sandbox.Server) (project $Project)"
 }
 try {
     $pre = Test-RhaiiPrerequisites -Project $Project -Zone $Zone -Accelerator v6e -Topology $Topology -MaxNodes 2
@@ -48,5 +42,5 @@ try {
     if (-not $Keep) { $cluster | Remove-TpuCluster -Confirm:$false }
 }
 finally {
-    if ($sim) { $sim.Dispose() }
+    if ($sandbox) { Stop-RhaiiSandbox -Name $sandbox.Name }
 }

@@ -4,8 +4,12 @@ namespace RhaiiGke;
 public sealed class RhaiiSandbox
 {
     public string Name { get; init; } = "";
-    /// <summary>API server URL (http://127.0.0.1:PORT).</summary>
+    /// <summary>Kubernetes (an API server with controllers) or Gke (the Google Cloud APIs, whose clusters are Kubernetes sandboxes).</summary>
+    public string Kind { get; init; } = "Kubernetes";
+    /// <summary>API server URL (http://127.0.0.1:PORT); for a GKE sandbox, the GKE API base URL.</summary>
     public string Server { get; init; } = "";
+    /// <summary>The simulated Google Cloud project (GKE sandboxes).</summary>
+    public string? Project { get; init; }
     /// <summary>kubeconfig written for kubectl, when -KubeconfigPath was given.</summary>
     public string? KubeconfigPath { get; init; }
     public string? Context { get; init; }
@@ -17,8 +21,8 @@ public sealed class RhaiiSandbox
     public TimeSpan ControllerDelay { get; init; }
     public DateTimeOffset StartedAt { get; init; } = DateTimeOffset.UtcNow;
     public bool Running { get; set; } = true;
-    /// <summary>The connection cluster commands use (also bound by property name: -Cluster).</summary>
-    public ClusterConnection Connection { get; init; } = new();
+    /// <summary>The connection cluster commands use (also bound by property name: -Cluster); null for a GKE sandbox.</summary>
+    public ClusterConnection? Connection { get; init; }
 
     public override string ToString() => $"{Name} ({Server})";
 }

@@ -46,7 +46,8 @@ public abstract class GkeCmdlet : RhaiiCmdlet
     protected GkeConnectionOptions ConnectionOptions() => new()
     {
         Project = string.IsNullOrWhiteSpace(Project) ? null : Project,
-        AccessToken = AccessToken,
+        // A GKE sandbox (Start-RhaiiSandbox -Gke) in this session answers with its own token when no credential is given.
+        AccessToken = AccessToken ?? (CredentialFile is null ? Sandbox.SandboxRegistry.GkeTokenFor(Endpoint) : null),
         CredentialFile = CredentialFile is null ? null : GetUnresolvedProviderPathFromPSPath(CredentialFile),
         ContainerEndpoint = Endpoint,
         ComputeEndpoint = ComputeEndpoint,

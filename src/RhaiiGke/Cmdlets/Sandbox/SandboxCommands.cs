@@ -4,40 +4,76 @@ using RhaiiGke.Cmdlets.Platform;
 using RhaiiGke.Completers;
 using RhaiiGke.Engine.Catalog;
 using RhaiiGke.Engine.Kube;
+using RhaiiGke.Engine.Simulators.Gke;
 using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Engine.Simulators.Sandbox;
 
 namespace RhaiiGke.Cmdlets.Sandbox;
+
+/// <summary>One running sandbox: what to dispose, the environment to restore, and (GKE) the token the simulator accepts.</summary>
+internal sealed class SandboxEntry
+{
+    public required RhaiiSandbox Info { get; init; }
+    public required IDisposable[] Owned { get; init; }
+    public Dictionary<string, string?> PreviousEnvironment { get; } = new(StringComparer.Ordinal);
+    public System.Security.SecureString? GkeToken { get; init; }
+    public string? GkeEndpoint { get; init; }
+}
 
 /// <summary>The sandboxes running in this process, by name.</summary>
 internal static class SandboxRegistry
 {
-    public static readonly ConcurrentDictionary<string, (KubeApiSimulator Simulator, RhaiiSandbox Info)> Running = new(StringComparer.OrdinalIgnoreCase);
+    public static readonly ConcurrentDictionary<string, SandboxEntry> Running = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The token of the GKE sandbox serving <paramref name="endpoint"/> (or the RHAII_GKE_ENDPOINT one), so GKE commands need no credentials there.</summary>
+    public static System.Security.SecureString? GkeTokenFor(string? endpoint)
+    {
+        endpoint ??= Environment.GetEnvironmentVariable("RHAII_GKE_ENDPOINT");
+        if (string.IsNullOrEmpty(endpoint)) return null;
+        return Running.Values.FirstOrDefault(e => e.GkeEndpoint is not null && string.Equals(e.GkeEndpoint.TrimEnd('/'), endpoint.TrimEnd('/'), StringComparison.OrdinalIgnoreCase))?.GkeToken;
+    }
 }
 
 /// <summary>Starts a local Kubernetes API sandbox (simulated API server and controllers) and connects to it.</summary>
-[Cmdlet(VerbsLifecycle.Start, "RhaiiSandbox", SupportsShouldProcess = true)]
+[Cmdlet(VerbsLifecycle.Start, "RhaiiSandbox", SupportsShouldProcess = true, DefaultParameterSetName = KubernetesSet)]
 [OutputType(typeof(RhaiiSandbox))]
 public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
 {
+    private const string KubernetesSet = "Kubernetes";
+    private const string GkeSet = "Gke";
+
+    /// <summary>Simulate Google Cloud instead: the GKE, Compute and Service Usage APIs on loopback, whose clusters are Kubernetes sandboxes.</summary>
+    [Parameter(ParameterSetName = GkeSet, Mandatory = true)]
+    public SwitchParameter Gke { get; set; }
+
+    /// <summary>The simulated project (set as GOOGLE_CLOUD_PROJECT while the sandbox runs).</summary>
+    [Parameter(ParameterSetName = GkeSet)]
+    [ValidatePattern("^[a-z][-a-z0-9]{4,28}[a-z0-9]$")]
+    public string Project { get; set; } = "rhaii-sandbox";
+
+    /// <summary>How long each simulated GKE operation (cluster or node pool create, resize, delete) takes.</summary>
+    [Parameter(ParameterSetName = GkeSet)]
+    public TimeSpan OperationDuration { get; set; } = TimeSpan.FromSeconds(1);
+
     [Parameter(Position = 0)]
     [ValidatePattern("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
     public string Name { get; set; } = "rhaii-sandbox";
 
     /// <summary>CPU nodes (e2-standard-8) in the default pool.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = KubernetesSet)]
     [ValidateRange(0, 100)]
     public int CpuNodes { get; set; } = 3;
 
     /// <summary>TPU nodes (hosts) to add, labelled and tainted as GKE does.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = KubernetesSet)]
     [ValidateRange(0, 256)]
     public int TpuNodes { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = KubernetesSet)]
     [ArgumentCompleter(typeof(AcceleratorCompleter))]
     public string Accelerator { get; set; } = "v6e";
 
-    [Parameter]
+    [Parameter(ParameterSetName = KubernetesSet)]
     [ArgumentCompleter(typeof(TopologyCompleter))]
     public string Topology { get; set; } = "2x2";
 
@@ -46,19 +82,19 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
     public TimeSpan ControllerDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Share (0-0.5) of API requests answered with injected faults: 5xx, 429 with Retry-After, conflicts, slow responses and dropped watches.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = KubernetesSet)]
     [ValidateRange(0.0, 0.5)]
     public double FaultRate { get; set; }
 
     /// <summary>Write a kubeconfig here so kubectl can use the sandbox.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = KubernetesSet)]
     public string? KubeconfigPath { get; set; }
 
-    [Parameter]
+    [Parameter(ParameterSetName = KubernetesSet)]
     public string KubernetesVersion { get; set; } = "v1.32.4";
 
     /// <summary>Do not make the sandbox the session's default cluster.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = KubernetesSet)]
     public SwitchParameter NoConnect { get; set; }
 
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
@@ -67,6 +103,11 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
         {
             Fail("SandboxAlreadyRunning", RhaiiErrorCategory.ResourceExists, $"A sandbox named '{Name}' is already running in this session.",
                 $"Use it (Get it from Start-RhaiiSandbox's output or Connect-RhaiiCluster), stop it with Stop-RhaiiSandbox {Name}, or pick another -Name.", Name);
+        }
+        if (Gke)
+        {
+            StartGke();
+            return;
         }
         // the data plane is on: ready vLLM pods answer at their pod IPs and the gateway address routes as the
         // HTTPRoutes say (through EndpointOverrides); NetworkPolicies are enforced as on Dataplane V2
@@ -107,9 +148,40 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
             Name = Name, Server = sim.Server, KubeconfigPath = kubeconfig, Context = kubeconfig is null ? null : Name, NodePools = pools,
             KubernetesVersion = KubernetesVersion, FaultRate = FaultRate, ControllerDelay = ControllerDelay, Connection = connection,
         };
-        SandboxRegistry.Running[Name] = (sim, info);
+        SandboxRegistry.Running[Name] = new SandboxEntry { Info = info, Owned = [sim] };
         if (!NoConnect) ClusterSession.Default = connection;
         WriteVerbose($"Sandbox {Name} listens on {sim.Server}{(kubeconfig is null ? "" : $"; kubectl --kubeconfig {kubeconfig}")}");
+        WriteObject(info);
+    }
+
+    private void StartGke()
+    {
+        if (SandboxRegistry.Running.Values.Any(e => e.GkeEndpoint is not null))
+            Fail("GkeSandboxAlreadyRunning", RhaiiErrorCategory.ResourceExists, "A GKE sandbox already runs in this session; the Google API endpoints can point at one only.",
+                $"Stop it first: Stop-RhaiiSandbox {SandboxRegistry.Running.Values.First(e => e.GkeEndpoint is not null).Info.Name}.");
+        if (!ShouldProcess(Name, "Start a local Google Cloud (GKE) API sandbox and point this session's GKE commands at it")) return;
+        // Every cluster New-TpuCluster creates gets a Kubernetes sandbox (with its data plane) as its endpoint.
+        var clusters = new GkeClusterSimulators(ControllerDelay);
+        var options = new GkeApiSimulatorOptions { OperationDuration = OperationDuration };
+        clusters.Attach(options);
+        var sim = new GkeApiSimulator(options);
+        var token = new System.Security.SecureString();
+        foreach (var ch in sim.IssueToken()) token.AppendChar(ch);
+        token.MakeReadOnly();
+        var info = new RhaiiSandbox
+        {
+            Name = Name, Kind = "Gke", Server = sim.ContainerEndpoint, Project = Project, ControllerDelay = ControllerDelay, Connection = null,
+        };
+        var entry = new SandboxEntry { Info = info, Owned = [sim, clusters], GkeToken = token, GkeEndpoint = sim.ContainerEndpoint };
+        var env = sim.EnvironmentVariables.ToDictionary(kv => kv.Key, kv => kv.Value);
+        env["GOOGLE_CLOUD_PROJECT"] = Project;
+        foreach (var (k, v) in env)
+        {
+            entry.PreviousEnvironment[k] = Environment.GetEnvironmentVariable(k);
+            Environment.SetEnvironmentVariable(k, v);
+        }
+        SandboxRegistry.Running[Name] = entry;
+        WriteVerbose($"GKE sandbox {Name} listens on {sim.Url}; {string.Join(", ", env.Keys)} point this session's GKE commands at it until Stop-RhaiiSandbox {Name}.");
         WriteObject(info);
     }
 }
@@ -142,9 +214,12 @@ public sealed class StopRhaiiSandboxCommand : RhaiiCmdlet
             }
             if (!ShouldProcess(n, "Stop the sandbox (everything in it is lost)")) continue;
             SandboxRegistry.Running.TryRemove(n, out _);
-            entry.Simulator.Dispose();
+            foreach (var d in entry.Owned) d.Dispose();
+            foreach (var (k, v) in entry.PreviousEnvironment) Environment.SetEnvironmentVariable(k, v);
             entry.Info.Running = false;
             if (ClusterSession.Default?.Server == entry.Info.Server) ClusterSession.Default = null;
+            if (entry.GkeEndpoint is not null && ClusterSession.Default is { } d2 && Uri.TryCreate(d2.Server, UriKind.Absolute, out var u) && u.IsLoopback)
+                ClusterSession.Default = null; // its clusters went with it
             if (PassThru) WriteObject(entry.Info);
         }
         return Task.CompletedTask;

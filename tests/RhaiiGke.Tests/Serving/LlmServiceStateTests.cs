@@ -87,6 +87,27 @@ public class LlmServiceStateTests
     }
 
     [Fact]
+    public void TheServiceRoundTripsThroughJson()
+    {
+        var s = new LlmInferenceService
+        {
+            Name = "qwen", Namespace = "llm", Model = "Qwen/Qwen2.5-7B-Instruct", Stage = ServingStage.Compiling, Replicas = 3, ReadyReplicas = 2,
+            Url = "http://34.1.2.3/llm/qwen", Conditions = [new ServiceCondition { Type = "Ready", Status = "False", Reason = "WorkloadsNotReady" }],
+            Pods = [new ServicePod { Name = "qwen-kserve-a", Role = "workload", Stage = ServingStage.Compiling, Restarts = 1 }],
+            Objects = [new KubeObjectResult { Kind = "Secret", Name = "hf-token", Namespace = "llm", Action = KubeApplyAction.Created }],
+        };
+        var json = System.Text.Json.JsonSerializer.Serialize(s);
+        var back = System.Text.Json.JsonSerializer.Deserialize<LlmInferenceService>(json)!;
+        Assert.Equal(s.Name, back.Name);
+        Assert.Equal(s.Stage, back.Stage);
+        Assert.Equal(s.BaseUrl, back.BaseUrl);
+        Assert.Equal("WorkloadsNotReady", Assert.Single(back.Conditions).Reason);
+        Assert.Equal(1, Assert.Single(back.Pods).Restarts);
+        Assert.Equal(KubeApplyAction.Created, Assert.Single(back.Objects).Action);
+        Assert.Equal(json, System.Text.Json.JsonSerializer.Serialize(back));
+    }
+
+    [Fact]
     public void TheEnvoyFilterTargetsOnlyTheRulesThatReachAnInferencePool()
     {
         var route = KJson.ParseObject("""

@@ -28,8 +28,8 @@ public class LlmInferenceServiceTests : IDisposable
     {
         Platform(1);
         var deployed = Svc(Assert.Single(_ps.Run(
-            "$out = Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -RegistryCredential $cred -HuggingFaceToken $hf -Wait -Timeout 00:02:00 -Verbose 4>&1; " +
-            "$global:verbose = @($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message); " +
+            "$DebugPreference = 'Continue'; $out = Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -RegistryCredential $cred -HuggingFaceToken $hf -Wait -Timeout 00:02:00 -Verbose 4>&1 5>&1 3>&1; $DebugPreference = 'SilentlyContinue'; " +
+            "$global:verbose = @($out | Where-Object { $_ -is [System.Management.Automation.InformationalRecord] } | ForEach-Object Message); " +
             "$out | Where-Object { $_ -is [RhaiiGke.LlmInferenceService] }")));
         Assert.True(deployed.Ready);
         Assert.Equal(ServingStage.Ready, deployed.Stage);

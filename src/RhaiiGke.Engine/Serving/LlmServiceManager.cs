@@ -162,6 +162,15 @@ public sealed class LlmServiceManager
                 throw new RhaiiException("NoLlmInferenceServiceInManifest", RhaiiErrorCategory.InvalidData,
                     "The manifest files contain no LLMInferenceService.", "Pass files that define one (Export-RhaiiManifest writes them).");
             FillPlaceholders(objects, request);
+            // One service per file set: label what comes with it so Remove-LlmInferenceService finds it too.
+            var only = objects.Where(o => o.Str("kind") == "LLMInferenceService").Select(o => o.Name()).Distinct().ToList();
+            if (only.Count == 1)
+                foreach (var o in objects.Where(o => o.Str("kind") is not ("Namespace" or "LLMInferenceService")))
+                {
+                    var labels = o.Ensure("metadata").Ensure("labels");
+                    labels[ServiceLabel] ??= only[0];
+                    labels[ManifestBuilder.ManagedByLabel] ??= "rhaiigke";
+                }
             foreach (var ns in objects.Select(o => o.Namespace()).Where(n => n is not null).Distinct().ToList())
                 if (!objects.Any(o => o.Str("kind") == "Namespace" && o.Name() == ns))
                     objects.Insert(0, ManifestBuilder.Namespace(ns!, null));
@@ -573,8 +582,8 @@ public sealed class LlmServiceManager
 
     /// <summary>
     /// Deletes the service (KServe's children follow by owner reference), then what Deploy created for it
-    /// (labelled rhaiigke.io/service): policies, route config, ServiceAccount, EnvoyFilter; Secrets and the
-    /// namespace only when asked.
+    /// (labelled rhaiigke.io/service): policies, route config, ServiceAccount, EnvoyFilter; Secrets only when
+    /// asked. The namespace is never deleted (it may hold other services).
     /// </summary>
     public async Task<KubeApplyResult> RemoveAsync(string ns, string name, bool includeSecrets, KubeApplyOptions options, CancellationToken ct)
     {

@@ -134,6 +134,39 @@ public class LlmInferenceServiceTests : IDisposable
         Assert.Contains(removed.Objects, o => o.Kind == "NetworkPolicy" && o.Action == KubeApplyAction.Deleted);
         Assert.DoesNotContain(removed.Objects, o => o.Kind == "Secret");
         Assert.Empty(_ps.Run("Get-LlmInferenceService -Namespace llm"));
+        // a second teardown converges: the not-found error is non-terminating
+        Assert.Empty(_ps.Run("Remove-LlmInferenceService -Namespace llm -Name cache -Confirm:$false -ErrorAction SilentlyContinue"));
+        var (_, again2) = _ps.Invoke("Remove-LlmInferenceService -Namespace llm -Name cache -Confirm:$false");
+        Assert.StartsWith("LlmInferenceServiceNotFound", Assert.Single(again2).FullyQualifiedErrorId);
+    }
+
+    [Fact]
+    public void DeploysExportedManifestsWithTheSecretsFilledAndRemovesWhatCameWithThem()
+    {
+        Platform(1);
+        var dir = Path.Combine(Path.GetTempPath(), "rhaii-path-" + Guid.NewGuid().ToString("N")[..6]);
+        try
+        {
+            _ps.Run($"New-LlmInferenceServiceSpec -Name fromfiles -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace files -WarningAction SilentlyContinue | Export-RhaiiManifest -Path '{dir}' | Out-Null");
+            Assert.Contains(Directory.GetFiles(dir), f => File.ReadAllText(f).Contains("REPLACE_ME"));
+            // placeholders left and no credential given: refused before anything is sent
+            var (_, errors) = _ps.Invoke($"$env:HF_TOKEN = $null; Deploy-LlmInferenceService -Path '{dir}'");
+            Assert.StartsWith("ManifestPlaceholder", Assert.Single(errors).FullyQualifiedErrorId);
+            Assert.Empty(_ps.Run("Get-LlmInferenceService -Namespace files"));
+
+            var svc = Svc(Assert.Single(_ps.Run($"Deploy-LlmInferenceService -Path '{dir}' -HuggingFaceToken $hf -RegistryCredential $cred -Wait -Timeout 00:01:00")));
+            Assert.True(svc.Ready);
+            Assert.Equal(0, Svc(Assert.Single(_ps.Run($"Deploy-LlmInferenceService -Path '{dir}' -HuggingFaceToken $hf -RegistryCredential $cred"))).MutatingRequests);
+            foreach (var f in Directory.GetFiles(dir)) Assert.DoesNotContain(Token, File.ReadAllText(f)); // the files are not rewritten
+
+            var removed = (KubeApplyResult)Assert.Single(_ps.Run("Remove-LlmInferenceService -Namespace files -Name fromfiles -IncludeSecrets -Confirm:$false -PassThru")).BaseObject;
+            Assert.Contains(removed.Objects, o => o.Kind == "NetworkPolicy" && o.Action == KubeApplyAction.Deleted);
+            Assert.Contains(removed.Objects, o => o.Kind == "Secret" && o.Name == "hf-token" && o.Action == KubeApplyAction.Deleted);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        }
     }
 
     [Fact]

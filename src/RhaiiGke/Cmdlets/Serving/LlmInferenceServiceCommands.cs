@@ -308,7 +308,13 @@ public sealed class RemoveLlmInferenceServiceCommand : NamedServiceCmdlet
         if (dryRun && !MyInvocation.BoundParameters.ContainsKey("WhatIf")) return;
         var options = new KubeApplyOptions { DryRun = dryRun, Timeout = Timeout };
         ClusterSession.TuneForSandbox(connection, options);
-        var result = await new LlmServiceManager(connection, this).RemoveAsync(Namespace, Name, IncludeSecrets, options, cancellationToken);
+        KubeApplyResult result;
+        try { result = await new LlmServiceManager(connection, this).RemoveAsync(Namespace, Name, IncludeSecrets, options, cancellationToken); }
+        catch (RhaiiException e) when (e.ErrorId == "LlmInferenceServiceNotFound")
+        {
+            WriteError(e); // not terminating: -ErrorAction SilentlyContinue makes teardown scripts re-runnable
+            return;
+        }
         foreach (var o in result.Objects) WriteVerbose(o.ToString());
         if (PassThru || dryRun) WriteObject(result);
     }

@@ -16,6 +16,7 @@ public static class GatewayDeployer
         string? pullSecretName, KubeApplyOptions options, IRhaiiLog? log, CancellationToken ct)
     {
         log ??= NullRhaiiLog.Instance;
+        await RequireGatewayClassAsync(connection, gatewayClass, ct).ConfigureAwait(false);
         // The pull secret itself is placed by Install-RhaiiOperators (or by the user); only its name is referenced here.
         var objects = new[] { ManifestBuilder.Make(ManifestBuilder.Namespace(ns, null), "namespace", ManifestBuilder.OrderNamespace) }
             .Concat(ManifestBuilder.BuildGateway(name, ns, gatewayClass, pullSecretName).Where(o => o.Kind != "Secret"));
@@ -39,5 +40,32 @@ public static class GatewayDeployer
             DryRun = options.DryRun,
             Cluster = connection.Name,
         };
+    }
+
+    /// <summary>
+    /// Fails before anything is applied when the cluster has no such GatewayClass: a Gateway of an unknown
+    /// class is accepted by the API server and then never programmed, which only shows as a timeout later.
+    /// </summary>
+    public static async Task RequireGatewayClassAsync(ClusterConnection connection, InferenceGatewayClass gatewayClass, CancellationToken ct)
+    {
+        var className = ManifestBuilder.GatewayClassName(gatewayClass);
+        var client = KubeClients.For(connection);
+        JsonObject? cls;
+        try { cls = await client.GetAsync($"apis/gateway.networking.k8s.io/v1/gatewayclasses/{className}", ct).ConfigureAwait(false); }
+        catch (KubeApiException e) when (e.IsResourceNotServed)
+        {
+            throw new RhaiiException("GatewayApiNotInstalled", RhaiiErrorCategory.NotInstalled,
+                "The cluster does not serve the Gateway API (gateway.networking.k8s.io/v1); nothing was applied.",
+                gatewayClass == InferenceGatewayClass.Istio
+                    ? "Run Install-RhaiiOperators (it installs the Gateway API CRDs with Istio)."
+                    : "Enable the Gateway API on the GKE cluster: gcloud container clusters update <cluster> --gateway-api=standard (New-TpuCluster enables it).", className, e);
+        }
+        if (cls is null)
+            throw new RhaiiException("GatewayClassNotFound", RhaiiErrorCategory.ObjectNotFound,
+                $"GatewayClass {className} does not exist on the cluster, so a Gateway of that class would never be programmed; nothing was applied.",
+                gatewayClass == InferenceGatewayClass.Istio
+                    ? "Install Istio with Install-RhaiiOperators (istiod creates the istio GatewayClass), or check Get-RhaiiOperatorStatus."
+                    : "GKE creates its gateway classes when the Gateway API is enabled on the cluster (gcloud container clusters update <cluster> --gateway-api=standard); regional classes also need a proxy-only subnet in the region.",
+                className);
     }
 }

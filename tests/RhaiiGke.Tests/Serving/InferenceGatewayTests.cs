@@ -27,6 +27,18 @@ public class InferenceGatewayTests : IDisposable
         Assert.Equal(gw.Address, again.Address);
     }
 
+    [Fact]
+    public void AGatewayClassTheClusterLacksIsRefusedBeforeAnythingIsSent()
+    {
+        _ps.Run("Start-RhaiiSandbox -Name gw-test -ControllerDelay 00:00:00.005 | Install-RhaiiOperators | Out-Null");
+        var (_, errors) = _ps.Invoke("New-InferenceGateway -GatewayClass GkeRegionalExternal");
+        var error = Assert.Single(errors);
+        Assert.StartsWith("GatewayClassNotFound", error.FullyQualifiedErrorId);
+        Assert.Contains("gke-l7-regional-external-managed", error.Exception.Message);
+        Assert.Contains("--gateway-api=standard", error.ErrorDetails?.RecommendedAction ?? "");
+        Assert.Empty(_ps.Run("Get-RhaiiDiagnosis -CheckId GatewayNotProgrammed")); // no Gateway was created
+    }
+
     public void Dispose()
     {
         try { _ps.Invoke("Stop-RhaiiSandbox -Name gw-test"); } catch { /* best effort */ }

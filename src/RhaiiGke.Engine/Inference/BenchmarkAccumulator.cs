@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace RhaiiGke.Engine.Inference;
 
 /// <summary>
@@ -46,7 +47,18 @@ internal sealed class BenchmarkAccumulator
         public int TtftSeen;
         public int Failed;
         private readonly Random _rng = new(1);
+        private string? _lastPod;
+        private int _lastPodCount;
 
+        /// <summary>Adds the pending run of one pod's answers to <see cref="Pods"/>.</summary>
+        public void FlushPod()
+        {
+            if (_lastPod is not null && _lastPodCount > 0) Pods[_lastPod] = Pods.GetValueOrDefault(_lastPod) + _lastPodCount;
+            _lastPod = null;
+            _lastPodCount = 0;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Add(RequestRow row, ReadOnlySpan<double> itls, string? errorType, string? pod, InferenceRequestRecord? record)
         {
             row.ItlStart = Itls.Count;
@@ -72,7 +84,17 @@ internal sealed class BenchmarkAccumulator
                 }
                 TtftSeen++;
             }
-            if (pod is not null) Pods[pod] = Pods.GetValueOrDefault(pod) + 1;
+            if (pod is not null)
+            {
+                // Answers from one pod come in runs, with the same string instance (cached per connection).
+                if (ReferenceEquals(pod, _lastPod)) _lastPodCount++;
+                else
+                {
+                    FlushPod();
+                    _lastPod = pod;
+                    _lastPodCount = 1;
+                }
+            }
             if (record is not null) Records?.Add(record);
         }
     }
@@ -138,6 +160,7 @@ internal sealed class BenchmarkAccumulator
         foreach (var s in shards)
         {
             foreach (var (k, v) in s.Errors) errors[k] = errors.GetValueOrDefault(k) + v;
+            s.FlushPod();
             foreach (var (k, v) in s.Pods) pods[k] = pods.GetValueOrDefault(k) + v;
         }
         var records = _detailed ? shards.SelectMany(s => s.Records!).OrderBy(r => r.Index).ToList() : null;

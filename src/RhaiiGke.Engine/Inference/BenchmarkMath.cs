@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace RhaiiGke.Engine.Inference;
 
 /// <summary>One finished request in compact form (64 bytes; seconds from the stage start), as the runner records it.</summary>
@@ -33,6 +34,7 @@ internal sealed class ChunkedList<T> : IReadOnlyList<T>
 
     public T this[int index] => _chunks[index >> Shift][index & (Size - 1)];
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(T item)
     {
         if ((Count & (Size - 1)) == 0 && Count >> Shift == _chunks.Count) _chunks.Add(new T[Size]);

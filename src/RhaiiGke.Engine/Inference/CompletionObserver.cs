@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -29,6 +30,7 @@ internal sealed class CompletionObserver : IResponseSink
     public readonly StringBuilder Text = new();
     public string? ErrorBody;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Reset()
     {
         Status = 0; ContentType = null; Pod = null; HeadAt = FirstContentAt = LastChoiceAt = 0;
@@ -40,6 +42,7 @@ internal sealed class CompletionObserver : IResponseSink
         Text.Clear();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void OnHead(int status, string? contentType, string? pod, long timestamp)
     {
         Status = status; ContentType = contentType; Pod = pod; HeadAt = timestamp;
@@ -53,6 +56,7 @@ internal sealed class CompletionObserver : IResponseSink
         Parse(data, timestamp);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void OnBody(ReadOnlySpan<byte> body, long timestamp)
     {
         if (Status != 200)
@@ -82,6 +86,7 @@ internal sealed class CompletionObserver : IResponseSink
         return null;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Parse(ReadOnlySpan<byte> json, long ts)
     {
         try
@@ -123,6 +128,7 @@ internal sealed class CompletionObserver : IResponseSink
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ParseChoices(ref Utf8JsonReader r, long ts)
     {
         var any = false;
@@ -174,6 +180,7 @@ internal sealed class CompletionObserver : IResponseSink
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ParseUsage(ref Utf8JsonReader r)
     {
         UsageChunks++;

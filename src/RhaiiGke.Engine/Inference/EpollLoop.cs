@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace RhaiiGke.Engine.Inference;
@@ -70,6 +71,7 @@ internal sealed class EpollLoop : IDisposable
     }
 
     /// <summary>Runs until <paramref name="done"/> says stop; calls <paramref name="tick"/> about every 50 ms (timeouts, cancellation).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(Func<bool> done, Action tick)
     {
         var events = new EpollEvent[256];
@@ -80,7 +82,11 @@ internal sealed class EpollLoop : IDisposable
             for (var i = 0; i < n; i++)
             {
                 var slot = (int)events[i].Data;
-                if (slot < _handlers.Count) _handlers[slot].OnEvents(events[i].Events);
+                if (slot >= _handlers.Count) continue;
+                // The benchmark's connections are the only handlers: a direct call instead of interface dispatch.
+                var h = _handlers[slot];
+                if (h is LoopHttpConnection c) c.OnEvents(events[i].Events);
+                else h.OnEvents(events[i].Events);
             }
             var now = Environment.TickCount64;
             if (now - lastTick >= 50)
@@ -106,18 +112,20 @@ internal sealed class EpollLoop : IDisposable
     private const int MSG_NOSIGNAL = 0x4000;
 
     /// <summary>send(2); bytes sent, or -1 with <paramref name="errno"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Send(int fd, ReadOnlySpan<byte> data, out int errno)
     {
         var n = send(fd, ref MemoryMarshal.GetReference(data), data.Length, MSG_NOSIGNAL);
-        errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+        errno = n < 0 ? Marshal.GetLastSystemError() : 0;
         return (int)n;
     }
 
     /// <summary>recv(2); bytes read (0 at end of stream), or -1 with <paramref name="errno"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Receive(int fd, Span<byte> into, out int errno)
     {
         var n = recv(fd, ref MemoryMarshal.GetReference(into), into.Length, 0);
-        errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+        errno = n < 0 ? Marshal.GetLastSystemError() : 0;
         return (int)n;
     }
 
@@ -128,7 +136,10 @@ internal sealed class EpollLoop : IDisposable
     [DllImport("libc", SetLastError = true)] private static extern int epoll_ctl(int epfd, int op, int fd, ref EpollEvent ev);
     [DllImport("libc", SetLastError = true)] private static extern int epoll_wait(int epfd, [Out] EpollEvent[] events, int maxevents, int timeout);
     [DllImport("libc", SetLastError = true)] private static extern int close(int fd);
-    [DllImport("libc", SetLastError = true)] private static extern nint send(int fd, ref byte buf, nint len, int flags);
-    [DllImport("libc", SetLastError = true)] private static extern nint recv(int fd, ref byte buf, nint len, int flags);
+    // send and recv run on non-blocking sockets, so they never wait: called without the GC transition and
+    // without SetLastError's marshalling stub (errno is read straight after a failure). The stub alone was
+    // about 1.5% of the client's CPU samples in a profile of the non-streaming loop.
+    [DllImport("libc"), SuppressGCTransition] private static extern nint send(int fd, ref byte buf, nint len, int flags);
+    [DllImport("libc"), SuppressGCTransition] private static extern nint recv(int fd, ref byte buf, nint len, int flags);
 #pragma warning restore SYSLIB1054
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Text;
 
@@ -13,6 +14,7 @@ internal readonly record struct HttpHead(int Status, string? ContentType, string
     /// (content type, x-inference-pod) come from <paramref name="strings"/> when they repeat, so a
     /// connection answering the same headers again and again allocates nothing.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static HttpHead Parse(ReadOnlySpan<byte> head, HeadStrings strings)
     {
         var lineEnd = head.IndexOf("\r\n"u8);
@@ -60,6 +62,7 @@ internal sealed class HeadStrings
         private byte[] _bytes = [];
         private string? _value;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public string Get(ReadOnlySpan<byte> value)
         {
             if (_value is not null && value.SequenceEqual(_bytes)) return _value;

@@ -36,6 +36,49 @@ public static class NetworkPolicyEvaluator
         return new NetworkPolicyVerdict(allowing.Count > 0, selecting, allowing);
     }
 
+    /// <summary>
+    /// Evaluates a TCP connection from an address outside the pod network (a load balancer's proxy in the
+    /// proxy-only subnet, Google's health checkers in 35.191.0.0/16 and 130.211.0.0/22) to a pod: only
+    /// ipBlock peers (cidr, minus except) and rules without <c>from</c> admit it; pod and namespace selectors never match.
+    /// </summary>
+    public static NetworkPolicyVerdict EvaluateIngressFromIp(
+        IEnumerable<JsonObject> policies, string sourceIp, string destinationNamespace, IReadOnlyDictionary<string, string> destinationLabels, int port)
+    {
+        var selecting = policies.Where(p => Namespace(p) == destinationNamespace && AppliesToIngress(p) && SelectorMatches(p["spec"]?["podSelector"], destinationLabels)).ToList();
+        if (selecting.Count == 0) return new NetworkPolicyVerdict(true, selecting, []);
+        var allowing = selecting.Where(p => Items(p["spec"]?["ingress"]).OfType<JsonObject>().Any(rule =>
+            IpPeerAllows(rule["from"], sourceIp) && PortAllows(rule["ports"], port))).ToList();
+        return new NetworkPolicyVerdict(allowing.Count > 0, selecting, allowing);
+    }
+
+    private static bool IpPeerAllows(JsonNode? from, string ip)
+    {
+        if (from is not JsonArray peers || peers.Count == 0) return true;
+        foreach (var p in peers.OfType<JsonObject>())
+        {
+            if (p["ipBlock"] is not JsonObject block || Str(block, "cidr") is not { } cidr) continue;
+            if (InCidr(ip, cidr) && !Items(block["except"]).Any(e => e?.ToString() is { } ex && InCidr(ip, ex))) return true;
+        }
+        return false;
+    }
+
+    /// <summary>True when the IPv4 address lies in the CIDR block (false for anything unparsable).</summary>
+    public static bool InCidr(string ip, string cidr)
+    {
+        var slash = cidr.IndexOf('/');
+        if (!System.Net.IPAddress.TryParse(ip, out var a) || !System.Net.IPAddress.TryParse(slash < 0 ? cidr : cidr[..slash], out var n)) return false;
+        var bits = slash < 0 ? 32 : int.TryParse(cidr[(slash + 1)..], NumberStyles.Integer, CultureInfo.InvariantCulture, out var b) ? b : -1;
+        var ab = a.GetAddressBytes();
+        var nb = n.GetAddressBytes();
+        if (ab.Length != nb.Length || bits < 0 || bits > ab.Length * 8) return false;
+        for (var i = 0; i < ab.Length && bits > 0; i++, bits -= 8)
+        {
+            var mask = bits >= 8 ? 0xFF : (byte)(0xFF << (8 - bits));
+            if ((ab[i] & mask) != (nb[i] & mask)) return false;
+        }
+        return true;
+    }
+
     /// <summary>True when the policy has policyTypes Ingress, or no policyTypes (Ingress is then implied).</summary>
     public static bool AppliesToIngress(JsonObject policy)
     {

@@ -84,6 +84,7 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
             ["spec"] = new JsonObject { ["clusterIP"] = "10.96.0.1", ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = 443, ["targetPort"] = 6443 }) },
         }, WriteOptions.Controller("kube-apiserver"));
         foreach (var n in Options.Nodes) AddNodeLocked(n);
+        if (Options.GkeGatewayApi) Controllers.GkeGateway.Bootstrap(_core);
         // GKE's node networking in kube-system: with Dataplane V2 the anetd (Cilium) agent, which enforces
         // NetworkPolicies and replaces kube-proxy; without it kube-proxy, and policies are not enforced
         var (dsName, app, container, image) = Options.EnforceNetworkPolicy

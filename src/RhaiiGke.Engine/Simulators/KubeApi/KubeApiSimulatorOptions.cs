@@ -68,6 +68,24 @@ public sealed class KubeApiSimulatorOptions
     /// <summary>How long the gateway proxy tries to connect to a pod a NetworkPolicy blocks before answering 503 (Envoy's connect_timeout).</summary>
     public TimeSpan GatewayConnectTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    // ------------------------------------------------------------------ GKE Gateway API
+
+    /// <summary>
+    /// The cluster is a GKE cluster with the Gateway API enabled (networkConfig.gatewayApiConfig): from start it
+    /// serves GKE's own CRDs (Gateway API standard channel, networking.gke.io policies, and on 1.34+ the GA
+    /// InferencePool v1 CRD), all carrying addon-manager labels, plus the GatewayClasses
+    /// gke-l7-regional-external-managed, gke-l7-rilb and gke-l7-global-external-managed (controller
+    /// networking.gke.io/gateway); a simulated GKE gateway controller programs Gateways of those classes and
+    /// the data plane serves them. Off (the plain sandbox): no GKE classes at all.
+    /// </summary>
+    public bool GkeGatewayApi { get; set; }
+
+    /// <summary>The region's proxy-only subnet (purpose REGIONAL_MANAGED_PROXY): the source of the regional load balancers' proxies.</summary>
+    public string GkeProxyOnlySubnet { get; set; } = "10.129.0.0/23";
+
+    /// <summary>False models a region without a proxy-only subnet: regional Gateways are never programmed.</summary>
+    public bool GkeProxyOnlySubnetExists { get; set; } = true;
+
     /// <summary>Time to first token of the pod-backed vLLM simulators.</summary>
     public double VllmTimeToFirstTokenMs { get; set; } = 5;
 
@@ -106,6 +124,8 @@ public sealed class KubeControllerDelays
     public TimeSpan IstioReconcile { get; set; } = TimeSpan.FromMilliseconds(300);
     /// <summary>Gateway → Accepted/Programmed with an address.</summary>
     public TimeSpan GatewayProgrammed { get; set; } = TimeSpan.FromMilliseconds(300);
+    /// <summary>GKE Gateway accepted → load balancer (forwarding rule, URL map, NEGs) created, Programmed with an address.</summary>
+    public TimeSpan GkeLoadBalancer { get; set; } = TimeSpan.FromMilliseconds(1500);
     /// <summary>LeaderWorkerSet → pods → Available.</summary>
     public TimeSpan LwsReconcile { get; set; } = TimeSpan.FromMilliseconds(200);
     /// <summary>KServe controller reconcile step.</summary>
@@ -122,7 +142,7 @@ public sealed class KubeControllerDelays
     public static KubeControllerDelays Uniform(TimeSpan d) => new()
     {
         CrdEstablished = d, PodReady = d, NamespaceFinalize = d, IssuerReady = d, CertificateIssued = d, CaInjection = d,
-        IstioReconcile = d, GatewayProgrammed = d, LwsReconcile = d, KServeReconcile = d, LoadBalancer = d,
+        IstioReconcile = d, GatewayProgrammed = d, GkeLoadBalancer = d, LwsReconcile = d, KServeReconcile = d, LoadBalancer = d,
         ModelDownload = d, XlaCompile = d, BackOff = d,
     };
 }

@@ -53,6 +53,9 @@ public sealed class GkeClusterSimulators : IDisposable
                 // HTTPRoutes say; New-TpuCluster creates Dataplane V2 clusters, which enforce NetworkPolicies
                 DataPlane = true,
                 EnforceNetworkPolicy = true,
+                // GKE clusters have the Gateway API (New-TpuCluster enables it): GKE's CRDs, the gke-l7-* GatewayClasses
+                // and its gateway controller; the plain sandbox (Start-RhaiiSandbox) has none of them
+                GkeGatewayApi = true,
             };
             _configure?.Invoke(options);
             var s = new KubeApiSimulator(options);

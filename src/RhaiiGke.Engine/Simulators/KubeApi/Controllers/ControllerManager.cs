@@ -32,6 +32,7 @@ internal sealed class ControllerManager
             new EndpointsController(this), new CertManagerController(this), new SailController(this),
             new GatewayController(this), new LwsController(this), new KServeController(this),
         ];
+        if (core.Options.GkeGatewayApi) _controllers.Add(new GkeGatewayController(this));
         if (core.Options.DataPlane) _controllers.Add(new DataPlane.DataPlaneController(this));
     }
 

@@ -81,7 +81,7 @@ internal sealed partial class KServeController : SimController
         foreach (var s in All(Group, "llminferenceservices")) Enqueue(KeyOf(s), Delays.KServeReconcile);
     }
 
-    [GeneratedRegex(@"\{\{-?\s*ChildName\s+\.ObjectMeta\.Name\s+""([^""]*)""\s*-?\}\}")] private static partial Regex ChildName();
+    [GeneratedRegex(@"\{\{-?\s*ChildName\s+\.ObjectMeta\.Name\s+(?:\\?""|`)([^""`\\]*)(?:\\?""|`)\s*-?\}\}")] private static partial Regex ChildName();
     [GeneratedRegex(@"\{\{-?\s*\.([A-Za-z.]+)\s*-?\}\}")] private static partial Regex Field();
 
     public override void Reconcile(string key)
@@ -298,15 +298,24 @@ internal sealed partial class KServeController : SimController
                     ["backendRefs"] = new JsonArray(Backend(pool)),
                     ["timeouts"] = new JsonObject { ["request"] = "0s", ["backendRequest"] = "0s" },
                 };
+                var routeSpec = new JsonObject
+                {
+                    ["parentRefs"] = new JsonArray(gwRefs.Select(g => (JsonNode)new JsonObject { ["group"] = "gateway.networking.k8s.io", ["kind"] = "Gateway", ["name"] = g.Item1, ["namespace"] = g.Item2 }).ToArray()),
+                    ["rules"] = new JsonArray(Rule(prefix + "/v1/completions", true, "/v1/completions"), Rule(prefix + "/v1/chat/completions", true, "/v1/chat/completions"), Rule(prefix, false, "/")),
+                };
+                // a route config (the service's namespace-local kserve-config-llm-router-route, or route.http.spec on the
+                // service) that spells out the HTTPRoute spec is used as written, templates filled in
+                if (route.Obj("http", "spec") is { } given && given.Arr("rules") is { Count: > 0 })
+                {
+                    routeSpec = given.Clone();
+                    if (routeSpec.Arr("parentRefs") is not { Count: > 0 }) routeSpec["parentRefs"] = new JsonArray(gwRefs.Select(g => (JsonNode)new JsonObject { ["group"] = "gateway.networking.k8s.io", ["kind"] = "Gateway", ["name"] = g.Item1, ["namespace"] = g.Item2 }).ToArray());
+                    gwRefs = routeSpec.Arr("parentRefs")!.Select(p => (p.Str("name") ?? "", p.Str("namespace") ?? ns!)).ToList();
+                }
                 Upsert(new JsonObject
                 {
                     ["apiVersion"] = "gateway.networking.k8s.io/v1", ["kind"] = "HTTPRoute",
                     ["metadata"] = new JsonObject { ["name"] = name + "-kserve-route", ["namespace"] = ns, ["labels"] = wl.DeepClone(), ["ownerReferences"] = owner.DeepClone() },
-                    ["spec"] = new JsonObject
-                    {
-                        ["parentRefs"] = new JsonArray(gwRefs.Select(g => (JsonNode)new JsonObject { ["group"] = "gateway.networking.k8s.io", ["kind"] = "Gateway", ["name"] = g.Item1, ["namespace"] = g.Item2 }).ToArray()),
-                        ["rules"] = new JsonArray(Rule(prefix + "/v1/completions", true, "/v1/completions"), Rule(prefix + "/v1/chat/completions", true, "/v1/chat/completions"), Rule(prefix, false, "/")),
-                    },
+                    ["spec"] = routeSpec,
                 });
                 var httpRoute = Get("gateway.networking.k8s.io", "httproutes", ns, name + "-kserve-route");
                 var gwsReady = true;
@@ -440,6 +449,7 @@ internal sealed partial class KServeController : SimController
         if (!text.Contains("{{", StringComparison.Ordinal)) return merged;
         var name = svc.Name();
         var modelName = merged.Str("model", "name") ?? name;
+        text = text.Replace("\\u0060", "`", StringComparison.Ordinal); // Go templates quote with backticks too
         text = ChildName().Replace(text, m => name + m.Groups[1].Value);
         text = Field().Replace(text, m => m.Groups[1].Value switch
         {

@@ -401,7 +401,11 @@ internal sealed class GatewayController(ControllerManager m) : SimController(m)
                         unresolved.Count == 0 ? "All references resolved" : string.Join("; ", unresolved), gen, prevParent)),
             });
         }
-        if (parents.Count > 0) SetStatus(Group, "httproutes", route, new JsonObject { ["parents"] = parents });
+        if (parents.Count == 0) return;
+        // keep the parents other controllers (GKE's gateway controller) own
+        foreach (var other in (route.Arr("status", "parents") ?? []).Where(x => x.Str("controllerName") is { } c && c != "istio.io/gateway-controller").Reverse())
+            parents.Insert(0, other?.DeepClone());
+        SetStatus(Group, "httproutes", route, new JsonObject { ["parents"] = parents });
     }
 }
 

@@ -10,6 +10,7 @@ namespace RhaiiGke.Engine.Simulators.KubeApi.DataPlane;
 /// <summary>
 /// Keeps the simulated data plane in step with the store: a vLLM simulator behind every ready workload pod
 /// (kserve.io/component=workload) at podIP:8000, and an Envoy-like proxy behind every Istio Gateway address
+/// (and, on GKE clusters, every programmed gke-l7-* Gateway address)
 /// and listener port, both registered in <see cref="EndpointOverrides"/> so clients reach them by the
 /// cluster's addresses. Everything is stopped and unregistered when the pod or gateway goes away, and on
 /// <see cref="Dispose"/>.
@@ -104,7 +105,8 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
         var want = new Dictionary<string, (JsonObject Gw, string Ip, List<int> Ports)>(StringComparer.Ordinal);
         foreach (var gw in All("gateway.networking.k8s.io", "gateways"))
         {
-            if (Deleting(gw) || gw.Str("spec", "gatewayClassName") != "istio") continue;
+            var cls = gw.Str("spec", "gatewayClassName");
+            if (Deleting(gw) || !(cls == "istio" || (Core.Options.GkeGatewayApi && GkeGateway.IsGkeClass(cls)))) continue;
             var ip = gw.Arr("status", "addresses")?.FirstOrDefault().Str("value");
             if (ip is null) continue;
             var key = KeyOf(gw);
@@ -122,7 +124,8 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
         foreach (var (key, w) in want)
         {
             if (_gateways.ContainsKey(key)) continue;
-            var proxy = new GatewayProxy(_router, w.Gw.Namespace()!, w.Gw.Name(), Core.Options.GatewayConnectTimeout);
+            var proxy = new GatewayProxy(_router, w.Gw.Namespace()!, w.Gw.Name(), Core.Options.GatewayConnectTimeout,
+                google: Core.Options.GkeGatewayApi && GkeGateway.IsGkeClass(w.Gw.Str("spec", "gatewayClassName")));
             foreach (var port in w.Ports)
             {
                 EndpointOverrides.Register(w.Ip, port, "127.0.0.1", proxy.Port);

@@ -20,8 +20,12 @@ internal sealed class GatewayProxy : IDisposable
     private readonly TimeSpan _connectTimeout;
     private readonly HashSet<TcpClient> _clients = [];
 
-    public GatewayProxy(GatewayRouter router, string gatewayNs, string gatewayName, TimeSpan connectTimeout)
+    private readonly bool _google;
+
+    /// <param name="google">A GKE managed load balancer: responses carry <c>via: 1.1 google</c> instead of <c>server: istio-envoy</c> and no Envoy response flags.</param>
+    public GatewayProxy(GatewayRouter router, string gatewayNs, string gatewayName, TimeSpan connectTimeout, bool google = false)
     {
+        _google = google;
         _router = router;
         GatewayNamespace = gatewayNs;
         GatewayName = gatewayName;
@@ -99,7 +103,7 @@ internal sealed class GatewayProxy : IDisposable
     private static string? Header(List<(string Name, string Value)> headers, string name) =>
         headers.FirstOrDefault(h => string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase)).Value;
 
-    private static async Task WriteLocalAsync(Stream s, int status, string body, string flag, bool keepAlive, CancellationToken ct)
+    private async Task WriteLocalAsync(Stream s, int status, string body, string flag, bool keepAlive, CancellationToken ct)
     {
         var bytes = Encoding.UTF8.GetBytes(body);
         var sb = new StringBuilder();
@@ -107,8 +111,12 @@ internal sealed class GatewayProxy : IDisposable
         sb.Append("content-length: ").Append(bytes.Length.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
         if (bytes.Length > 0) sb.Append("content-type: text/plain\r\n");
         sb.Append("date: ").Append(DateTime.UtcNow.ToString("R", CultureInfo.InvariantCulture)).Append("\r\n");
-        sb.Append("server: istio-envoy\r\n");
-        sb.Append("x-envoy-response-flags: ").Append(flag).Append("\r\n");
+        if (_google) sb.Append("via: 1.1 google\r\n");
+        else
+        {
+            sb.Append("server: istio-envoy\r\n");
+            sb.Append("x-envoy-response-flags: ").Append(flag).Append("\r\n");
+        }
         if (!keepAlive) sb.Append("connection: close\r\n");
         sb.Append("\r\n");
         await s.WriteAsync(Encoding.ASCII.GetBytes(sb.ToString()), ct).ConfigureAwait(false);
@@ -185,7 +193,7 @@ internal sealed class GatewayProxy : IDisposable
         }
         outHead.Append("x-inference-pod: ").Append(f.Pod).Append("\r\n");
         outHead.Append("x-envoy-upstream-service-time: ").Append(((int)(DateTime.UtcNow - started).TotalMilliseconds).ToString(CultureInfo.InvariantCulture)).Append("\r\n");
-        outHead.Append("server: istio-envoy\r\n");
+        outHead.Append(_google ? "via: 1.1 google\r\n" : "server: istio-envoy\r\n");
         if (!clientKeepAlive) outHead.Append("connection: close\r\n");
         outHead.Append("\r\n");
         await client.WriteAsync(Encoding.UTF8.GetBytes(outHead.ToString()), ct).ConfigureAwait(false);

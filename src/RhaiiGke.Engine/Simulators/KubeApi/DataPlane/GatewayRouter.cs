@@ -28,6 +28,8 @@ internal sealed record ResetConnection : RouteDecision;
 internal sealed class GatewayRouter(SimCore core)
 {
     public const string NoHealthyUpstream = "no healthy upstream";
+    /// <summary>The body GKE's managed load balancers answer with for a path no HTTPRoute rule matches.</summary>
+    public const string GkeNoRoute = "fault filter abort";
     public const string ConnectTimeout = "upstream connect error or disconnect/reset before headers. reset reason: connection timeout";
     private readonly Dictionary<string, PrefixPicker> _pickers = new(StringComparer.Ordinal);
 
@@ -37,10 +39,19 @@ internal sealed class GatewayRouter(SimCore core)
         {
             var gw = core.Peek("gateway.networking.k8s.io", "gateways", gatewayNs, gatewayName);
             if (gw is null) return new ResetConnection();
-            var gwPods = core.PeekAll("", "pods", gatewayNs)
-                .Where(p => p.Labels().GetValueOrDefault("gateway.networking.k8s.io/gateway-name") == gatewayName && Pods.Ready(p)).ToList();
-            if (gwPods.Count == 0) return new ResetConnection();
-            var gwLabels = gwPods[0].Labels();
+            var gwClass = gw.Str("spec", "gatewayClassName");
+            // a GKE gateway is a Google-managed load balancer: no gateway pods; its proxies connect from the
+            // proxy-only subnet (regional) or Google's front ends (global), outside the pod network
+            var gke = core.Options.GkeGatewayApi && GkeGateway.IsGkeClass(gwClass);
+            IReadOnlyDictionary<string, string> gwLabels = new Dictionary<string, string>();
+            if (!gke)
+            {
+                var gwPods = core.PeekAll("", "pods", gatewayNs)
+                    .Where(p => p.Labels().GetValueOrDefault("gateway.networking.k8s.io/gateway-name") == gatewayName && Pods.Ready(p)).ToList();
+                if (gwPods.Count == 0) return new ResetConnection();
+                gwLabels = gwPods[0].Labels();
+            }
+            else if (!ConditionTrue(gw, "Programmed")) return new ResetConnection();
 
             var q = pathAndQuery.IndexOf('?');
             var path = q < 0 ? pathAndQuery : pathAndQuery[..q];
@@ -63,7 +74,8 @@ internal sealed class GatewayRouter(SimCore core)
                     }
                 }
             }
-            if (best is not { } chosen) return new LocalReply(404, "", "NR");
+            // GKE's URL map sends unmatched requests to a default that answers 404 "fault filter abort"
+            if (best is not { } chosen) return gke ? new LocalReply(404, GkeNoRoute, "NR") : new LocalReply(404, "", "NR");
             var routeName = $"{chosen.Route.Namespace()}.{chosen.Route.Name()}";
 
             var newPath = Rewrite(chosen.Rule, chosen.Type, chosen.Value, path) + query;
@@ -80,15 +92,20 @@ internal sealed class GatewayRouter(SimCore core)
 
             List<(JsonObject Pod, int Port)> candidates;
             PrefixPicker? picker = null;
+            JsonObject? backendSvc = null;
             if (kind == "Service" && group is "" or "core")
             {
                 var svc = core.Peek("", "services", bns, bname);
                 if (svc is null) return new LocalReply(500, "", "UH"); // Istio: the route points at a backend that does not exist
+                backendSvc = svc;
                 candidates = ServiceEndpoints(svc, backend.Long("port"));
             }
             else if (kind == "InferencePool")
             {
-                var spoken = GatewayController.SpokenPoolGroup(core);
+                // GKE speaks only the v1 group; the global class never gets healthy pool backends
+                if (gke && (group != GkeGateway.PoolGroup || core.Peek(group, "inferencepools", bns, bname) is null)) return new LocalReply(500, "", "NR");
+                if (gke && gwClass == GkeGateway.GlobalExternal) return new LocalReply(503, NoHealthyUpstream, "UH");
+                var spoken = gke ? GkeGateway.PoolGroup : GatewayController.SpokenPoolGroup(core);
                 if ((spoken is not null && group != spoken) || core.Registry.All.All(t => !(t.Group == group && t.Plural == "inferencepools")))
                     return new LocalReply(500, "", "NR"); // Istio drops the unsupported backend and answers 500
                 var pool = core.Peek(group, "inferencepools", bns, bname);
@@ -114,10 +131,23 @@ internal sealed class GatewayRouter(SimCore core)
             }
             else return new LocalReply(500, "", "NR");
 
+            if (gke)
+            {
+                // the load balancer sends only to endpoints that pass its health check (see GkeGateway.Health)
+                var hcKind = kind == "InferencePool" ? "InferencePool" : "Service";
+                var hcGroup = kind == "InferencePool" ? group : "";
+                candidates = candidates.Where(c => GkeGateway.Health(core, bns, hcGroup, hcKind, bname, backendSvc, c.Pod, c.Port).Healthy).ToList();
+            }
             if (candidates.Count == 0) return new LocalReply(503, NoHealthyUpstream, "UH");
             var (target, targetPort) = candidates[Random.Shared.Next(candidates.Count)];
             var blocked = false;
-            if (core.Options.EnforceNetworkPolicy)
+            if (gke && core.Options.EnforceNetworkPolicy)
+            {
+                var verdict = NetworkPolicyEvaluator.EvaluateIngressFromIp(core.PeekAll("networking.k8s.io", "networkpolicies"),
+                    GkeGateway.ProxySourceIp(core, gwClass), target.Namespace()!, target.Labels(), targetPort);
+                blocked = !verdict.Allowed;
+            }
+            else if (core.Options.EnforceNetworkPolicy)
             {
                 var verdict = NetworkPolicyEvaluator.EvaluateIngress(core.PeekAll("networking.k8s.io", "networkpolicies"),
                     n => core.Peek("", "namespaces", null, n)?.Labels(), gatewayNs, gwLabels, target.Namespace()!, target.Labels(), targetPort);
@@ -126,6 +156,9 @@ internal sealed class GatewayRouter(SimCore core)
             return new Forward(target.Name(), target.Str("status", "podIP")!, targetPort, newPath, blocked, picker, routeName);
         }
     }
+
+    private static bool ConditionTrue(JsonObject o, string type) =>
+        o.Arr("status", "conditions")?.Any(c => c.Str("type") == type && c.Str("status") == "True") == true;
 
     private PrefixPicker Picker(string key)
     {

@@ -40,6 +40,23 @@ Describe 'GKE sandbox' -Tag Integration {
         (Get-LlmInferenceService -Namespace rhaii-inference -Name qwen).Ready | Should -BeTrue
     }
 
+    It 'serves the GkeNativeGateway pattern through a GKE regional load balancer' {
+        $cred = [pscredential]::new('svc', (ConvertTo-SecureString 'registry-password' -AsPlainText -Force))
+        $svc = New-TpuCluster -Name native -Zone europe-west4-a -Accelerator v6e -Topology 2x2 -InitialNodeCount 1 -SystemNodeCount 2 |
+            Get-TpuClusterCredential -AuthMode Token |
+            Connect-RhaiiCluster |
+            Install-RhaiiOperators |
+            Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Pattern GkeNativeGateway -RegistryCredential $cred -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue
+        $svc.Ready | Should -BeTrue
+        $svc.InferencePoolGroup | Should -Be 'inference.networking.k8s.io'
+        $svc.Objects.Kind | Should -Contain 'HealthCheckPolicy'
+        $svc.Objects.Kind | Should -Contain 'LLMInferenceServiceConfig'
+        $svc.Objects.Kind | Should -Not -Contain 'EnvoyFilter'
+        $check = Test-RhaiiDeployment -Namespace $svc.Namespace -Name $svc.Name
+        $check.Failed | Should -BeNullOrEmpty
+        $check.Checks.Name | Should -Contain 'GatewayCompletion'
+    }
+
     It 'refuses a second GKE sandbox' {
         { Start-RhaiiSandbox -Gke -Name other -ErrorAction Stop } | Should -Throw -ErrorId 'GkeSandboxAlreadyRunning*'
     }

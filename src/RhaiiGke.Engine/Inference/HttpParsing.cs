@@ -36,11 +36,15 @@ internal readonly record struct HttpHead(int Status, string? ContentType, string
             if (colon <= 0) continue;
             var name = line[..colon];
             var value = line[(colon + 1)..].Trim((byte)' ');
-            if (Ascii.EqualsIgnoreCase(name, "content-length"u8)) System.Buffers.Text.Utf8Parser.TryParse(value, out contentLength, out _);
-            else if (Ascii.EqualsIgnoreCase(name, "content-type"u8)) contentType = strings.ContentType.Get(value);
-            else if (Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8)) chunked = value.IndexOf("chunked"u8) >= 0;
-            else if (Ascii.EqualsIgnoreCase(name, "x-inference-pod"u8)) pod = strings.Pod.Get(value);
-            else if (Ascii.EqualsIgnoreCase(name, "connection"u8))
+            // By length first: most headers (Date, Server, ...) are skipped without a comparison.
+            switch (name.Length)
+            {
+                case 14 when Ascii.EqualsIgnoreCase(name, "content-length"u8): System.Buffers.Text.Utf8Parser.TryParse(value, out contentLength, out _); break;
+                case 12 when Ascii.EqualsIgnoreCase(name, "content-type"u8): contentType = strings.ContentType.Get(value); break;
+                case 17 when Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8): chunked = value.IndexOf("chunked"u8) >= 0; break;
+                case 15 when Ascii.EqualsIgnoreCase(name, "x-inference-pod"u8): pod = strings.Pod.Get(value); break;
+            }
+            if (name.Length == 10 && Ascii.EqualsIgnoreCase(name, "connection"u8))
             {
                 if (Ascii.EqualsIgnoreCase(value, "close"u8)) close = true;
                 else if (Ascii.EqualsIgnoreCase(value, "keep-alive"u8)) close = false;

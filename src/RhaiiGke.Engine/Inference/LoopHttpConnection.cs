@@ -27,7 +27,10 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
     private readonly long _timeoutTicks;
     private Socket? _socket;
     private int _fd = -1;
-    private byte[] _buf = new byte[16 * 1024];
+    // Receive and send buffers are pinned (EpollLoop passes their addresses to recv/send without marshalling).
+    private byte[] _buf = GC.AllocateUninitializedArray<byte>(16 * 1024, pinned: true);
+    private byte[] _sendBuf = GC.AllocateUninitializedArray<byte>(1024, pinned: true);
+    private byte[]? _copied;
     private int _start, _end;
     private readonly HeadStrings _strings = new();
     private readonly SseSplitter _sse = new();
@@ -72,6 +75,13 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
     public RawHttpException? Start(byte[] request, IResponseSink sink)
     {
         _request = request;
+        if (!ReferenceEquals(request, _copied))
+        {
+            // The runner reuses a few request arrays: copied into the pinned send buffer when another one comes.
+            if (_sendBuf.Length < request.Length) _sendBuf = GC.AllocateUninitializedArray<byte>(request.Length, pinned: true);
+            request.CopyTo(_sendBuf, 0);
+            _copied = request;
+        }
         _sink = sink;
         _observer = sink as CompletionObserver;
         _retried = false;
@@ -128,7 +138,7 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
     {
         while (_sent < _request.Length)
         {
-            var n = EpollLoop.Send(_fd, _request.AsSpan(_sent), out var errno);
+            var n = EpollLoop.Send(_fd, _sendBuf, _sent, _request.Length - _sent, out var errno);
             if (n >= 0) { _sent += n; continue; }
             if (errno == EpollLoop.EINTR) continue;
             if (errno == EpollLoop.EAGAIN)
@@ -165,7 +175,7 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
     {
         if (_start == _end) _start = _end = 0;
         if (_end == _buf.Length) MakeRoom(_buf.Length * 2);
-        var n = EpollLoop.Receive(_fd, _buf.AsSpan(_end), out var errno);
+        var n = EpollLoop.Receive(_fd, _buf, _end, _buf.Length - _end, out var errno);
         _readAt = Stopwatch.GetTimestamp();
         if (n < 0)
         {
@@ -194,7 +204,12 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
             _end -= _start;
             _start = 0;
         }
-        if (_buf.Length < size) Array.Resize(ref _buf, (int)Math.Max(size, _buf.Length * 2L));
+        if (_buf.Length < size)
+        {
+            var bigger = GC.AllocateUninitializedArray<byte>((int)Math.Max(size, _buf.Length * 2L), pinned: true);
+            Buffer.BlockCopy(_buf, 0, bigger, 0, _end);
+            _buf = bigger;
+        }
     }
 
     /// <summary>Parses as far as the buffered bytes allow.</summary>

@@ -27,15 +27,8 @@ internal readonly record struct HttpHead(int Status, string? ContentType, string
         long contentLength = -1;
         bool chunked = false, close = http10;
         var rest = lineEnd < 0 ? [] : head[(lineEnd + 2)..];
-        while (!rest.IsEmpty)
+        while (HttpLines.NextHeader(ref rest, out var name, out var value))
         {
-            var e = rest.IndexOf("\r\n"u8);
-            var line = e < 0 ? rest : rest[..e];
-            rest = e < 0 ? [] : rest[(e + 2)..];
-            var colon = line.IndexOf((byte)':');
-            if (colon <= 0) continue;
-            var name = line[..colon];
-            var value = line[(colon + 1)..].Trim((byte)' ');
             // By length first: most headers (Date, Server, ...) are skipped without a comparison.
             switch (name.Length)
             {
@@ -52,6 +45,37 @@ internal readonly record struct HttpHead(int Status, string? ContentType, string
         }
         if (status is 204 or 304 || status < 200) contentLength = 0;
         return new HttpHead(status, contentType, pod, contentLength, chunked, close);
+    }
+}
+
+/// <summary>HTTP/1.x line helpers shared by the clients and the vLLM simulator's server.</summary>
+internal static class HttpLines
+{
+    /// <summary>Takes the next "name: value" header line off <paramref name="rest"/> (lines without a colon are skipped); false at the end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool NextHeader(ref ReadOnlySpan<byte> rest, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
+    {
+        while (!rest.IsEmpty)
+        {
+            var e = rest.IndexOf("\r\n"u8);
+            var line = e < 0 ? rest : rest[..e];
+            rest = e < 0 ? [] : rest[(e + 2)..];
+            var colon = line.IndexOf((byte)':');
+            if (colon <= 0) continue;
+            name = line[..colon];
+            value = line[(colon + 1)..].Trim((byte)' ');
+            return true;
+        }
+        name = value = default;
+        return false;
+    }
+
+    /// <summary>The size of a chunk from its size line (extensions after ';' ignored), or -1 when malformed.</summary>
+    public static int ChunkSize(ReadOnlySpan<byte> line)
+    {
+        var semi = line.IndexOf((byte)';');
+        if (semi >= 0) line = line[..semi];
+        return System.Buffers.Text.Utf8Parser.TryParse(line.Trim((byte)' '), out int size, out _, 'x') && size >= 0 ? size : -1;
     }
 }
 

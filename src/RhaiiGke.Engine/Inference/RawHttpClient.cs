@@ -267,11 +267,8 @@ internal sealed class RawHttpConnection : IDisposable
                 int e;
                 while ((e = _buf.AsSpan(_start, _end - _start).IndexOf("\r\n"u8)) < 0)
                     if (!await FillAsync(ct).ConfigureAwait(false)) throw new RawHttpException("stream_error", "The stream ended inside a chunk header.");
-                var line = _buf.AsSpan(_start, e);
-                var semi = line.IndexOf((byte)';');
-                if (semi >= 0) line = line[..semi];
-                if (!System.Buffers.Text.Utf8Parser.TryParse(line.Trim((byte)' '), out int size, out _, 'x'))
-                    throw new RawHttpException("stream_error", "Malformed chunk size.");
+                var size = HttpLines.ChunkSize(_buf.AsSpan(_start, e));
+                if (size < 0) throw new RawHttpException("stream_error", "Malformed chunk size.");
                 _start += e + 2;
                 if (size == 0)
                 {

@@ -132,16 +132,9 @@ internal sealed class SimHttpConnection : IDisposable
         long contentLength = 0;
         var chunked = false;
         var expectContinue = false;
-        var rest = lineEnd < 0 ? [] : head[(lineEnd + 2)..];
-        while (!rest.IsEmpty)
+        ReadOnlySpan<byte> rest = lineEnd < 0 ? [] : head[(lineEnd + 2)..];
+        while (Inference.HttpLines.NextHeader(ref rest, out var name, out var value))
         {
-            var e = rest.IndexOf("\r\n"u8);
-            var line = e < 0 ? rest : rest[..e];
-            rest = e < 0 ? [] : rest[(e + 2)..];
-            var colon = line.IndexOf((byte)':');
-            if (colon <= 0) continue;
-            var name = line[..colon];
-            var value = line[(colon + 1)..].Trim((byte)' ');
             if (Ascii.EqualsIgnoreCase(name, "content-length"u8))
             {
                 if (!System.Buffers.Text.Utf8Parser.TryParse(value, out contentLength, out _)) throw new BadRequestException();

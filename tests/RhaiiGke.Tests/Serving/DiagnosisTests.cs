@@ -101,6 +101,42 @@ public class DiagnosisTests
     }
 
     [Theory]
+    [InlineData("gke-l7-regional-external-managed", true)]
+    [InlineData("istio", false)]
+    public void GkeBackendsWithoutAHealthCheckPolicyAreFound(string gatewayClass, bool found)
+    {
+        var gateway = $$"""
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: { name: inference-gateway, namespace: opendatahub }
+            spec: { gatewayClassName: {{gatewayClass}}, listeners: [{ name: http, port: 80, protocol: HTTP }] }
+            """;
+        const string route = """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: { name: qwen-kserve-route, namespace: demo }
+            spec:
+              parentRefs: [{ name: inference-gateway, namespace: opendatahub }]
+              rules:
+              - backendRefs: [{ group: inference.networking.k8s.io, kind: InferencePool, name: qwen-inference-pool, port: 8000 }]
+              - backendRefs: [{ name: qwen-kserve-workload-svc, port: 8000 }]
+            """;
+        const string policy = """
+            apiVersion: networking.gke.io/v1
+            kind: HealthCheckPolicy
+            metadata: { name: qwen-workload-health, namespace: demo }
+            spec:
+              targetRef: { group: "", kind: Service, name: qwen-kserve-workload-svc }
+              default: { config: { type: HTTPS, httpsHealthCheck: { port: 8000, requestPath: /health } } }
+            """;
+        var f = Diagnose(gateway, route, policy).Where(x => x.CheckId == "GkeHealthCheckMissing").ToList();
+        if (!found) { Assert.Empty(f); return; }
+        var only = Assert.Single(f); // the Service has its policy; the pool has none
+        Assert.Contains("InferencePool demo/qwen-inference-pool", only.Message);
+        Assert.Contains("/health", only.Fix);
+    }
+
+    [Theory]
     [InlineData("1h2m3.5s", 3723.5)]
     [InlineData("500ms", 0.5)]
     [InlineData("0s", 0)]

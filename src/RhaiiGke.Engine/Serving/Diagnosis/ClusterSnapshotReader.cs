@@ -25,6 +25,7 @@ public static class ClusterSnapshotReader
         ("apis/inference.networking.k8s.io/v1/inferencepools", "InferencePool"), ("apis/inference.networking.x-k8s.io/v1alpha2/inferencepools", "InferencePool"),
         ("apis/serving.kserve.io/v1alpha1/llminferenceservices", "LLMInferenceService"),
         ("apis/serving.kserve.io/v1alpha1/llminferenceserviceconfigs", "LLMInferenceServiceConfig"),
+        ("apis/networking.gke.io/v1/healthcheckpolicies", "HealthCheckPolicy"),
     ];
 
     /// <summary>Reads a snapshot over a connection (kubeconfig auth and exec plugins included).</summary>

@@ -30,6 +30,7 @@ public static class Diagnoser
         new ProbeBudgetCheck(),
         new NetworkPolicyCheck(),
         new FirstInferenceTimeoutCheck(),
+        new GkeHealthCheckCheck(),
     ];
 
     public static IReadOnlyList<DiagnosisFinding> Run(ClusterSnapshot snapshot, IEnumerable<string>? onlyChecks = null)
@@ -49,7 +50,7 @@ public static class Diagnoser
         "TpuTolerationMissing", "TpuRequestMismatch", "WebhookWithoutEndpoints", "InferencePoolMissing", "InferencePoolGroupMismatch",
         "GatewayNotProgrammed", "HttpRouteMissing", "HttpRouteNotAccepted", "HttpRouteRefsUnresolved", "WorkloadWithoutReadyEndpoints",
         "WorkloadCrashLoop", "TpuBoundsMismatch", "HuggingFaceTokenRejected", "HuggingFaceTokenNotOnServiceAccount", "SecretMissing",
-        "ProbeBudgetTooShort", "NetworkPolicyBlocksGateway", "NetworkPolicyNotEnforced", "FirstInferenceTimeout",
+        "ProbeBudgetTooShort", "NetworkPolicyBlocksGateway", "NetworkPolicyNotEnforced", "FirstInferenceTimeout", "GkeHealthCheckMissing",
     ];
 
     internal static DiagnosisFinding Finding(string id, FindingSeverity sev, JsonObject obj, string message, string fix, IEnumerable<string>? evidence = null) => new()
@@ -460,6 +461,45 @@ internal sealed class FirstInferenceTimeoutCheck : IDiagnosisCheck
                         [$"spec.rules[{i}].timeouts.{field}: {text}"]);
                     break;
                 }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// GKE gateways probe backends with their own health checks, by default "/" over the Service's
+/// appProtocol; vLLM answers 404 there, so without a HealthCheckPolicy per backend the load balancer
+/// never sends traffic (the GKE-native runbook's issues #5, #13).
+/// </summary>
+internal sealed class GkeHealthCheckCheck : IDiagnosisCheck
+{
+    public string Id => "GkeHealthCheck";
+
+    public IEnumerable<DiagnosisFinding> Run(ClusterSnapshot s)
+    {
+        var policies = s.OfKind("HealthCheckPolicy").ToList();
+        foreach (var route in s.OfKind("HTTPRoute"))
+        {
+            var ns = ClusterSnapshot.Namespace(route);
+            var gke = Diagnoser.Items(route["spec"]?["parentRefs"]).OfType<JsonObject>().Any(p =>
+                Str(s.Get("Gateway", Str(p, "namespace") ?? ns, Str(p, "name") ?? "")?["spec"], "gatewayClassName")?.StartsWith("gke-l7", StringComparison.Ordinal) == true);
+            if (!gke) continue;
+            var seen = new HashSet<string>();
+            foreach (var b in Diagnoser.Items(route["spec"]?["rules"]).OfType<JsonObject>().SelectMany(r => Diagnoser.Items(r["backendRefs"]).OfType<JsonObject>()))
+            {
+                var kind = Str(b, "kind") ?? "Service";
+                var name = Str(b, "name") ?? "";
+                var bns = Str(b, "namespace") ?? ns;
+                if (kind is not ("Service" or "InferencePool") || !seen.Add($"{kind}/{bns}/{name}")) continue;
+                var covered = policies.Any(p => ClusterSnapshot.Namespace(p) == bns && Str(p["spec"]?["targetRef"], "kind") == kind && Str(p["spec"]?["targetRef"], "name") == name);
+                if (covered) continue;
+                var backend = s.Get(kind, bns, name);
+                var evidence = new List<string> { $"no HealthCheckPolicy in {bns} targets {kind} {name}" };
+                if (backend is not null) evidence.AddRange(Diagnoser.EventMessages(s, backend, "BackendUnhealthy"));
+                yield return Diagnoser.Finding("GkeHealthCheckMissing", FindingSeverity.Error, route,
+                    $"The GKE gateway health-checks {kind} {bns}/{name} with its default check (path /, protocol from the Service's appProtocol); vLLM answers 404 there, so the backend stays unhealthy and requests get 503.",
+                    $"Create a networking.gke.io/v1 HealthCheckPolicy targeting {kind} {name} that probes /health on port 8000 over HTTPS (KServe serves TLS); Deploy-LlmInferenceService -Pattern GkeNativeGateway and Export-RhaiiManifest render one per backend.",
+                    evidence);
             }
         }
     }

@@ -24,7 +24,11 @@ internal static class InferenceHttp
         public void OnBody(ReadOnlySpan<byte> body, long timestamp) => Body = Encoding.UTF8.GetString(body);
     }
 
-    public static async Task<SimpleResponse> GetAsync(HttpTarget target, string path, TimeSpan timeout, CancellationToken ct)
+    public static Task<SimpleResponse> GetAsync(HttpTarget target, string path, TimeSpan timeout, CancellationToken ct) =>
+        SendAsync(target, "GET", path, [], timeout, ct);
+
+    /// <summary>One request on its own connection; the whole body is read.</summary>
+    public static async Task<SimpleResponse> SendAsync(HttpTarget target, string method, string path, byte[] body, TimeSpan timeout, CancellationToken ct)
     {
         using var conn = new RawHttpConnection(target);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -33,11 +37,11 @@ internal static class InferenceHttp
         var t0 = Stopwatch.GetTimestamp();
         try
         {
-            await conn.SendAsync(target.BuildRequest("GET", path, [], false), sink, cts.Token).ConfigureAwait(false);
+            await conn.SendAsync(target.BuildRequest(method, path, body, false), sink, cts.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            throw new RawHttpException("timeout", $"GET {path} did not answer within {timeout.TotalSeconds:0.#} s.");
+            throw new RawHttpException("timeout", $"{method} {path} did not answer within {timeout.TotalSeconds:0.#} s.");
         }
         return new SimpleResponse { Status = sink.Status, Body = sink.Body, Pod = sink.Pod, ContentType = sink.ContentType, Ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds };
     }

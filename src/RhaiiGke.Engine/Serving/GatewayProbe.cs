@@ -97,32 +97,12 @@ public static class GatewayProbe
 
     private sealed record Outcome(SimpleResponse? Response, string? Error);
 
-    private static async Task<Outcome> GetAsync(HttpTarget target, string path, TimeSpan timeout, CancellationToken ct)
-    {
-        try { return new(await InferenceHttp.GetAsync(target, path, timeout, ct).ConfigureAwait(false), null); }
-        catch (RawHttpException e) { return new(null, e.Message); }
-    }
-
-    private sealed class Sink : IResponseSink
-    {
-        public int Status;
-        public string? Pod;
-        public string Body = "";
-        public void OnHead(int status, string? contentType, string? pod, long timestamp) { Status = status; Pod = pod; }
-        public void OnEvent(ReadOnlySpan<byte> data, long timestamp) => Body += Encoding.UTF8.GetString(data) + "\n";
-        public void OnBody(ReadOnlySpan<byte> body, long timestamp) => Body = Encoding.UTF8.GetString(body);
-    }
+    private static Task<Outcome> GetAsync(HttpTarget target, string path, TimeSpan timeout, CancellationToken ct) =>
+        SendAsync(target, "GET", path, [], timeout, ct);
 
     private static async Task<Outcome> SendAsync(HttpTarget target, string method, string path, byte[] body, TimeSpan timeout, CancellationToken ct)
     {
-        using var conn = new RawHttpConnection(target);
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        cts.CancelAfter(timeout);
-        var sink = new Sink();
-        var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-        try { await conn.SendAsync(target.BuildRequest(method, path, body, false), sink, cts.Token).ConfigureAwait(false); }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested) { return new(null, $"{method} {path} did not answer within {timeout.TotalSeconds:0.#} s."); }
+        try { return new(await InferenceHttp.SendAsync(target, method, path, body, timeout, ct).ConfigureAwait(false), null); }
         catch (RawHttpException e) { return new(null, e.Message); }
-        return new(new SimpleResponse { Status = sink.Status, Body = sink.Body, Pod = sink.Pod, Ms = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds }, null);
     }
 }

@@ -145,12 +145,7 @@ public sealed class LlmServiceManager
                 if (m.Kind == "NetworkPolicy" && !request.NetworkPolicies) continue;
                 objects.Add((JsonObject)YamlCodec.ReadOne(m.Yaml)!);
             }
-            foreach (var o in objects.Where(o => o.Str("kind") != "Namespace"))
-            {
-                var labels = o.Ensure("metadata").Ensure("labels");
-                labels[ManifestBuilder.ManagedByLabel] = "rhaiigke";
-                labels[ServiceLabel] = spec.Name;
-            }
+            foreach (var o in objects.Where(o => o.Str("kind") != "Namespace")) Stamp(o, spec.Name, overwrite: true);
             await ResolveHfTokenAsync(objects, spec, request, ct).ConfigureAwait(false);
             await ResolvePullSecretAsync(objects, spec, request, ct).ConfigureAwait(false);
         }
@@ -165,17 +160,20 @@ public sealed class LlmServiceManager
             // One service per file set: label what comes with it so Remove-LlmInferenceService finds it too.
             var only = objects.Where(o => o.Str("kind") == "LLMInferenceService").Select(o => o.Name()).Distinct().ToList();
             if (only.Count == 1)
-                foreach (var o in objects.Where(o => o.Str("kind") is not ("Namespace" or "LLMInferenceService")))
-                {
-                    var labels = o.Ensure("metadata").Ensure("labels");
-                    labels[ServiceLabel] ??= only[0];
-                    labels[ManifestBuilder.ManagedByLabel] ??= "rhaiigke";
-                }
+                foreach (var o in objects.Where(o => o.Str("kind") is not ("Namespace" or "LLMInferenceService"))) Stamp(o, only[0], overwrite: false);
             foreach (var ns in objects.Select(o => o.Namespace()).Where(n => n is not null).Distinct().ToList())
                 if (!objects.Any(o => o.Str("kind") == "Namespace" && o.Name() == ns))
                     objects.Insert(0, ManifestBuilder.Namespace(ns!, null));
         }
         return objects;
+    }
+
+    /// <summary>The labels Remove-LlmInferenceService finds a service's objects by (kept when a file already sets them, unless <paramref name="overwrite"/>).</summary>
+    private static void Stamp(JsonObject o, string service, bool overwrite)
+    {
+        var labels = o.Ensure("metadata").Ensure("labels");
+        if (overwrite || labels[ServiceLabel] is null) labels[ServiceLabel] = service;
+        if (overwrite || labels[ManifestBuilder.ManagedByLabel] is null) labels[ManifestBuilder.ManagedByLabel] = "rhaiigke";
     }
 
     /// <summary>Lints manifest files; errors stop the deploy before anything is sent.</summary>
@@ -241,7 +239,7 @@ public sealed class LlmServiceManager
             var source = await _client.GetAsync($"api/v1/namespaces/{sns}/secrets/{sname}", ct).ConfigureAwait(false);
             if (source?.Str("type") != "kubernetes.io/dockerconfigjson" || source["data"]?[".dockerconfigjson"] is null) continue;
             var copy = ManifestBuilder.Obj("v1", "Secret", name, spec.Namespace);
-            copy["metadata"]!["labels"] = new JsonObject { [ManifestBuilder.ManagedByLabel] = "rhaiigke", [ServiceLabel] = spec.Name };
+            Stamp(copy, spec.Name, overwrite: true);
             copy["type"] = "kubernetes.io/dockerconfigjson";
             copy["data"] = new JsonObject { [".dockerconfigjson"] = source["data"]![".dockerconfigjson"]!.GetValue<string>() };
             objects.Add(copy);
@@ -320,20 +318,13 @@ public sealed class LlmServiceManager
                 state = await WaitAsync(ns, name, wait, ct).ConfigureAwait(false);
             else
                 state = await GetAsync(ns, name, ct).ConfigureAwait(false) ?? LlmServiceState.Read(obj, [], null, null, _connection.Name);
-            outputs.Add(With(state, mutating, applied.ToArray(), options.DryRun));
+            state.MutatingRequests = mutating;
+            state.Objects = applied.ToArray();
+            state.DryRun = options.DryRun;
+            outputs.Add(state);
         }
         return outputs;
     }
-
-    private static LlmInferenceService With(LlmInferenceService s, int mutating, KubeObjectResult[] objects, bool dryRun) => new()
-    {
-        Name = s.Name, Namespace = s.Namespace, Model = s.Model, ModelUri = s.ModelUri, Stage = s.Stage, Ready = s.Ready, Stopped = s.Stopped,
-        Replicas = s.Replicas, ReadyReplicas = s.ReadyReplicas, Url = s.Url, GatewayAddress = s.GatewayAddress, Gateway = s.Gateway,
-        Pattern = s.Pattern, Image = s.Image, Accelerator = s.Accelerator, Topology = s.Topology, Scheduler = s.Scheduler,
-        InferencePoolGroup = s.InferencePoolGroup, Conditions = s.Conditions, Pods = s.Pods, Message = s.Message, Generation = s.Generation,
-        ObservedGeneration = s.ObservedGeneration, CreationTimestamp = s.CreationTimestamp, Cluster = s.Cluster,
-        MutatingRequests = mutating, Objects = objects, DryRun = dryRun,
-    };
 
     /// <summary>Read-only checks before anything is sent: KServe present, the gateway exists.</summary>
     private async Task<List<(string Ns, string Name)>> PreflightAsync(IEnumerable<JsonObject> services, bool willCreate, CancellationToken ct)
@@ -414,22 +405,21 @@ public sealed class LlmServiceManager
                 await Task.Delay(options.PollInterval, ct).ConfigureAwait(false);
             }
         }
-        var rules = route is null ? [0, 1] : PoolRuleIndexes(route);
         if (route is null && !options.DryRun)
         {
             _log.Warning($"KServe has not created HTTPRoute {spec.Namespace}/{spec.Name}-kserve-route yet; the EnvoyFilter was not added (run Deploy-LlmInferenceService again once it exists).");
             return null;
         }
+        // -WhatIf before the route exists: KServe's default route sends rules 0 and 1 to the pool
+        var rules = route is null ? [0, 1] : PoolRuleIndexes(route);
         if (rules.Count == 0)
         {
             _log.Verbose("The HTTPRoute has no InferencePool rule; no EnvoyFilter needed.");
             return null;
         }
         var filter = ManifestBuilder.BodyForwardingEnvoyFilter(spec, rules);
-        var labels = filter.Ensure("metadata").Ensure("labels");
-        labels[ManifestBuilder.ManagedByLabel] = "rhaiigke";
-        labels[ServiceLabel] = spec.Name;
-        labels["rhaiigke.io/service-namespace"] = spec.Namespace;
+        Stamp(filter, spec.Name, overwrite: true);
+        filter["metadata"]!["labels"]!["rhaiigke.io/service-namespace"] = spec.Namespace;
         return filter;
     }
 

@@ -116,10 +116,10 @@ public sealed class LlmInferenceService
     public long ObservedGeneration { get; init; }
     public DateTimeOffset? CreationTimestamp { get; init; }
     /// <summary>Mutating API requests this command sent (0 when everything was already as asked).</summary>
-    public int MutatingRequests { get; init; }
+    public int MutatingRequests { get; set; }
     /// <summary>Objects applied by Deploy-LlmInferenceService and what happened to each.</summary>
-    public KubeObjectResult[] Objects { get; init; } = [];
-    public bool DryRun { get; init; }
+    public KubeObjectResult[] Objects { get; set; } = [];
+    public bool DryRun { get; set; }
     public string Cluster { get; init; } = "";
 
     public ServiceCondition? Condition(string type) => Conditions.FirstOrDefault(c => c.Type == type);

@@ -39,6 +39,9 @@ public sealed class GkeClusterSimulators : IDisposable
 
     public IReadOnlyCollection<string> Clusters => _clusters.Keys.ToList();
 
+    /// <summary>The API server URLs of the clusters' simulators.</summary>
+    public IReadOnlyCollection<string> Servers => _clusters.Values.Select(s => s.Server).ToList();
+
     private static string Key(string project, string location, string name) => $"{project}/{location}/{name}";
 
     private GkeClusterEndpoint Endpoint(GkeSimulatedCluster cluster)

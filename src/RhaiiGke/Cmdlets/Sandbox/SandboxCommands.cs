@@ -214,12 +214,12 @@ public sealed class StopRhaiiSandboxCommand : RhaiiCmdlet
             }
             if (!ShouldProcess(n, "Stop the sandbox (everything in it is lost)")) continue;
             SandboxRegistry.Running.TryRemove(n, out _);
+            // a GKE sandbox's clusters go with it: forget the session default if it was one of them
+            var servers = entry.Owned.OfType<GkeClusterSimulators>().SelectMany(c => c.Servers).Append(entry.Info.Server).Select(x => x.TrimEnd('/')).ToHashSet(StringComparer.OrdinalIgnoreCase);
             foreach (var d in entry.Owned) d.Dispose();
             foreach (var (k, v) in entry.PreviousEnvironment) Environment.SetEnvironmentVariable(k, v);
             entry.Info.Running = false;
-            if (ClusterSession.Default?.Server == entry.Info.Server) ClusterSession.Default = null;
-            if (entry.GkeEndpoint is not null && ClusterSession.Default is { } d2 && Uri.TryCreate(d2.Server, UriKind.Absolute, out var u) && u.IsLoopback)
-                ClusterSession.Default = null; // its clusters went with it
+            if (ClusterSession.Default is { } current && servers.Contains(current.Server.TrimEnd('/'))) ClusterSession.Default = null;
             if (PassThru) WriteObject(entry.Info);
         }
         return Task.CompletedTask;

@@ -10,9 +10,13 @@ namespace RhaiiGke.Cmdlets.Serving;
 /// <summary>Connection and wait plumbing shared by the LlmInferenceService commands.</summary>
 internal static class ServingCommandSupport
 {
-    public static ServingWaitOptions WaitOptions(ClusterConnection c, TimeSpan timeout, TimeSpan scheduling, TimeSpan download, TimeSpan compile)
+    /// <summary>Wait limits from the command's parameters; stage limits not given keep ServingWaitOptions' defaults.</summary>
+    public static ServingWaitOptions WaitOptions(ClusterConnection c, TimeSpan timeout, TimeSpan? scheduling = null, TimeSpan? download = null, TimeSpan? compile = null)
     {
-        var o = new ServingWaitOptions { Timeout = timeout, SchedulingTimeout = scheduling, StartingTimeout = scheduling, DownloadTimeout = download, CompileTimeout = compile };
+        var o = new ServingWaitOptions { Timeout = timeout };
+        if (scheduling is { } sc) o.SchedulingTimeout = o.StartingTimeout = sc;
+        if (download is { } d) o.DownloadTimeout = d;
+        if (compile is { } x) o.CompileTimeout = x;
         if (ClusterSession.IsLocal(c))
         {
             // Sandbox controllers act in milliseconds: poll fast, and give failure stages seconds, not minutes.
@@ -281,7 +285,7 @@ public sealed class SetLlmInferenceServiceCommand : NamedServiceCmdlet
         var (s, mutating) = await manager.SetAsync(Namespace, Name, Replicas, Image, Stop ? true : Start ? false : null, dryRun, cancellationToken);
         WriteVerbose(mutating == 0 ? $"{Namespace}/{Name} already had {what}; nothing sent." : $"{Namespace}/{Name}: {what} ({mutating} request(s)).");
         if (Wait && !dryRun)
-            s = await manager.WaitAsync(Namespace, Name, ServingCommandSupport.WaitOptions(connection, Timeout, TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(30)), cancellationToken, untilStopped: Stop);
+            s = await manager.WaitAsync(Namespace, Name, ServingCommandSupport.WaitOptions(connection, Timeout), cancellationToken, untilStopped: Stop);
         WriteObject(s);
     }
 }

@@ -37,6 +37,8 @@ public sealed class ApplyEngine
     private readonly IRhaiiLog _log;
     private int _retries;
     private readonly Dictionary<string, int> _transient = new(StringComparer.Ordinal);
+    /// <summary>Every sensitive value of the objects of the current run, scrubbed from whatever the server sends back.</summary>
+    private HashSet<string> _secrets = new(StringComparer.Ordinal);
 
     public ApplyEngine(ClusterConnection connection, IRhaiiLog? log = null)
     {
@@ -97,11 +99,12 @@ public sealed class ApplyEngine
         _retries = 0;
         _transient.Clear();
         var list = objects.Select(o => o.Clone()).ToList();
+        _secrets = SecretRedaction.CollectValues(list);
         foreach (var o in list)
         {
             if (string.IsNullOrEmpty(o.Str("apiVersion")) || string.IsNullOrEmpty(o.Str("kind")) || string.IsNullOrEmpty(o.Name()))
                 throw new RhaiiException("ManifestIncomplete", RhaiiErrorCategory.InvalidData,
-                    $"{Label(options)}an object lacks apiVersion, kind or metadata.name: {Truncate(o.ToJson())}", "Every manifest needs apiVersion, kind and metadata.name.");
+                    $"{Label(options)}an object lacks apiVersion, kind or metadata.name: {Truncate(SecretRedaction.RedactObject(o).ToJson())}", "Every manifest needs apiVersion, kind and metadata.name.");
         }
         var crdKinds = GatedKinds(list);
         var results = new List<(JsonObject Obj, KubeObjectResult Result, RestMapper.Mapping? Map)>();
@@ -136,6 +139,8 @@ public sealed class ApplyEngine
             Duration = sw.Elapsed,
         };
     }
+
+    private string? Scrub(string? text) => text is null ? null : SecretRedaction.Scrub(text, _secrets);
 
     private static string Label(KubeApplyOptions o) => o.Component is { Length: > 0 } c ? c + ": " : "";
     private static string Truncate(string s) => s.Length > 200 ? s[..200] + "..." : s;
@@ -176,7 +181,7 @@ public sealed class ApplyEngine
                         var parts = nf.Path.Split('/', StringSplitOptions.RemoveEmptyEntries);
                         if (parts.Length >= 3) client.Mapper.Forget(parts[1] + "/" + parts[2]);
                     }
-                    _log.Debug($"{Label(options)}retry {args.AttemptNumber + 1} after {tag}: {args.Outcome.Exception?.Message}");
+                    _log.Debug($"{Label(options)}retry {args.AttemptNumber + 1} after {tag}: {Scrub(args.Outcome.Exception?.Message)}");
                     return default;
                 },
             })
@@ -241,7 +246,7 @@ public sealed class ApplyEngine
                 result.Message = "managed by GKE; left alone";
                 return (obj, result, map);
             }
-            if (live is not null && ObjectDiff.Difference(obj, live, options.FieldManager) is null)
+            if (live is not null && ObjectDiff.Difference(obj, live, options.FieldManager, _secrets) is null)
             {
                 result.Action = KubeApplyAction.Unchanged;
                 return (obj, result, map);
@@ -257,7 +262,7 @@ public sealed class ApplyEngine
                 (false, true, true) => KubeApplyAction.WouldConfigure,
                 (false, true, false) => KubeApplyAction.Configured,
             };
-            if (live is not null && changed) result.Message = ObjectDiff.Difference(obj, live, options.FieldManager);
+            if (live is not null && changed) result.Message = ObjectDiff.Difference(obj, live, options.FieldManager, _secrets);
             return (obj, result, map);
         }
         catch (KubeApiException e) when (options.DryRun && e.Code == 404 && e.Message.StartsWith("namespaces \"", StringComparison.Ordinal))
@@ -268,7 +273,7 @@ public sealed class ApplyEngine
         }
         catch (KubeApiException e)
         {
-            throw e.ToRhaii($"{Label(options)}applying {result.Id}", options.Component ?? result.Id);
+            throw e.Scrubbed(_secrets).ToRhaii($"{Label(options)}applying {result.Id}", options.Component ?? result.Id);
         }
     }
 

@@ -37,6 +37,20 @@ internal sealed class KubeApiException : Exception
     /// <summary>A short tag for counting transient errors.</summary>
     public string Tag => IsWebhookFailure ? "WebhookUnavailable" : IsResourceNotServed ? "KindNotServedYet" : Reason.Length > 0 ? Reason : Code.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// The same error with every value of <paramref name="secrets"/> replaced in its message and Status body
+    /// (a server may quote the rejected object, Secret data included).
+    /// </summary>
+    public KubeApiException Scrubbed(IReadOnlyCollection<string> secrets)
+    {
+        if (secrets.Count == 0) return this;
+        var message = SecretRedaction.Scrub(Message, secrets);
+        JsonObject? status = null;
+        try { status = Status is null ? null : JsonNode.Parse(SecretRedaction.Scrub(Status.ToJsonString(), secrets)) as JsonObject; }
+        catch (System.Text.Json.JsonException) { }
+        return new KubeApiException(Code, Reason, message, status, RetryAfter, Method, Path);
+    }
+
     /// <summary>The error as users see it: stable ErrorId, category and a fix.</summary>
     public RhaiiException ToRhaii(string? what = null, object? target = null)
     {

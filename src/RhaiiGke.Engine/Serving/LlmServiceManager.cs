@@ -26,6 +26,8 @@ public sealed class LlmDeployRequest
     public bool TokenFromEnvironment { get; init; } = true;
     /// <summary>Create the spec's Gateway when it does not exist (as New-InferenceGateway would).</summary>
     public bool CreateGateway { get; init; } = true;
+    /// <summary>Kinds outside the service's own set (<see cref="ServiceKinds"/>) that -Path files may hold (kind, or group/kind).</summary>
+    public IReadOnlyList<string> AllowKinds { get; init; } = [];
 }
 
 /// <summary>Per-stage limits of a wait (Deploy -Wait, Wait-LlmInferenceService).</summary>
@@ -156,6 +158,9 @@ public sealed class LlmServiceManager
             if (!objects.Any(o => o.Str("kind") == "LLMInferenceService"))
                 throw new RhaiiException("NoLlmInferenceServiceInManifest", RhaiiErrorCategory.InvalidData,
                     "The manifest files contain no LLMInferenceService.", "Pass files that define one (Export-RhaiiManifest writes them).");
+            // the lint refused these already; this covers objects lint does not see the same way (kind: List items, JSON)
+            RefuseKinds(objects.Where(o => !ServiceKinds.IsAllowed(o.Str("apiVersion"), o.Str("kind")) && !ServiceKinds.IsAllowedBy(o.Str("apiVersion"), o.Str("kind"), request.AllowKinds))
+                .Select(o => (o.Str("kind") ?? "", (string?)o.Name(), (string?)null)).ToList());
             FillPlaceholders(objects, request);
             // One service per file set: label what comes with it so Remove-LlmInferenceService finds it too.
             var only = objects.Where(o => o.Str("kind") == "LLMInferenceService").Select(o => o.Name()).Distinct().ToList();
@@ -176,16 +181,42 @@ public sealed class LlmServiceManager
         if (overwrite || labels[ManifestBuilder.ManagedByLabel] is null) labels[ManifestBuilder.ManagedByLabel] = "rhaiigke";
     }
 
-    /// <summary>Lints manifest files; errors stop the deploy before anything is sent.</summary>
-    public static void Lint(IReadOnlyList<(string File, string Yaml)> manifests, IRhaiiLog log)
+    /// <summary>
+    /// Lints manifest files as one set; errors stop the deploy before anything is sent. Kinds outside the
+    /// service's own set (RHAII501) are refused with <c>ManifestKindNotAllowed</c> unless named in <paramref name="allowKinds"/>.
+    /// </summary>
+    public static void Lint(IReadOnlyList<(string File, string Yaml)> manifests, IRhaiiLog log, IReadOnlyList<string>? allowKinds = null)
     {
-        var findings = manifests.SelectMany(m => ManifestLinter.LintYaml(m.Yaml, m.File)).ToList();
+        var results = ManifestLinter.Lint(manifests.Select(m => new ManifestSource(m.File, m.Yaml)).ToList());
+        if (results.FirstOrDefault(r => r.ParseError is not null) is { } bad) throw bad.ParseError!;
+        var findings = results.SelectMany(r => r.Findings).ToList();
+        var outside = findings.Where(f => f.RuleId == KindOutsideServiceRuleId).ToList();
+        findings.RemoveAll(f => f.RuleId == KindOutsideServiceRuleId);
+        bool Allowed(ManifestFinding f) => (allowKinds ?? []).Any(a => string.Equals(a, f.Kind, StringComparison.OrdinalIgnoreCase) || a.EndsWith("/" + f.Kind, StringComparison.OrdinalIgnoreCase));
+        foreach (var f in outside.Where(Allowed))
+            log.Warning($"{f.File}: {f.Kind} {f.Name} is outside the service's own kinds; applied because -AllowKind names it.");
+        RefuseKinds(outside.Where(f => !Allowed(f)).Select(f => (f.Kind ?? "", f.Name, f.File)).ToList());
         foreach (var w in findings.Where(f => f.Severity != FindingSeverity.Error)) log.Warning($"{w}. Fix: {w.Fix}");
         var errors = findings.Where(f => f.Severity == FindingSeverity.Error).ToList();
         if (errors.Count > 0)
             throw new RhaiiException("ManifestLintFailed", RhaiiErrorCategory.InvalidData,
                 $"The manifests have {errors.Count} error(s); nothing was applied:{Environment.NewLine}" + string.Join(Environment.NewLine, errors.Select(e => $"  {e}")),
                 string.Join(" ", errors.Select(e => e.Fix).Distinct().Take(3)) + " (Test-LlmInferenceServiceManifest lists every finding.)", errors[0].File);
+    }
+
+    private const string KindOutsideServiceRuleId = "RHAII501";
+
+    /// <summary>Refuses (before anything is sent) objects whose kinds are outside the service's own set and not allowed.</summary>
+    private static void RefuseKinds(IReadOnlyList<(string Kind, string? Name, string? File)> refused)
+    {
+        if (refused.Count == 0) return;
+        var kinds = refused.Select(r => r.Kind).Distinct(StringComparer.Ordinal).ToList();
+        var rbac = kinds.Where(k => k is "ClusterRole" or "ClusterRoleBinding").ToList();
+        throw new RhaiiException("ManifestKindNotAllowed", RhaiiErrorCategory.SecurityError,
+            $"The manifests hold {string.Join(", ", refused.Select(r => $"{r.Kind} {r.Name}".TrimEnd()))}: " +
+            $"{(rbac.Count > 0 ? "cluster-scoped RBAC grants permissions across the whole cluster and is " : "")}outside what the module deploys for an LLMInferenceService ({KindOutsideServiceRuleId}); nothing was applied.",
+            $"Review them and apply them separately, or pass -AllowKind {string.Join(",", kinds)} to deploy them with the service.",
+            refused[0].File ?? refused[0].Name);
     }
 
     private static string? EnvToken() =>
@@ -279,7 +310,7 @@ public sealed class LlmServiceManager
     /// <summary>Applies a deploy request and returns the service(s) it created, optionally waiting until Ready.</summary>
     public async Task<IReadOnlyList<LlmInferenceService>> DeployAsync(LlmDeployRequest request, KubeApplyOptions options, ServingWaitOptions? wait, CancellationToken ct)
     {
-        if (request.Spec is null) Lint(request.Manifests, _log);
+        if (request.Spec is null) Lint(request.Manifests, _log, request.AllowKinds);
         var objects = await PlanAsync(request, ct).ConfigureAwait(false);
         var services = objects.Where(o => o.Str("kind") == "LLMInferenceService").Select(o => (Ns: o.Namespace() ?? _connection.Namespace, Name: o.Name(), Obj: o)).ToList();
         var createGateway = request.CreateGateway && request.Spec is not null;

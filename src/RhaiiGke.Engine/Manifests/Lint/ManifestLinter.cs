@@ -49,6 +49,7 @@ public static class ManifestLinter
         new ApiVersionUnsupportedRule(),
         new ServedModelNameDefaultedRule(),
         new ServiceStoppedRule(),
+        new KindOutsideServiceRule(),
     ];
 
     /// <summary>Every rule, in ID order.</summary>

@@ -45,6 +45,11 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
     [Parameter(ParameterSetName = PathSet, Mandatory = true)]
     public string[] Path { get; set; } = [];
 
+    /// <summary>Kinds outside the service's own set (RHAII501) that -Path files may deploy, e.g. ClusterRoleBinding.</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [ValidateNotNullOrEmpty]
+    public string[] AllowKind { get; set; } = [];
+
     /// <summary>Hugging Face token for gated models; HF_TOKEN or HUGGING_FACE_HUB_TOKEN from the environment when omitted.</summary>
     [Parameter]
     public SecureString? HuggingFaceToken { get; set; }
@@ -128,6 +133,7 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
             EnvoyFilter = EnvoyFilter,
             NetworkPolicies = !NoNetworkPolicy,
             CreateGateway = !NoGateway,
+            AllowKinds = AllowKind,
         };
         var target = spec is null ? string.Join(", ", manifests.Select(m => System.IO.Path.GetFileName(m.Item1))) : $"{spec.Namespace}/{spec.Name}";
         var dryRun = !ShouldProcess($"{target} on {connection.Name}", "Deploy LLMInferenceService");

@@ -25,6 +25,8 @@ public sealed class CacheRoutingOptions
     public int? Seed { get; set; }
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(2);
     public bool SkipCertificateCheck { get; set; }
+    /// <summary>Send the API key over plain http to non-loopback hosts.</summary>
+    public bool AllowUnencryptedAuthentication { get; set; }
 }
 
 /// <summary>
@@ -43,8 +45,9 @@ public static class CacheRoutingTester
         if (o.Groups < 1 || o.RequestsPerGroup < 2)
             throw new RhaiiException("InvalidCacheRoutingOptions", RhaiiErrorCategory.InvalidArgument, "Cache routing needs at least one group of two requests.",
                 "Use -Groups 4 -RequestsPerGroup 8.");
-        var gateway = new HttpTarget(o.BaseUrl) { ApiKey = o.ApiKey, SkipCertificateCheck = o.SkipCertificateCheck };
-        var pods = o.PodUrls.Select(u => new HttpTarget(u) { ApiKey = o.ApiKey, SkipCertificateCheck = o.SkipCertificateCheck }).ToArray();
+        var gateway = new HttpTarget(o.BaseUrl) { ApiKey = o.ApiKey, SkipCertificateCheck = o.SkipCertificateCheck, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication }.EnsureCredentialsProtected();
+        var pods = o.PodUrls.Select(u => new HttpTarget(u) { ApiKey = o.ApiKey, SkipCertificateCheck = o.SkipCertificateCheck, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication }.EnsureCredentialsProtected()).ToArray();
+        foreach (var mu in o.MetricsUrls.Where(m => Uri.TryCreate(m, UriKind.Absolute, out var mUri) && mUri.Scheme is "http" or "https")) new HttpTarget(mu) { ApiKey = o.ApiKey, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication }.EnsureCredentialsProtected();
         var model = string.IsNullOrWhiteSpace(o.Model) ? await InferenceHttp.DiscoverModelAsync(gateway, ct).ConfigureAwait(false) : o.Model!;
         var metricsUrls = o.MetricsUrls.Length > 0 ? o.MetricsUrls : pods.Select(p => p.BaseUrl + "/metrics").ToArray();
         var warnings = new List<string>();
@@ -132,7 +135,7 @@ public static class CacheRoutingTester
         var list = urls.Length > 0 ? urls : [gateway.BaseUrl + "/metrics"];
         foreach (var u in list)
         {
-            try { all.AddRange(await MetricsScraper.ScrapeAsync(u, TimeSpan.FromSeconds(15), ct, o.ApiKey, o.SkipCertificateCheck).ConfigureAwait(false)); }
+            try { all.AddRange(await MetricsScraper.ScrapeAsync(u, TimeSpan.FromSeconds(15), ct, o.ApiKey, o.SkipCertificateCheck, o.AllowUnencryptedAuthentication).ConfigureAwait(false)); }
             catch (RhaiiException)
             {
                 var w = urls.Length > 0 ? $"Could not scrape {u}; counter evidence is incomplete." : "The gateway does not serve /metrics: pass -PodUrl or -MetricsUrl for counter evidence.";

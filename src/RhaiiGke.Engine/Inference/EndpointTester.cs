@@ -16,6 +16,8 @@ public sealed class EndpointTestOptions
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
     public int MaxTokens { get; set; } = 8;
     public bool SkipCertificateCheck { get; set; }
+    /// <summary>Send the API key over plain http to a non-loopback host.</summary>
+    public bool AllowUnencryptedAuthentication { get; set; }
 }
 
 /// <summary>Runs Test-InferenceEndpoint's checks: health, models, completion, chat, streaming framing and usage, finish_reason, metrics, pod identity, cached tokens.</summary>
@@ -26,7 +28,9 @@ public static class EndpointTester
     public static async Task<TestInferenceEndpointResult> TestAsync(EndpointTestOptions o, IRhaiiLog? log = null, CancellationToken ct = default)
     {
         log ??= NullRhaiiLog.Instance;
-        var target = new HttpTarget(o.BaseUrl) { ApiKey = o.ApiKey, SkipCertificateCheck = o.SkipCertificateCheck };
+        var target = new HttpTarget(o.BaseUrl) { ApiKey = o.ApiKey, SkipCertificateCheck = o.SkipCertificateCheck, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication }.EnsureCredentialsProtected();
+        if (o.MetricsUrl is { Length: > 0 } mu && Uri.TryCreate(mu, UriKind.Absolute, out var mUri) && mUri.Scheme is "http" or "https")
+            new HttpTarget(mu) { ApiKey = o.ApiKey, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication }.EnsureCredentialsProtected();
         var checks = new List<InferenceEndpointCheck>();
         var pods = new SortedSet<string>(StringComparer.Ordinal);
         var sw = Stopwatch.StartNew();
@@ -170,7 +174,7 @@ public static class EndpointTester
             var url = o.MetricsUrl ?? target.BaseUrl;
             try
             {
-                var samples = await MetricsScraper.ScrapeAsync(url, o.Timeout, ct, o.ApiKey, o.SkipCertificateCheck).ConfigureAwait(false);
+                var samples = await MetricsScraper.ScrapeAsync(url, o.Timeout, ct, o.ApiKey, o.SkipCertificateCheck, o.AllowUnencryptedAuthentication).ConfigureAwait(false);
                 var names = samples.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
                 var missing = RequiredGauges.Where(g => !names.Contains(g)).ToList();
                 if (missing.Count > 0)

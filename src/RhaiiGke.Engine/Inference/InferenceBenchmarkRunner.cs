@@ -27,7 +27,7 @@ public sealed class InferenceBenchmarkRunner
     {
         _spec = spec;
         _log = log ?? NullRhaiiLog.Instance;
-        _target = new HttpTarget(spec.BaseUrl) { ApiKey = spec.ApiKey, SkipCertificateCheck = spec.SkipCertificateCheck };
+        _target = new HttpTarget(spec.BaseUrl) { ApiKey = spec.ApiKey, SkipCertificateCheck = spec.SkipCertificateCheck, AllowUnencryptedAuthentication = spec.AllowUnencryptedAuthentication }.EnsureCredentialsProtected();
         Validate(spec);
     }
 

@@ -62,6 +62,16 @@ internal sealed class HttpTarget
     /// <summary>Whether requests carry an Authorization header.</summary>
     public bool HasApiKey => _apiKey is not null;
 
+    /// <summary>Send the API key over plain http to a non-loopback host (the user's -AllowUnencryptedAuthentication).</summary>
+    public bool AllowUnencryptedAuthentication { get; init; }
+
+    /// <summary>Throws UnencryptedAuthenticationRefused when the API key would go over plain http off this machine without the opt-in.</summary>
+    public HttpTarget EnsureCredentialsProtected()
+    {
+        if (_apiKey is not null) RhaiiGke.Engine.Net.TransportSecurity.EnsureAllowed(Uri, "the API key (-ApiKey)", AllowUnencryptedAuthentication, ConnectHost);
+        return this;
+    }
+
     /// <summary><paramref name="text"/> with every occurrence of the API key replaced (servers may echo a rejected key in an error).</summary>
     public string? Redact(string? text) =>
         _apiKey is null || string.IsNullOrEmpty(text) ? text : text.Replace(_apiKey, "[redacted]", StringComparison.Ordinal);
@@ -74,7 +84,7 @@ internal sealed class HttpTarget
         sb.Append("User-Agent: RhaiiGke\r\n");
         if (streaming) sb.Append("Accept: text/event-stream\r\n");
         else sb.Append("Accept: application/json\r\n");
-        if (_apiKey is not null) sb.Append("Authorization: Bearer ").Append(_apiKey).Append("\r\n");
+        if (_apiKey is not null) sb.Append("Authorization: Bearer ").Append(EnsureCredentialsProtected()._apiKey).Append("\r\n");
         if (method == "POST") sb.Append("Content-Type: application/json\r\nContent-Length: ").Append(body.Length).Append("\r\n");
         sb.Append("\r\n");
         var head = Encoding.ASCII.GetBytes(sb.ToString());

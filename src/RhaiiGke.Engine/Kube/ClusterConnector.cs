@@ -121,6 +121,33 @@ public static class ClusterConnector
         return config;
     }
 
+    /// <summary>The same connection, allowed (or not) to send its credentials over plain http to a non-loopback server.</summary>
+    public static ClusterConnection WithUnencryptedAuthentication(ClusterConnection c, bool allow) => c.AllowUnencryptedAuthentication == allow ? c : new ClusterConnection
+    {
+        Name = c.Name, Server = c.Server, KubeconfigPath = c.KubeconfigPath, Context = c.Context, Namespace = c.Namespace, AuthKind = c.AuthKind,
+        Token = c.Token, CertificateAuthorityData = c.CertificateAuthorityData, SkipTlsVerify = c.SkipTlsVerify, IsSandbox = c.IsSandbox,
+        ServerVersion = c.ServerVersion, ConnectedAt = c.ConnectedAt, AllowUnencryptedAuthentication = allow,
+    };
+
+    /// <summary>
+    /// Refuses (UnencryptedAuthenticationRefused) a connection that would send a bearer token, an exec
+    /// plugin's token or a password over plain http to a non-loopback server, unless it was opted in.
+    /// Nothing is sent; the kube client checks the same on every request.
+    /// </summary>
+    public static void EnsureCredentialsProtected(ClusterConnection c)
+    {
+        if (c.AllowUnencryptedAuthentication || !Uri.TryCreate(c.Server, UriKind.Absolute, out var uri) || !RhaiiGke.Engine.Net.TransportSecurity.IsExposed(uri)) return;
+        string? what = null;
+        if (c.Token is { Length: > 0 }) what = "the bearer token";
+        else if (c.AuthKind == ClusterAuthKind.Kubeconfig)
+        {
+            var cfg = ToConfig(c);
+            if (!string.IsNullOrEmpty(cfg.AccessToken) || cfg.TokenProvider is not null) what = "the kubeconfig user's bearer token";
+            else if (!string.IsNullOrEmpty(cfg.Password)) what = "the kubeconfig user's password";
+        }
+        if (what is not null) RhaiiGke.Engine.Net.TransportSecurity.EnsureAllowed(uri, what, false);
+    }
+
     /// <summary>Checks the connection with GET /version; returns it with <see cref="ClusterConnection.ServerVersion"/> filled.</summary>
     public static async Task<ClusterConnection> VerifyAsync(ClusterConnection c, CancellationToken ct)
     {
@@ -132,7 +159,7 @@ public static class ClusterConnector
             {
                 Name = c.Name, Server = c.Server, KubeconfigPath = c.KubeconfigPath, Context = c.Context, Namespace = c.Namespace, AuthKind = c.AuthKind,
                 Token = c.Token, CertificateAuthorityData = c.CertificateAuthorityData, SkipTlsVerify = c.SkipTlsVerify, IsSandbox = c.IsSandbox,
-                ServerVersion = v.Str("gitVersion"),
+                ServerVersion = v.Str("gitVersion"), AllowUnencryptedAuthentication = c.AllowUnencryptedAuthentication,
             };
             return verified;
         }

@@ -31,6 +31,8 @@ internal sealed class KubeClient : IDisposable
     public static KubeClient For(ClusterConnection connection) => KubeClients.For(connection);
 
     public Uri BaseUri { get; }
+    /// <summary>Send the Authorization header over plain http to a non-loopback server (the connection's opt-in).</summary>
+    public bool AllowUnencryptedAuthentication { get; init; }
     public RestMapper Mapper { get; }
     public int MutatingRequests => Volatile.Read(ref _mutating);
     public int Requests => Volatile.Read(ref _requests);
@@ -50,6 +52,8 @@ internal sealed class KubeClient : IDisposable
             req.Content.Headers.ContentType = new MediaTypeHeaderValue(contentType ?? "application/json");
         }
         if (_k.Credentials is not null) await _k.Credentials.ProcessHttpRequestAsync(req, ct).ConfigureAwait(false);
+        if (req.Headers.Authorization is not null)
+            RhaiiGke.Engine.Net.TransportSecurity.EnsureAllowed(uri, "the cluster credentials (Authorization header)", AllowUnencryptedAuthentication);
         Interlocked.Increment(ref _requests);
         if (method != HttpMethod.Get && method != HttpMethod.Head) Interlocked.Increment(ref _mutating);
         using var res = await _k.HttpClient.SendAsync(req, ct).ConfigureAwait(false);
@@ -188,5 +192,5 @@ internal static class KubeClients
 {
     private static readonly ConditionalWeakTable<ClusterConnection, KubeClient> s_clients = new();
 
-    public static KubeClient For(ClusterConnection c) => s_clients.GetValue(c, conn => new KubeClient(ClusterConnector.ToConfig(conn)));
+    public static KubeClient For(ClusterConnection c) => s_clients.GetValue(c, conn => new KubeClient(ClusterConnector.ToConfig(conn)) { AllowUnencryptedAuthentication = conn.AllowUnencryptedAuthentication });
 }

@@ -44,6 +44,8 @@ public sealed class InferenceBenchmarkSpec
     public InferenceApi Api { get; set; } = InferenceApi.Chat;
     /// <summary>Bearer token; never written to output, logs or files (server text that echoes it is redacted).</summary>
     public System.Security.SecureString? ApiKey { get; set; }
+    /// <summary>Send the API key over plain http to a non-loopback host (refused otherwise).</summary>
+    public bool AllowUnencryptedAuthentication { get; set; }
     public InferenceBenchmarkProfile Profile { get; set; } = InferenceBenchmarkProfile.Concurrent;
     /// <summary>Concurrency levels (Concurrent); the highest also sets the Sweep's throughput stage.</summary>
     public int[] Concurrency { get; set; } = [1];

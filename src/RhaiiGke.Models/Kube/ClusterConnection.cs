@@ -36,6 +36,8 @@ public sealed class ClusterConnection
     /// <summary>Base64 PEM of the CA that signs the server certificate, when given explicitly.</summary>
     public string? CertificateAuthorityData { get; init; }
     public bool SkipTlsVerify { get; init; }
+    /// <summary>The user opted in (-AllowUnencryptedAuthentication) to sending credentials over plain http to a non-loopback server.</summary>
+    public bool AllowUnencryptedAuthentication { get; init; }
     /// <summary>gitVersion reported by /version when the connection was checked.</summary>
     public string? ServerVersion { get; init; }
     /// <summary>True when the server is a RhaiiGke sandbox (Start-RhaiiSandbox).</summary>

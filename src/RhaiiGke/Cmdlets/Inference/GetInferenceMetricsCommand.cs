@@ -36,6 +36,10 @@ public sealed class GetInferenceMetricsCommand : RhaiiCmdlet
     [Parameter]
     public SwitchParameter SkipCertificateCheck { get; set; }
 
+    /// <summary>Send -ApiKey over plain http to a non-loopback host (refused otherwise, as Invoke-RestMethod does).</summary>
+    [Parameter]
+    public SwitchParameter AllowUnencryptedAuthentication { get; set; }
+
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
         var patterns = Name.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
@@ -69,6 +73,6 @@ public sealed class GetInferenceMetricsCommand : RhaiiCmdlet
         if (!Uri.TryCreate(url, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))
             throw new RhaiiException("InvalidInferenceUrl", RhaiiErrorCategory.InvalidArgument, $"'{url}' is not an http or https URL.",
                 "Give a metrics URL such as http://10.0.0.5:8000/metrics or a base URL (then /metrics is used).", url);
-        return MetricsScraper.ScrapeAsync(url, TimeSpan.FromSeconds(TimeoutSec), ct, ApiKey, SkipCertificateCheck);
+        return MetricsScraper.ScrapeAsync(url, TimeSpan.FromSeconds(TimeoutSec), ct, ApiKey, SkipCertificateCheck, AllowUnencryptedAuthentication);
     }
 }

@@ -128,6 +128,10 @@ public sealed class InvokeInferenceBenchmarkCommand : RhaiiCmdlet
     [Parameter]
     public SwitchParameter SkipCertificateCheck { get; set; }
 
+    /// <summary>Send -ApiKey over plain http to a non-loopback host (refused otherwise, as Invoke-RestMethod does).</summary>
+    [Parameter]
+    public SwitchParameter AllowUnencryptedAuthentication { get; set; }
+
     [Parameter]
     public Hashtable? Metadata { get; set; }
 
@@ -181,6 +185,7 @@ public sealed class InvokeInferenceBenchmarkCommand : RhaiiCmdlet
             Label = Label,
             Detailed = Detailed,
             SkipCertificateCheck = SkipCertificateCheck,
+            AllowUnencryptedAuthentication = AllowUnencryptedAuthentication,
             RequestLogPath = dir is null ? null : Path.Combine(dir, $"{Label}-{stamp}.requests.jsonl"),
             Metadata = Metadata?.Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString() ?? "", e => e.Value?.ToString() ?? "") ?? [],
         };

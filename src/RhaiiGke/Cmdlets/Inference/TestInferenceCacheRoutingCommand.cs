@@ -64,6 +64,10 @@ public sealed class TestInferenceCacheRoutingCommand : RhaiiCmdlet
     [Parameter]
     public SwitchParameter SkipCertificateCheck { get; set; }
 
+    /// <summary>Send -ApiKey over plain http to a non-loopback host (refused otherwise, as Invoke-RestMethod does).</summary>
+    [Parameter]
+    public SwitchParameter AllowUnencryptedAuthentication { get; set; }
+
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
         var result = await CacheRoutingTester.TestAsync(new CacheRoutingOptions
@@ -82,6 +86,7 @@ public sealed class TestInferenceCacheRoutingCommand : RhaiiCmdlet
             Seed = MyInvocation.BoundParameters.ContainsKey(nameof(Seed)) ? Seed : null,
             Timeout = TimeSpan.FromSeconds(TimeoutSec),
             SkipCertificateCheck = SkipCertificateCheck,
+            AllowUnencryptedAuthentication = AllowUnencryptedAuthentication,
         }, this, cancellationToken);
         ReportProgress(1, "Test-InferenceCacheRouting", "done", 100, completed: true);
         foreach (var w in result.Warnings) WriteWarning(w);

@@ -41,6 +41,10 @@ public sealed class TestInferenceEndpointCommand : RhaiiCmdlet
     [Parameter]
     public SwitchParameter SkipCertificateCheck { get; set; }
 
+    /// <summary>Send -ApiKey over plain http to a non-loopback host (refused otherwise, as Invoke-RestMethod does).</summary>
+    [Parameter]
+    public SwitchParameter AllowUnencryptedAuthentication { get; set; }
+
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
@@ -56,6 +60,7 @@ public sealed class TestInferenceEndpointCommand : RhaiiCmdlet
             Timeout = TimeSpan.FromSeconds(TimeoutSec),
             MaxTokens = MaxTokens,
             SkipCertificateCheck = SkipCertificateCheck,
+            AllowUnencryptedAuthentication = AllowUnencryptedAuthentication,
         }, this, cancellationToken);
         foreach (var c in result.Checks.Where(c => c.Status == InferenceCheckStatus.Warning)) WriteWarning($"{c.Name}: {c.Detail}");
         if (Quiet) WriteObject(result.Passed);

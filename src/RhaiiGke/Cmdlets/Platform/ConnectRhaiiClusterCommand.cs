@@ -45,6 +45,10 @@ public sealed class ConnectRhaiiClusterCommand : RhaiiCmdlet
     [Parameter]
     public string? Namespace { get; set; }
 
+    /// <summary>Send the token or kubeconfig credentials over plain http to a non-loopback server (refused otherwise).</summary>
+    [Parameter]
+    public SwitchParameter AllowUnencryptedAuthentication { get; set; }
+
     /// <summary>Return the connection without making it the session default.</summary>
     [Parameter]
     public SwitchParameter NoDefault { get; set; }
@@ -59,6 +63,8 @@ public sealed class ConnectRhaiiClusterCommand : RhaiiCmdlet
             CredentialSet => FromCredential(Credential!),
             _ => ClusterConnector.FromKubeconfig(Kubeconfig, Context, Namespace),
         };
+        connection = ClusterConnector.WithUnencryptedAuthentication(connection, AllowUnencryptedAuthentication);
+        ClusterConnector.EnsureCredentialsProtected(connection);
         if (!ShouldProcess(connection.Server, $"Connect to {connection.Name}{(NoDefault ? "" : " and make it the session default")}")) return;
         WriteVerbose($"Checking {connection.Server}");
         var verified = await ClusterConnector.VerifyAsync(connection, cancellationToken);

@@ -18,7 +18,7 @@ namespace RhaiiGke.Tests.Serving;
 /// </summary>
 public sealed class SecurityCmdletTests : IDisposable
 {
-    // TEST-NET-1: never routed, so nothing could answer even if a request went out
+    // A non-loopback address; nothing is ever sent to it here (every case is refused, or a -WhatIf that stops before connecting).
     private const string Remote = "192.0.2.10";
     private readonly PowerShellHost _ps = new();
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "rhaii-sec-" + Guid.NewGuid().ToString("N")[..8]);

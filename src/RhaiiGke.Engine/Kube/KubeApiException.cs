@@ -89,7 +89,7 @@ internal sealed class KubeApiException : Exception
         catch (System.Text.Json.JsonException) { }
         var code = (int)res.StatusCode;
         var reason = status?.Str("reason") ?? (res.StatusCode == HttpStatusCode.NotFound ? "NotFound" : res.ReasonPhrase ?? "");
-        var message = status?.Str("message") ?? (text.Length > 0 && text.Length < 500 ? text.Trim() : $"{code} {res.ReasonPhrase}");
+        var message = SecretRedaction.ScrubAuthorization(status?.Str("message") ?? (text.Length > 0 && text.Length < 500 ? text.Trim() : $"{code} {res.ReasonPhrase}"));
         TimeSpan? retryAfter = res.Headers.RetryAfter?.Delta;
         if (retryAfter is null && status?.Long("details", "retryAfterSeconds") is { } ra) retryAfter = TimeSpan.FromSeconds(ra);
         return new KubeApiException(code, reason, message, status, retryAfter, method, path);

@@ -143,9 +143,16 @@ internal static class SecretRedaction
         catch (JsonException) { }
     }
 
-    /// <summary><paramref name="text"/> with every value of <paramref name="secrets"/> replaced by <see cref="Redacted"/> (longest first).</summary>
+    private static readonly Regex AuthorizationValue = new(@"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}", RegexOptions.CultureInvariant);
+
+    /// <summary><paramref name="text"/> with the credentials of any quoted Authorization header (Bearer, Basic) replaced.</summary>
+    public static string ScrubAuthorization(string text) =>
+        string.IsNullOrEmpty(text) ? text : AuthorizationValue.Replace(text, m => m.Groups[1].Value + m.Groups[2].Value + Redacted);
+
+    /// <summary><paramref name="text"/> with every value of <paramref name="secrets"/> replaced by <see cref="Redacted"/> (longest first), and quoted Authorization credentials.</summary>
     public static string Scrub(string text, IReadOnlyCollection<string> secrets)
     {
+        text = ScrubAuthorization(text);
         if (string.IsNullOrEmpty(text) || secrets.Count == 0) return text;
         foreach (var s in secrets.OrderByDescending(s => s.Length))
             if (text.Contains(s, StringComparison.Ordinal)) text = text.Replace(s, Redacted, StringComparison.Ordinal);

@@ -149,5 +149,9 @@ public sealed class SecretRedactionTests : IDisposable
         Assert.Contains("hf-token", error.Message);
         var all = error.Message + error.InnerException!.Message + ((KubeApiException)error.InnerException).Status!.ToJsonString();
         AssertClean(all, Forms(New, password, "svc:" + password));
+
+        // a proxy page that echoes the request headers
+        var echoed = new KubeApiException(502, "BadGateway", "upstream said: Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.payload.sig", null, null, "GET", "/version").Scrubbed(values);
+        Assert.Equal("upstream said: Authorization: Bearer [redacted]", echoed.Message);
     }
 }

@@ -56,7 +56,7 @@ internal static class SecretRedaction
         var c = obj.Clone();
         var kind = c.Str("kind");
         foreach (var (k, v) in c.ToList())
-            c[k] = RedactNode(v, IsSecretPayload(kind, k));
+            c[k] = RedactNode(v?.DeepClone(), IsSecretPayload(kind, k));
         return c;
     }
 

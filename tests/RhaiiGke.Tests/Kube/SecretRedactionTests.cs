@@ -136,6 +136,17 @@ public sealed class SecretRedactionTests : IDisposable
     }
 
     [Fact]
+    public void ObjectsQuotedInMessagesAreRedactedButKeepTheirShape()
+    {
+        var objects = Objects(New, "shape-pass-1", "sk-shape-key-123456", "plain");
+        var text = string.Join("\n", objects.Select(o => SecretRedaction.RedactObject(o).ToJsonString()));
+        AssertClean(text, Forms(New, "shape-pass-1", "sk-shape-key-123456"));
+        Assert.Contains("\"HF_TOKEN\":\"[redacted]\"", text);
+        Assert.Contains("\"mode\":\"plain\"", text); // ordinary values stay
+        Assert.Equal(B64(New), B64(objects[0].Str("stringData", "HF_TOKEN")!)); // the original is untouched
+    }
+
+    [Fact]
     public void ServerErrorsThatQuoteTheObjectAreScrubbed()
     {
         const string password = "quoted-pass-77";

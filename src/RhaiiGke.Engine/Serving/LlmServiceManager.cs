@@ -158,7 +158,7 @@ public sealed class LlmServiceManager
             if (!objects.Any(o => o.Str("kind") == "LLMInferenceService"))
                 throw new RhaiiException("NoLlmInferenceServiceInManifest", RhaiiErrorCategory.InvalidData,
                     "The manifest files contain no LLMInferenceService.", "Pass files that define one (Export-RhaiiManifest writes them).");
-            // the lint refused these already; this covers objects lint does not see the same way (kind: List items, JSON)
+            // the same gate as the lint (RHAII501), on the parsed objects: a backstop for callers that plan without linting
             RefuseKinds(objects.Where(o => !ServiceKinds.IsAllowed(o.Str("apiVersion"), o.Str("kind")) && !ServiceKinds.IsAllowedBy(o.Str("apiVersion"), o.Str("kind"), request.AllowKinds))
                 .Select(o => (o.Str("kind") ?? "", (string?)o.Name(), (string?)null)).ToList());
             FillPlaceholders(objects, request);

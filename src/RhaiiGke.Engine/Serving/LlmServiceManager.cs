@@ -158,7 +158,7 @@ public sealed class LlmServiceManager
             if (!objects.Any(o => o.Str("kind") == "LLMInferenceService"))
                 throw new RhaiiException("NoLlmInferenceServiceInManifest", RhaiiErrorCategory.InvalidData,
                     "The manifest files contain no LLMInferenceService.", "Pass files that define one (Export-RhaiiManifest writes them).");
-            // the same gate as the lint (RHAII501), on the parsed objects: a backstop for callers that plan without linting
+            // the same gate as the lint (RHAII601), on the parsed objects: a backstop for callers that plan without linting
             RefuseKinds(objects.Where(o => !ServiceKinds.IsAllowed(o.Str("apiVersion"), o.Str("kind")) && !ServiceKinds.IsAllowedBy(o.Str("apiVersion"), o.Str("kind"), request.AllowKinds))
                 .Select(o => (o.Str("kind") ?? "", (string?)o.Name(), (string?)null)).ToList());
             FillPlaceholders(objects, request);
@@ -183,7 +183,7 @@ public sealed class LlmServiceManager
 
     /// <summary>
     /// Lints manifest files as one set; errors stop the deploy before anything is sent. Kinds outside the
-    /// service's own set (RHAII501) are refused with <c>ManifestKindNotAllowed</c> unless named in <paramref name="allowKinds"/>.
+    /// service's own set (RHAII601) are refused with <c>ManifestKindNotAllowed</c> unless named in <paramref name="allowKinds"/>.
     /// </summary>
     public static void Lint(IReadOnlyList<(string File, string Yaml)> manifests, IRhaiiLog log, IReadOnlyList<string>? allowKinds = null)
     {
@@ -204,7 +204,7 @@ public sealed class LlmServiceManager
                 string.Join(" ", errors.Select(e => e.Fix).Distinct().Take(3)) + " (Test-LlmInferenceServiceManifest lists every finding.)", errors[0].File);
     }
 
-    private const string KindOutsideServiceRuleId = "RHAII501";
+    private const string KindOutsideServiceRuleId = "RHAII601";
 
     /// <summary>Refuses (before anything is sent) objects whose kinds are outside the service's own set and not allowed.</summary>
     private static void RefuseKinds(IReadOnlyList<(string Kind, string? Name, string? File)> refused)

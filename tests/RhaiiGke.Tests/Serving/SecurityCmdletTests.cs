@@ -14,7 +14,7 @@ namespace RhaiiGke.Tests.Serving;
 /// <summary>
 /// Credentials stay off plain-text networks (UnencryptedAuthenticationRefused unless
 /// -AllowUnencryptedAuthentication), and Deploy-LlmInferenceService -Path refuses kinds outside the
-/// service's own set (RHAII501, ManifestKindNotAllowed unless -AllowKind), before anything is sent.
+/// service's own set (RHAII601, ManifestKindNotAllowed unless -AllowKind), before anything is sent.
 /// </summary>
 public sealed class SecurityCmdletTests : IDisposable
 {
@@ -155,14 +155,14 @@ public sealed class SecurityCmdletTests : IDisposable
         File.WriteAllText(Path.Combine(_dir, "rbac.yaml"), AdminBinding);
 
         var findings = _ps.Run($"Test-LlmInferenceServiceManifest -Path '{_dir}'").Select(o => (ManifestFinding)o.BaseObject).ToList();
-        var f = Assert.Single(findings, x => x.RuleId == "RHAII501");
+        var f = Assert.Single(findings, x => x.RuleId == "RHAII601");
         Assert.Equal("KindOutsideService", f.RuleName);
         Assert.Equal(FindingSeverity.Error, f.Severity);
         Assert.Equal("ClusterRoleBinding", f.Kind);
         Assert.Contains("ClusterRoleBinding", f.Message);
         Assert.Contains("-AllowKind ClusterRoleBinding", f.Fix);
         // the same binding alone (no service in the set) is not a service's file: no finding
-        Assert.DoesNotContain(_ps.Run($"Test-LlmInferenceServiceManifest -Path '{Path.Combine(_dir, "rbac.yaml")}'").Select(o => (ManifestFinding)o.BaseObject), x => x.RuleId == "RHAII501");
+        Assert.DoesNotContain(_ps.Run($"Test-LlmInferenceServiceManifest -Path '{Path.Combine(_dir, "rbac.yaml")}'").Select(o => (ManifestFinding)o.BaseObject), x => x.RuleId == "RHAII601");
 
         _ps.Run($"$sb = Start-RhaiiSandbox -Name sec-{Guid.NewGuid().ToString("N")[..6]} -TpuNodes 1");
         var connection = (ClusterConnection)_ps.Run("$sb.Connection")[0].BaseObject;

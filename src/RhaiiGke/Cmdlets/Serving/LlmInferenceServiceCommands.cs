@@ -45,7 +45,7 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
     [Parameter(ParameterSetName = PathSet, Mandatory = true)]
     public string[] Path { get; set; } = [];
 
-    /// <summary>Kinds outside the service's own set (RHAII501) that -Path files may deploy, e.g. ClusterRoleBinding.</summary>
+    /// <summary>Kinds outside the service's own set (RHAII601) that -Path files may deploy, e.g. ClusterRoleBinding.</summary>
     [Parameter(ParameterSetName = PathSet)]
     [ValidateNotNullOrEmpty]
     public string[] AllowKind { get; set; } = [];

@@ -1,13 +1,13 @@
 namespace RhaiiGke.Engine.Manifests.Lint.Rules;
 
 /// <summary>
-/// RHAII501: a service's files hold a kind outside the service's own set (<see cref="ServiceKinds"/>):
+/// RHAII601: a service's files hold a kind outside the service's own set (<see cref="ServiceKinds"/>):
 /// cluster-scoped RBAC above all. Deploy-LlmInferenceService -Path refuses such files unless the kind
 /// is named in -AllowKind.
 /// </summary>
 internal sealed class KindOutsideServiceRule : LintRule
 {
-    public override string Id => "RHAII501";
+    public override string Id => "RHAII601";
     public override string Name => "KindOutsideService";
     public override FindingSeverity Severity => FindingSeverity.Error;
     public override string Description =>

@@ -17,7 +17,9 @@ Describe 'Sandbox and operators' -Tag Integration {
     It 'starts a sandbox and makes it the session default' {
         $sandbox | Should -BeOfType ([RhaiiGke.RhaiiSandbox])
         $sandbox.Connection.IsSandbox | Should -BeTrue
-        $sandbox.Server | Should -Match '^http://127\.0\.0\.1:\d+$'
+        $sandbox.Server | Should -Match '^https://127\.0\.0\.1:\d+$'
+        $sandbox.Connection.AuthKind | Should -Be 'Token'
+        $sandbox.Connection.CertificateAuthorityData | Should -Not -BeNullOrEmpty
         $sandbox.NodePools | Should -Contain 'tpu-pool: 1 x ct6e-standard-4t (v6e 2x2, 4 chips each)'
     }
 
@@ -27,6 +29,22 @@ Describe 'Sandbox and operators' -Tag Integration {
         $c.Server | Should -Be $sandbox.Server
         $c.ServerVersion | Should -Be 'v1.32.4'
         $c.Context | Should -Be 'pester'
+    }
+
+    It 'writes a kubeconfig with the sandbox CA and a token, readable by the user only' {
+        $text = Get-Content $kubeconfig -Raw
+        $text | Should -Match 'certificate-authority-data: \S+'
+        $text | Should -Match 'token: \S+'
+        $text | Should -Not -Match 'insecure-skip-tls-verify'
+        if (-not $IsWindows) { (Get-Item $kubeconfig).UnixFileMode.ToString() | Should -Be 'UserRead, UserWrite' }
+    }
+
+    It 'serves kubectl over TLS with the kubeconfig it wrote' -Skip:(-not (Get-Command kubectl -ErrorAction SilentlyContinue)) {
+        $cache = Join-Path ([IO.Path]::GetTempPath()) "rhaii-pester-kubectl-$PID"
+        $out = kubectl --kubeconfig $kubeconfig --cache-dir $cache get namespaces -o name 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because ($out -join "`n")
+        $out | Should -Contain 'namespace/kube-system'
+        Remove-Item $cache -Recurse -ErrorAction SilentlyContinue
     }
 
     It 'previews an install with -WhatIf without changing the cluster' {

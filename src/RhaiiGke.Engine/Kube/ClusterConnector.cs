@@ -148,6 +148,14 @@ public static class ClusterConnector
         if (what is not null) RhaiiGke.Engine.Net.TransportSecurity.EnsureAllowed(uri, what, false);
     }
 
+    /// <summary>The TLS authentication error behind a failed request (certificate rejected, handshake failed), or null.</summary>
+    internal static System.Security.Authentication.AuthenticationException? TlsFailure(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+            if (x is System.Security.Authentication.AuthenticationException a) return a;
+        return null;
+    }
+
     /// <summary>Checks the connection with GET /version; returns it with <see cref="ClusterConnection.ServerVersion"/> filled.</summary>
     public static async Task<ClusterConnection> VerifyAsync(ClusterConnection c, CancellationToken ct)
     {
@@ -164,6 +172,13 @@ public static class ClusterConnector
             return verified;
         }
         catch (KubeApiException e) { throw e.ToRhaii($"Connecting to {c.Server}", c.Server); }
+        catch (HttpRequestException e) when (TlsFailure(e) is { } tls)
+        {
+            throw new RhaiiException("KubeApiTlsFailed", RhaiiErrorCategory.SecurityError,
+                $"The TLS connection to the Kubernetes API at {c.Server} failed: {tls.Message} The server's certificate is not signed by the CA this connection trusts ({(c.CertificateAuthorityData is not null || c.AuthKind == ClusterAuthKind.Kubeconfig ? "the cluster CA given" : "no CA given: the system trust store")}), or does not name this host.",
+                "Use the CA of this cluster: the kubeconfig's certificate-authority-data, -CertificateAuthority, or the cluster's masterAuth.clusterCaCertificate (Get-TpuClusterCredential). Only for a throw-away test cluster: -SkipTlsVerify.",
+                c.Server, e);
+        }
         catch (HttpRequestException e)
         {
             throw new RhaiiException("ClusterUnreachable", RhaiiErrorCategory.ConnectionError, $"Cannot reach the Kubernetes API at {c.Server}: {e.Message}",

@@ -65,7 +65,7 @@ internal sealed class KubeApiException : Exception
                 "The API server does not serve this kind: install its CRD first (and wait for it to be Established)."),
             _ when IsNamespaceTerminating => ("KubeNamespaceTerminating", RhaiiErrorCategory.ResourceBusy,
                 "The namespace is being deleted. Wait until it is gone, then apply again."),
-            (401, _) => ("KubeUnauthorized", RhaiiErrorCategory.AuthenticationError, "Refresh the credentials: Connect-RhaiiCluster again (for GKE, Get-TpuClusterCredential)."),
+            (401, _) => ("KubeApiUnauthorized", RhaiiErrorCategory.AuthenticationError, "The API server refused the credentials (token missing, wrong or expired): Connect-RhaiiCluster again with this cluster's token or kubeconfig (for GKE, Get-TpuClusterCredential)."),
             (403, _) => ("KubeForbidden", RhaiiErrorCategory.PermissionDenied, "The identity lacks RBAC permission for this operation; ask for cluster-admin or the listed verb."),
             (404, _) => ("KubeNotFound", RhaiiErrorCategory.ObjectNotFound, null),
             (409, "AlreadyExists") => ("KubeAlreadyExists", RhaiiErrorCategory.ResourceExists, null),

@@ -78,7 +78,8 @@ internal sealed class KubeClient : IDisposable
                 return text.Length == 0 ? new JsonObject() : KJson.ParseObject(text);
             }
             catch (Exception e) when (method == HttpMethod.Get && attempt < ReadRetries && !ct.IsCancellationRequested &&
-                                      (e is KubeApiException { Code: 429 or >= 500 } || e is HttpRequestException || e is IOException))
+                                      (e is KubeApiException { Code: 429 or >= 500 } || e is HttpRequestException || e is IOException) &&
+                                      ClusterConnector.TlsFailure(e) is null) // a certificate the CA does not sign stays rejected
             {
                 var delay = TimeSpan.FromMilliseconds(50 * Math.Pow(2, attempt));
                 if (e is KubeApiException { RetryAfter: { } ra } && ra > delay) delay = ra;

@@ -16,7 +16,7 @@ internal static class Fast
     };
 
     public static ClusterConnection Connect(KubeApiSimulator sim) =>
-        ClusterConnector.FromEndpoint(new Uri(sim.Server), null, null, false, "default", "sandbox");
+        RhaiiGke.Tests.KubeApi.SimClients.Connection(sim);
 }
 
 public sealed class ApplyEngineTests : IDisposable

@@ -107,7 +107,7 @@ public class CertManagerSimulationTests : SimulatorTestBase
         options.Delays.CaInjection = TimeSpan.FromMilliseconds(400);
         using var sim = new KubeApiSimulator(options);
         sim.Start();
-        using var client = new Kubernetes(new KubernetesClientConfiguration { Host = sim.Server });
+        using var client = new Kubernetes(sim.ClientConfig());
         sim.Seed(TestCrds.Crd("cert-manager.io", "Issuer", "issuers"));
         sim.Seed("apiVersion: v1\nkind: Namespace\nmetadata: {name: cert-manager}\n");
         await Eventually(() => Task.FromResult(sim.Serves("cert-manager.io/v1", "Issuer")), "Issuer served");

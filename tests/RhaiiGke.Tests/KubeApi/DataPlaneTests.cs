@@ -122,7 +122,7 @@ internal sealed class DataPlaneCluster : IAsyncDisposable
     public string GatewayAddress() =>
         Get("gateway.networking.k8s.io/v1", "Gateway", "opendatahub", "inference-gateway")!["status"]!["addresses"]![0]!["value"]!.GetValue<string>();
 
-    public Task<ClusterSnapshot> SnapshotAsync() => ClusterSnapshotReader.ReadAsync(new Uri(Sim.Server), "sandbox", null, false);
+    public Task<ClusterSnapshot> SnapshotAsync() => ClusterSnapshotReader.ReadAsync(new Uri(Sim.Server), Sim.Token, Sim.CaCertificatePem, false);
 
     public static async Task<IReadOnlyList<DiagnosisFinding>> DiagnoseAsync(DataPlaneCluster c) => Diagnoser.Run(await c.SnapshotAsync());
 

@@ -187,7 +187,7 @@ public sealed class GkeGatewayTests
         Assert.Equal("UnsupportedValue", accepted["reason"]!.GetValue<string>());
         Assert.Equal($"Error GWCER104: HTTPRoute \"{spec.Namespace}/{spec.Name}-kserve-route\" is misconfigured, err: Timeouts are not supported.", accepted["message"]!.GetValue<string>());
 
-        var findings = Diagnoser.Run(await ClusterSnapshotReader.ReadAsync(new Uri(c.Sim.Server), "sandbox", null, false));
+        var findings = Diagnoser.Run(await ClusterSnapshotReader.ReadAsync(new Uri(c.Sim.Server), c.Sim.Token, c.Sim.CaCertificatePem, false));
         var f = Assert.Single(findings, x => x.CheckId == "HttpRouteNotAccepted");
         Assert.Contains("reject HTTPRoute timeouts", f.Fix);
         Assert.Contains(f.Evidence, e => e.Contains("GWCER104", StringComparison.Ordinal));

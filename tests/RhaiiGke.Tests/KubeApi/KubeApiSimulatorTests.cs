@@ -19,7 +19,7 @@ public class KubeApiSimulatorRestTests : SimulatorTestBase
         Assert.Contains(groups.Groups, g => g.Name == "apps");
         var ns = await Client.CoreV1.ListNamespaceAsync();
         Assert.Contains(ns.Items, n => n.Name() == "kube-system");
-        Assert.StartsWith("http://127.0.0.1:", Sim.Server);
+        Assert.StartsWith("https://127.0.0.1:", Sim.Server);
     }
 
     [Fact]

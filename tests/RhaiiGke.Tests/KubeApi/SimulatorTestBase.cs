@@ -15,7 +15,7 @@ public abstract class SimulatorTestBase : IDisposable
     {
         Sim = new KubeApiSimulator(options ?? KubeApiSimulatorOptions.Fast(TimeSpan.FromMilliseconds(10)));
         Sim.Start();
-        Client = new Kubernetes(new KubernetesClientConfiguration { Host = Sim.Server, AccessToken = Sim.Options.BearerToken ?? "sandbox" });
+        Client = new Kubernetes(Sim.ClientConfig());
     }
 
     protected KubeApiSimulator Sim { get; }

@@ -45,7 +45,7 @@ public class LiveDiagnosisTests : IDisposable
             data: { HF_TOKEN: aGZfc2VjcmV0 }
             """);
         await _sim.WaitIdleAsync(TimeSpan.FromSeconds(5));
-        var snapshot = await ClusterSnapshotReader.ReadAsync(new Uri(_sim.Server), _sim.Options.BearerToken ?? "sandbox", null, false);
+        var snapshot = await ClusterSnapshotReader.ReadAsync(new Uri(_sim.Server), _sim.Token, _sim.CaCertificatePem, false);
 
         Assert.Contains(snapshot.OfKind("Node"), n => ClusterSnapshot.Name(n).StartsWith("gke-tpu-"));
         var secret = Assert.Single(snapshot.OfKind("Secret", "demo"), s => ClusterSnapshot.Name(s) == "hf-token");
@@ -93,7 +93,7 @@ public class LiveSnapshotCmdletTests : IDisposable
                 resources: { requests: { google.com/tpu: "4" }, limits: { google.com/tpu: "4" } }
             """);
         await _sim.WaitIdleAsync(TimeSpan.FromSeconds(5));
-        var connection = Engine.Kube.ClusterConnector.FromEndpoint(new Uri(_sim.Server), null, null, false, "default", "sim");
+        var connection = RhaiiGke.Tests.KubeApi.SimClients.Connection(_sim, "sim");
         var (found, errors) = _ps.Invoke("Get-RhaiiDiagnosis -Cluster $c -CheckId TpuTolerationMissing", new Dictionary<string, object?> { ["c"] = connection });
         Assert.Empty(errors);
         var f = Assert.Single(found);

@@ -81,6 +81,12 @@ public sealed class GkeApiSimulator : IDisposable
         return token;
     }
 
+    /// <summary>True for a token the /token endpoint issued or <see cref="GkeApiSimulatorOptions.AcceptedTokens"/> lists (what the simulated clusters accept too).</summary>
+    public bool AcceptsToken(string token)
+    {
+        lock (_gate) return _issuedTokens.Contains(token) || Options.AcceptedTokens.Contains(token);
+    }
+
     /// <summary>Writes a service-account key whose token_uri is this simulator (for -CredentialFile or ADC tests).</summary>
     public string WriteServiceAccountKey(string path, string project, string account = "rhaii-test")
     {
@@ -836,7 +842,8 @@ public sealed class GkeApiSimulator : IDisposable
     {
         var snapshot = Snapshot(project, location, cluster);
         var endpoint = Options.EndpointProvider?.Invoke(snapshot) ?? new GkeClusterEndpoint("https://127.0.0.1:6443", _placeholderCa.Value);
-        // GKE returns an IP (https implied); a non-https simulator keeps its full URL.
+        // GKE returns a bare host (https implied): an IP, here 127.0.0.1:PORT; gcloud writes server: https://<endpoint>.
+        // A non-https simulator keeps its full URL.
         cluster["endpoint"] = endpoint.Url.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? endpoint.Url["https://".Length..].TrimEnd('/') : endpoint.Url;
         cluster["masterAuth"] = new JsonObject
         {
@@ -858,6 +865,7 @@ public sealed class GkeApiSimulator : IDisposable
         Status = S(c["status"]) ?? "",
         MasterVersion = S(c["currentMasterVersion"]) ?? "",
         NodePools = Pools(c).Select(p => PoolSnapshot(S(c["name"]) ?? "", p)).ToList(),
+        AcceptsToken = AcceptsToken,
     };
 
     private static GkeSimulatedNodePool PoolSnapshot(string cluster, JsonObject p)

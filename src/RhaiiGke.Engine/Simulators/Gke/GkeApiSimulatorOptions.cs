@@ -9,6 +9,11 @@ public sealed class GkeSimulatedCluster
     public string Status { get; init; } = "";
     public string MasterVersion { get; init; } = "";
     public IReadOnlyList<GkeSimulatedNodePool> NodePools { get; init; } = [];
+    /// <summary>
+    /// Whether a bearer token is a Google access token the GKE simulator issued (or accepts): what the
+    /// cluster's Kubernetes API must accept, as a GKE cluster accepts the OAuth tokens gke-gcloud-auth-plugin obtains.
+    /// </summary>
+    public Func<string, bool> AcceptsToken { get; init; } = _ => false;
 }
 
 /// <summary>A simulated node pool with the node labels, taints and TPU capacity GKE gives its nodes.</summary>
@@ -30,7 +35,7 @@ public sealed class GkeSimulatedNodePool
     public IReadOnlyList<string> Taints { get; init; } = [];
 }
 
-/// <summary>The Kubernetes API of a simulated cluster: its URL and CA (PEM, not base64).</summary>
+/// <summary>The Kubernetes API of a simulated cluster: its https URL (the cluster's endpoint becomes its host:port) and CA (PEM, not base64).</summary>
 public sealed record GkeClusterEndpoint(string Url, string? CaCertificatePem);
 
 /// <summary>Settings of <see cref="GkeApiSimulator"/>.</summary>

@@ -9,7 +9,11 @@ using RhaiiGke.Engine.Kube.Json;
 
 namespace RhaiiGke.Engine.Simulators.KubeApi;
 
-/// <summary>The HTTP side of the simulator: System.Net.HttpListener on 127.0.0.1, a free port chosen at start.</summary>
+/// <summary>
+/// The HTTP side of the simulator: System.Net.HttpListener on 127.0.0.1, a free port chosen at start. With
+/// <see cref="Tls"/> (the default) clients reach it only through <see cref="TlsFrontEnd"/> on another port, and
+/// <see cref="Endpoint"/> is that https:// address.
+/// </summary>
 internal sealed class HttpFrontEnd : IDisposable
 {
     private readonly SimCore _core;
@@ -26,6 +30,14 @@ internal sealed class HttpFrontEnd : IDisposable
         _core = core;
         _faults = faults;
     }
+
+    /// <summary>The sandbox's CA and serving certificate: serve HTTPS only. Null serves plain HTTP (an explicit opt-in).</summary>
+    public SandboxPki? Tls { get; init; }
+
+    /// <summary>Whether the Authorization header of a request authenticates it (a missing or wrong token is 401).</summary>
+    public Func<string?, bool> Authenticate { get; init; } = _ => true;
+
+    private TlsFrontEnd? _tls;
 
     public Uri? Endpoint { get; private set; }
     public long Requests => Interlocked.Read(ref _requests);
@@ -58,6 +70,11 @@ internal sealed class HttpFrontEnd : IDisposable
                 l.Start();
                 _listener = l;
                 Endpoint = new Uri($"http://127.0.0.1:{port}/");
+                if (Tls is not null)
+                {
+                    _tls = new TlsFrontEnd(Tls, new IPEndPoint(IPAddress.Loopback, port));
+                    Endpoint = new Uri($"https://127.0.0.1:{_tls.Start()}/");
+                }
                 _loop = Task.Run(AcceptLoop);
                 return Endpoint;
             }
@@ -85,6 +102,7 @@ internal sealed class HttpFrontEnd : IDisposable
         _cts.Cancel();
         lock (_core.Gate) _core.CloseAllWatches();
         foreach (var c in _open.Keys) { try { c.Response.Abort(); } catch (Exception) { } }
+        _tls?.Stop();
         try { _listener?.Stop(); _listener?.Close(); } catch (Exception) { }
         try { _loop?.Wait(TimeSpan.FromSeconds(2)); } catch (Exception) { }
     }
@@ -116,9 +134,20 @@ internal sealed class HttpFrontEnd : IDisposable
         Interlocked.Increment(ref _requests);
         try
         {
-            if (_core.Options.BearerToken is { } token && ctx.Request.Headers["Authorization"] != "Bearer " + token)
+            if (_tls is not null && !_tls.IsPiped(ctx.Request.RemoteEndPoint))
             {
-                await WriteStatus(req, new StatusError(401, "Unauthorized", "Unauthorized")).ConfigureAwait(false);
+                // plain HTTP straight to the internal listener: the API server speaks HTTPS only
+                await WriteText(req, 400, "Client sent an HTTP request to an HTTPS server.\n").ConfigureAwait(false);
+                return;
+            }
+            if (!Authenticate(ctx.Request.Headers["Authorization"]))
+            {
+                // the authenticator's answer: a bare Status, no details (as kube-apiserver writes it)
+                await WriteJson(req, 401, new JsonObject
+                {
+                    ["kind"] = "Status", ["apiVersion"] = "v1", ["metadata"] = new JsonObject(), ["status"] = "Failure",
+                    ["message"] = "Unauthorized", ["reason"] = "Unauthorized", ["code"] = 401,
+                }).ConfigureAwait(false);
                 return;
             }
             await RouteAsync(req).ConfigureAwait(false);

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using RhaiiGke.Engine.Kube.Json;
@@ -5,16 +7,18 @@ using RhaiiGke.Engine.Kube.Json;
 namespace RhaiiGke.Engine.Simulators.KubeApi;
 
 /// <summary>
-/// A loopback HTTP server that speaks the Kubernetes REST API closely enough for KubernetesClient and
+/// A loopback HTTPS server that speaks the Kubernetes REST API closely enough for KubernetesClient and
 /// kubectl: discovery, CRUD, server-side apply, patches, watches, CRDs, admission webhooks, simulated
 /// controllers and fault injection. Production code reaches it only through <see cref="Endpoint"/>.
+/// Like a real cluster it has its own CA (<see cref="CaCertificatePem"/>) and serving certificate, and it
+/// authenticates every request by bearer token (<see cref="Token"/>; a missing or wrong one is 401).
 /// </summary>
 /// <example>
 /// <code>
 /// using var sim = new KubeApiSimulator(KubeApiSimulatorOptions.Fast());
 /// sim.AddNodes(SimulatedNode.TpuPool("tpu-pool", 1, "tpu-v6e-slice", "2x2", "ct6e-standard-4t", 4));
-/// var endpoint = sim.Start();            // http://127.0.0.1:PORT/
-/// File.WriteAllText("kubeconfig", sim.Kubeconfig());
+/// var endpoint = sim.Start();            // https://127.0.0.1:PORT/
+/// File.WriteAllText("kubeconfig", sim.Kubeconfig());   // certificate-authority-data and the token
 /// </code>
 /// </example>
 public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
@@ -23,6 +27,8 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
     private readonly FaultInjector _faults;
     private readonly HttpFrontEnd _http;
     private readonly Controllers.ControllerManager? _controllers;
+    private readonly SandboxPki _pki;
+    private readonly byte[] _token;
     private bool _started;
 
     public KubeApiSimulator(KubeApiSimulatorOptions? options = null)
@@ -30,20 +36,45 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
         Options = options ?? new KubeApiSimulatorOptions();
         _core = new SimCore(Options);
         _faults = new FaultInjector(Options.Faults);
-        _http = new HttpFrontEnd(_core, _faults);
+        _pki = SandboxPki.Create("rhaii-sandbox");
+        Token = Options.BearerToken ?? "sandbox-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
+        _token = Encoding.UTF8.GetBytes(Token);
+        _http = new HttpFrontEnd(_core, _faults) { Tls = _pki, Authenticate = Authenticate };
         lock (_core.Gate) Bootstrap();
         if (Options.RunControllers) _controllers = new Controllers.ControllerManager(_core);
     }
 
     public KubeApiSimulatorOptions Options { get; }
 
-    /// <summary>http://127.0.0.1:PORT/ once started.</summary>
+    /// <summary>https://127.0.0.1:PORT/ once started.</summary>
     public Uri Endpoint => _http.Endpoint ?? throw new InvalidOperationException("The simulator is not started.");
 
     /// <summary>The endpoint without the trailing slash, as kubeconfig and kubectl --server want it.</summary>
     public string Server => Endpoint.ToString().TrimEnd('/');
 
     public bool IsRunning => _started;
+
+    /// <summary>The bearer token this API server accepts (<see cref="KubeApiSimulatorOptions.BearerToken"/>, or one generated for it). A secret: keep it out of logs.</summary>
+    public string Token { get; }
+
+    /// <summary>The sandbox CA that signed the serving certificate, as PEM.</summary>
+    public string CaCertificatePem => _pki.CaPem;
+
+    /// <summary>The sandbox CA (public certificate only).</summary>
+    public X509Certificate2 CaCertificate => _pki.Ca;
+
+    /// <summary>Base64 of <see cref="CaCertificatePem"/>: kubeconfig's certificate-authority-data, GKE's masterAuth.clusterCaCertificate.</summary>
+    public string CaCertificateData => Convert.ToBase64String(Encoding.ASCII.GetBytes(_pki.CaPem));
+
+    /// <summary>Bearer authentication: this server's token, or one <see cref="KubeApiSimulatorOptions.TokenValidator"/> accepts.</summary>
+    private bool Authenticate(string? authorization)
+    {
+        if (authorization is null || !authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return false;
+        var presented = authorization[7..].Trim();
+        if (presented.Length == 0) return false;
+        if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), _token)) return true;
+        return Options.TokenValidator?.Invoke(presented) == true;
+    }
 
     /// <summary>Starts listening on a free loopback port and the controllers; returns the endpoint.</summary>
     public Uri Start()
@@ -241,14 +272,15 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
         lock (_core.Gate) _core.Validators[webhookName] = validator;
     }
 
-    /// <summary>A kubeconfig (YAML) with one cluster, user and context pointing at this simulator.</summary>
+    /// <summary>A kubeconfig (YAML) with one cluster (its https server and certificate-authority-data), user (the bearer token) and context. It holds a secret: write it with mode 600.</summary>
     public string Kubeconfig(string contextName = "rhaii-sandbox", string? @namespace = null)
     {
         var sb = new StringBuilder();
         sb.Append("apiVersion: v1\nkind: Config\n");
         sb.Append("clusters:\n- name: ").Append(contextName).Append("\n  cluster:\n    server: ").Append(Server).Append('\n');
+        sb.Append("    certificate-authority-data: ").Append(CaCertificateData).Append('\n');
         sb.Append("users:\n- name: ").Append(contextName).Append("\n  user:\n");
-        sb.Append("    token: ").Append(Options.BearerToken ?? "sandbox").Append('\n');
+        sb.Append("    token: ").Append(Token).Append('\n');
         sb.Append("contexts:\n- name: ").Append(contextName).Append("\n  context:\n    cluster: ").Append(contextName).Append("\n    user: ").Append(contextName).Append('\n');
         if (@namespace is not null) sb.Append("    namespace: ").Append(@namespace).Append('\n');
         sb.Append("current-context: ").Append(contextName).Append('\n');

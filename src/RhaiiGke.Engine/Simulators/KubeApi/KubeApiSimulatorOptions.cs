@@ -6,8 +6,17 @@ public sealed class KubeApiSimulatorOptions
     /// <summary>gitVersion reported by /version.</summary>
     public string KubernetesVersion { get; set; } = "v1.32.4";
 
-    /// <summary>When set, every request must carry <c>Authorization: Bearer &lt;token&gt;</c> (401 otherwise).</summary>
+    /// <summary>
+    /// The token every request must carry as <c>Authorization: Bearer &lt;token&gt;</c> (401 Unauthorized otherwise).
+    /// Null (the default) generates a random one per simulator: <see cref="KubeApiSimulator.Token"/>.
+    /// </summary>
     public string? BearerToken { get; set; }
+
+    /// <summary>
+    /// Also accepts the bearer tokens this function accepts, as a cluster with a token webhook does (a GKE
+    /// cluster accepts the Google OAuth access tokens its GKE simulator issued).
+    /// </summary>
+    public Func<string, bool>? TokenValidator { get; set; }
 
     /// <summary>Run the simulated controllers (Deployments, Services, CRDs, cert-manager, sail, LWS, KServe...).</summary>
     public bool RunControllers { get; set; } = true;

@@ -59,13 +59,16 @@ public sealed class GkeClusterSimulators : IDisposable
                 // GKE clusters have the Gateway API (New-TpuCluster enables it): GKE's CRDs, the gke-l7-* GatewayClasses
                 // and its gateway controller; the plain sandbox (Start-RhaiiSandbox) has none of them
                 GkeGatewayApi = true,
+                // the cluster's API accepts the Google access tokens the GKE simulator issued (gke-gcloud-auth-plugin's)
+                TokenValidator = cluster.AcceptsToken,
             };
             _configure?.Invoke(options);
             var s = new KubeApiSimulator(options);
             s.Start();
             return s;
         });
-        return new GkeClusterEndpoint(sim.Server, null);
+        // served over HTTPS with the cluster's own CA: endpoint 127.0.0.1:PORT, masterAuth.clusterCaCertificate
+        return new GkeClusterEndpoint(sim.Server, sim.CaCertificatePem);
     }
 
     private void Sync(GkeSimulatedCluster cluster)

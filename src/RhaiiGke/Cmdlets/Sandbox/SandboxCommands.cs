@@ -137,11 +137,21 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
         {
             kubeconfig = GetUnresolvedProviderPathFromPSPath(KubeconfigPath);
             Directory.CreateDirectory(Path.GetDirectoryName(kubeconfig)!);
-            await File.WriteAllTextAsync(kubeconfig, sim.Kubeconfig(Name), cancellationToken);
+            // the kubeconfig holds the sandbox's token: readable by the user only, as gcloud and kind write theirs
+            var tmp = kubeconfig + ".rhaii-tmp";
+            await File.WriteAllTextAsync(tmp, "", cancellationToken);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            await File.WriteAllTextAsync(tmp, sim.Kubeconfig(Name), cancellationToken);
+            File.Move(tmp, kubeconfig, overwrite: true);
         }
+        // connect as to any cluster: https, the sandbox's CA verified, its bearer token
+        var token = new System.Security.SecureString();
+        foreach (var ch in sim.Token) token.AppendChar(ch);
+        token.MakeReadOnly();
         var connection = await ClusterConnector.VerifyAsync(new ClusterConnection
         {
-            Name = Name, Server = sim.Server, Namespace = "default", AuthKind = ClusterAuthKind.None, IsSandbox = true,
+            Name = Name, Server = sim.Server, Namespace = "default", AuthKind = ClusterAuthKind.Token, Token = token,
+            CertificateAuthorityData = sim.CaCertificateData, IsSandbox = true,
         }, cancellationToken);
         var info = new RhaiiSandbox
         {

@@ -1,0 +1,23 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using k8s;
+using RhaiiGke.Engine.Kube;
+using RhaiiGke.Engine.Simulators.KubeApi;
+
+namespace RhaiiGke.Tests.KubeApi;
+
+/// <summary>How tests reach a Kubernetes API simulator: like any cluster, over HTTPS verifying its CA, with its bearer token.</summary>
+internal static class SimClients
+{
+    /// <summary>KubernetesClient configuration trusting only the simulator's CA, with its token (or <paramref name="token"/>).</summary>
+    public static KubernetesClientConfiguration ClientConfig(this KubeApiSimulator sim, string? token = null) => new()
+    {
+        Host = sim.Server,
+        AccessToken = token ?? sim.Token,
+        SslCaCerts = new X509Certificate2Collection { sim.CaCertificate },
+    };
+
+    /// <summary>A module connection (endpoint, token, CA) to the simulator.</summary>
+    public static ClusterConnection Connection(this KubeApiSimulator sim, string name = "sandbox", string @namespace = "default") =>
+        ClusterConnector.FromEndpoint(new Uri(sim.Server), new NetworkCredential("", sim.Token).SecurePassword, sim.CaCertificateData, false, @namespace, name);
+}

@@ -20,9 +20,13 @@ internal static class Gcloud
         .Select(d => System.IO.Path.Combine(d, OperatingSystem.IsWindows() ? "gcloud.cmd" : "gcloud")).FirstOrDefault(File.Exists);
 
     /// <summary>gcloud with its own configuration folder, no prompts, no update checks, no usage reporting.</summary>
-    public static (int Code, string Out, string Err) Run(string configDir, params string[] args)
+    public static (int Code, string Out, string Err) Run(string configDir, params string[] args) => Run(configDir, null, args);
+
+    /// <summary>gcloud as above, with extra environment variables (KUBECONFIG for get-credentials).</summary>
+    public static (int Code, string Out, string Err) Run(string configDir, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var psi = new ProcessStartInfo(Path!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["CLOUDSDK_CONFIG"] = configDir;
         psi.Environment["CLOUDSDK_CORE_DISABLE_PROMPTS"] = "1";

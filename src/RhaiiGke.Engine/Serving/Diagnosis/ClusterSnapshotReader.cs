@@ -60,7 +60,10 @@ public static class ClusterSnapshotReader
         var baseUri = new Uri(server.ToString().TrimEnd('/') + "/");
         return await ReadAsync(async (path, ct) =>
         {
-            using var resp = await client.HttpClient.GetAsync(new Uri(baseUri, path), ct).ConfigureAwait(false);
+            using var req = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, path));
+            // the client's HttpClient does not authenticate by itself: the bearer token goes on each request
+            if (client.Credentials is not null) await client.Credentials.ProcessHttpRequestAsync(req, ct).ConfigureAwait(false);
+            using var resp = await client.HttpClient.SendAsync(req, ct).ConfigureAwait(false);
             return (resp.StatusCode, await resp.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
         }, log, cancellationToken).ConfigureAwait(false);
     }

@@ -36,7 +36,7 @@ Describe 'Sandbox and operators' -Tag Integration {
         $text | Should -Match 'certificate-authority-data: \S+'
         $text | Should -Match 'token: \S+'
         $text | Should -Not -Match 'insecure-skip-tls-verify'
-        if (-not $IsWindows) { (Get-Item $kubeconfig).UnixFileMode.ToString() | Should -Be 'UserRead, UserWrite' }
+        if (-not $IsWindows) { (Get-Item $kubeconfig).UnixFileMode | Should -Be ([IO.UnixFileMode]'UserRead, UserWrite') }
     }
 
     It 'serves kubectl over TLS with the kubeconfig it wrote' -Skip:(-not (Get-Command kubectl -ErrorAction SilentlyContinue)) {

@@ -32,7 +32,7 @@ internal sealed class HttpFrontEnd : IDisposable
     }
 
     /// <summary>The sandbox's CA and serving certificate: serve HTTPS only. Null serves plain HTTP (an explicit opt-in).</summary>
-    public SandboxPki? Tls { get; init; }
+    public SandboxPki? Tls { get; set; }
 
     /// <summary>Whether the Authorization header of a request authenticates it (a missing or wrong token is 401).</summary>
     public Func<string?, bool> Authenticate { get; init; } = _ => true;

@@ -27,7 +27,7 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
     private readonly FaultInjector _faults;
     private readonly HttpFrontEnd _http;
     private readonly Controllers.ControllerManager? _controllers;
-    private readonly SandboxPki _pki;
+    private readonly Task<SandboxPki> _pkiTask;
     private readonly byte[] _token;
     private bool _started;
 
@@ -35,11 +35,12 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
     {
         Options = options ?? new KubeApiSimulatorOptions();
         _core = new SimCore(Options);
+        // the CA and serving certificate are made while the rest is set up (the first in a process takes a while)
+        _pkiTask = Task.Run(() => SandboxPki.Create("rhaii-sandbox"));
         _faults = new FaultInjector(Options.Faults);
-        _pki = SandboxPki.Create("rhaii-sandbox");
         Token = Options.BearerToken ?? "sandbox-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
         _token = Encoding.UTF8.GetBytes(Token);
-        _http = new HttpFrontEnd(_core, _faults) { Tls = _pki, Authenticate = Authenticate };
+        _http = new HttpFrontEnd(_core, _faults) { Authenticate = Authenticate };
         lock (_core.Gate) Bootstrap();
         if (Options.RunControllers) _controllers = new Controllers.ControllerManager(_core);
     }
@@ -58,13 +59,13 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
     public string Token { get; }
 
     /// <summary>The sandbox CA that signed the serving certificate, as PEM.</summary>
-    public string CaCertificatePem => _pki.CaPem;
+    public string CaCertificatePem => Pki.CaPem;
 
     /// <summary>The sandbox CA (public certificate only).</summary>
-    public X509Certificate2 CaCertificate => _pki.Ca;
+    public X509Certificate2 CaCertificate => Pki.Ca;
 
     /// <summary>Base64 of <see cref="CaCertificatePem"/>: kubeconfig's certificate-authority-data, GKE's masterAuth.clusterCaCertificate.</summary>
-    public string CaCertificateData => Convert.ToBase64String(Encoding.ASCII.GetBytes(_pki.CaPem));
+    public string CaCertificateData => Convert.ToBase64String(Encoding.ASCII.GetBytes(Pki.CaPem));
 
     /// <summary>Bearer authentication: this server's token, or one <see cref="KubeApiSimulatorOptions.TokenValidator"/> accepts.</summary>
     private bool Authenticate(string? authorization)
@@ -80,6 +81,7 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
     public Uri Start()
     {
         if (_started) return Endpoint;
+        _http.Tls = Pki;
         var uri = _http.Start();
         _controllers?.Start();
         _started = true;
@@ -288,6 +290,9 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Errors the simulated controllers hit (they retry); empty in a healthy run. For diagnosing the simulator.</summary>
+    /// <summary>The CA and serving certificate (waits for them the first time).</summary>
+    private SandboxPki Pki => _pkiTask.GetAwaiter().GetResult();
+
     public IReadOnlyList<string> ControllerErrors => _controllers?.Errors ?? [];
 
     /// <summary>Waits until the controllers have processed everything queued so far and no delayed work is pending.</summary>

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -17,7 +18,12 @@ internal sealed class SandboxPki : IDisposable
         Ca = ca;
         Server = server;
         CaPem = ca.ExportCertificatePem() + "\n";
+        // built once here (it is the slow part of a first TLS server in a process), not per handshake
+        ServerContext = SslStreamCertificateContext.Create(server, additionalCertificates: null, offline: true);
     }
+
+    /// <summary>What SslStream serves: the serving certificate, ready for handshakes.</summary>
+    public SslStreamCertificateContext ServerContext { get; }
 
     /// <summary>The CA certificate (public part only).</summary>
     public X509Certificate2 Ca { get; }

@@ -29,7 +29,7 @@ internal sealed class TlsFrontEnd : IDisposable
 
     public TlsFrontEnd(SandboxPki pki, IPEndPoint backend)
     {
-        _certificate = SslStreamCertificateContext.Create(pki.Server, additionalCertificates: null, offline: true);
+        _certificate = pki.ServerContext;
         _backend = backend;
     }
 

@@ -9,7 +9,7 @@ public enum ClusterAuthKind
     Kubeconfig,
     /// <summary>A bearer token held as a SecureString.</summary>
     Token,
-    /// <summary>No credentials (a local sandbox that does not ask for any).</summary>
+    /// <summary>No credentials (anonymous; servers that require authentication answer 401).</summary>
     None,
 }
 

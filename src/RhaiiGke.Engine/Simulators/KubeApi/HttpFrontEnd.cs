@@ -11,7 +11,7 @@ namespace RhaiiGke.Engine.Simulators.KubeApi;
 
 /// <summary>
 /// The HTTP side of the simulator: System.Net.HttpListener on 127.0.0.1, a free port chosen at start. With
-/// <see cref="Tls"/> (the default) clients reach it only through <see cref="TlsFrontEnd"/> on another port, and
+/// <see cref="Tls"/> (as every <see cref="KubeApiSimulator"/> has) clients reach it only through <see cref="TlsFrontEnd"/> on another port, and
 /// <see cref="Endpoint"/> is that https:// address.
 /// </summary>
 internal sealed class HttpFrontEnd : IDisposable
@@ -31,7 +31,7 @@ internal sealed class HttpFrontEnd : IDisposable
         _faults = faults;
     }
 
-    /// <summary>The sandbox's CA and serving certificate: serve HTTPS only. Null serves plain HTTP (an explicit opt-in).</summary>
+    /// <summary>The sandbox's CA and serving certificate: serve HTTPS only. <see cref="KubeApiSimulator"/> always sets it; null would serve plain HTTP.</summary>
     public SandboxPki? Tls { get; set; }
 
     /// <summary>Whether the Authorization header of a request authenticates it (a missing or wrong token is 401).</summary>

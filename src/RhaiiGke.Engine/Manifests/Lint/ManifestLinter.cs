@@ -150,7 +150,7 @@ public static class ManifestLinter
         var stream = new YamlStream();
         try
         {
-            stream.Load(new StringReader(source.Yaml));
+            stream.Load(YamlLimits.Bound(new Parser(new StringReader(source.Yaml)), source.Yaml.Length, source.File));
         }
         catch (Exception ex) when (ex is YamlException or InvalidOperationException or ArgumentException)
         {

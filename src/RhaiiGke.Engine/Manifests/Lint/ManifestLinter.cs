@@ -92,8 +92,8 @@ public static class ManifestLinter
             }
         }
 
-        // a run that checked nothing must not pass as "no findings" (every source read, none had anything to check)
-        var nothingChecked = parsed.Count > 0 && parsed.All(p => p.Error is null) && !ctx.Documents.Any(d => d.IsChecked);
+        // a run that checked nothing must not pass as "no findings" (every source read, none had anything to check, nothing reported)
+        var nothingChecked = parsed.Count > 0 && parsed.All(p => p.Error is null) && !ctx.Documents.Any(d => d.IsChecked) && !ctx.Findings.Any();
         return parsed.Select((p, i) => new TestManifestResult
         {
             File = p.Source.File,

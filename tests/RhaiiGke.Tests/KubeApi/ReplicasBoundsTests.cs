@@ -43,8 +43,12 @@ public sealed class ReplicasBoundsTests : SimulatorTestBase
         var (code, _) = await PostAsync("/apis/apps/v1/namespaces/default/deployments", Deployment("many", "100000"));
         Assert.Equal(HttpStatusCode.Created, code); // a real server accepts it too
         // the ReplicaSet controller writes its status after its create loop: once it reports pods, the loop is over
-        await Eventually(() => Task.FromResult(Sim.ListObjects("apps/v1", "ReplicaSet", "default").Any(rs => (rs.Long("status", "replicas") ?? 0) > 0)),
-            "the ReplicaSet's status", timeoutMs: 120_000);
+        try
+        {
+            await Eventually(() => Task.FromResult(Sim.ListObjects("apps/v1", "ReplicaSet", "default").Any(rs => (rs.Long("status", "replicas") ?? 0) > 0)),
+                "the ReplicaSet's status", timeoutMs: 120_000);
+        }
+        catch (Exception e) { throw new Exception($"{Sim.ListObjects("v1", "Pod", "default").Count} pods, {Sim.ListObjects("apps/v1", "ReplicaSet", "default").Count} rs: {e.Message}; {string.Join(" / ", Sim.ControllerErrors.Take(3))}"); }
         var pods = Sim.ListObjects("v1", "Pod", "default").Count;
         Assert.True(pods <= 1000, $"{pods} pods");
         Assert.True(pods > 0);

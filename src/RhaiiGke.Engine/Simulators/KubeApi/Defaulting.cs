@@ -211,8 +211,9 @@ internal static partial class Validation
     private static void ReplicasInt32(JsonObject obj, List<(string, string, string)> causes)
     {
         if (obj.At("spec", "replicas") is not JsonValue v || v.GetValueKind() != System.Text.Json.JsonValueKind.Number) return;
-        var inRange = v.TryGetValue<long>(out var l) ? l is >= int.MinValue and <= int.MaxValue
-            : v.TryGetValue<double>(out var d) && d is >= int.MinValue and <= int.MaxValue;
+        // the JSON text, whatever CLR type the node holds (int, long, double or a parsed element)
+        var inRange = double.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d)
+                      && d is >= int.MinValue and <= int.MaxValue;
         if (!inRange) causes.Add(("spec.replicas", "FieldValueInvalid", $"Invalid value: {v.ToJsonString()}: must be within the int32 range (at most {int.MaxValue})"));
     }
 

@@ -25,6 +25,27 @@ public static partial class ObjectLimits
     /// <summary>etcd's default request size limit (--max-request-bytes 1.5 MiB), which bounds what one object may weigh.</summary>
     public const int MaxObjectBytes = 1536 * 1024;
 
+    /// <summary>Deepest nesting of objects and arrays sent (System.Text.Json's default writer depth); the YAML readers allow more, for lint.</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>Nesting depth of a node (an object or array counts one level), without recursion.</summary>
+    public static int Depth(JsonNode? root)
+    {
+        var max = 0;
+        var stack = new Stack<(JsonNode Node, int Depth)>();
+        if (root is JsonObject or JsonArray) stack.Push((root, 1));
+        while (stack.Count > 0)
+        {
+            var (n, d) = stack.Pop();
+            if (d > max) max = d;
+            if (d > MaxDepth) return d; // enough to refuse
+            IEnumerable<JsonNode?> children = n is JsonObject obj ? obj.Select(kv => kv.Value) : (JsonArray)n;
+            foreach (var c in children)
+                if (c is JsonObject or JsonArray) stack.Push((c, d + 1));
+        }
+        return max;
+    }
+
     [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] private static partial Regex Label();
     [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")] private static partial Regex Subdomain();
 
@@ -88,6 +109,10 @@ public static partial class ObjectLimits
                 throw new RhaiiException("AnnotationsTooLarge", RhaiiErrorCategory.LimitsExceeded,
                     $"{id}: its annotations take {annotations:N0} bytes; the API server allows {MaxAnnotationBytes:N0} bytes (256 KiB) for all annotations of an object together; nothing was sent.",
                     "Move large data out of annotations (into a ConfigMap, or a volume the pod reads).", id);
+            if (Depth(o) > MaxDepth)
+                throw new RhaiiException("ObjectNestingTooDeep", RhaiiErrorCategory.LimitsExceeded,
+                    $"{id} nests objects and arrays more than {MaxDepth} levels deep; Kubernetes objects nest a few dozen levels at most, and this client sends up to {MaxDepth}; nothing was sent.",
+                    "Check that the manifest is the one you meant (a generated or hostile file?) and flatten it.", id);
             var size = Encoding.UTF8.GetByteCount(o.ToJson());
             if (size > MaxObjectBytes)
                 throw new RhaiiException("ObjectTooLarge", RhaiiErrorCategory.LimitsExceeded,

@@ -153,3 +153,37 @@ public sealed class HostileYamlTests : IDisposable
         Assert.Equal("YamlAliasExpansionTooLarge", Assert.IsType<RhaiiException>(OnSmallStack(() => YamlCodec.ReadAll(big.ToString())).Error).ErrorId);
     }
 }
+
+/// <summary>Client-side limits on objects before they are sent (issue 10, defect 7).</summary>
+public sealed class ObjectLimitsTests
+{
+    private static System.Text.Json.Nodes.JsonObject Nested(int depth)
+    {
+        // depth counts the object itself: Nested(1) is {"apiVersion":...,"data":{}} at depth 2
+        var yaml = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: demo}\nspec: " +
+                   string.Concat(Enumerable.Repeat("{a: ", depth - 1)) + "1" + new string('}', depth - 1) + "\n";
+        return KubeYaml.ReadObjects(yaml).Single();
+    }
+
+    [Fact]
+    public void NestingUpToTheWriterDepthIsSentAndDeeperIsAClearError()
+    {
+        ObjectLimits.Check([Nested(ObjectLimits.MaxDepth)]);
+        Assert.Equal(ObjectLimits.MaxDepth, ObjectLimits.Depth(Nested(ObjectLimits.MaxDepth)));
+        var ex = Assert.Throws<RhaiiException>(() => ObjectLimits.Check([Nested(ObjectLimits.MaxDepth + 1)]));
+        Assert.Equal("ObjectNestingTooDeep", ex.ErrorId);
+        Assert.Equal(RhaiiErrorCategory.LimitsExceeded, ex.Category);
+    }
+
+    [Theory]
+    [InlineData("Namespace", "Llm", false)]
+    [InlineData("Namespace", "llm.serving", false)] // a label: no dots
+    [InlineData("ConfigMap", "llm.serving", true)]  // a subdomain
+    [InlineData("Service", "a-service-name-that-is-longer-than-sixty-three-characters-in-total", false)]
+    [InlineData("ClusterRole", "system:aggregate-to-view", true)] // RBAC names are path segments
+    [InlineData("ClusterRole", "a/b", false)]
+    [InlineData("LLMInferenceService", "Qwen", false)]
+    [InlineData("LLMInferenceService", "qwen-2-5", true)]
+    public void NamesAreValidatedPerKindAsTheApiServerDoes(string kind, string name, bool valid) =>
+        Assert.Equal(valid, ObjectLimits.NameProblem(kind, name) is null);
+}

@@ -325,9 +325,10 @@ public sealed class GkeClient
     {
         if (n is not JsonValue v) return null;
         if (v.TryGetValue<int>(out var i)) return i;
-        if (v.TryGetValue<long>(out var l)) return (int)l;
-        if (v.TryGetValue<double>(out var d)) return (int)d;
-        return v.TryGetValue<string>(out var s) && int.TryParse(s, out var p) ? p : null;
+        // saturate out-of-range values instead of wrapping them (99999999999 must not read as 1,215,752,191)
+        if (v.TryGetValue<long>(out var l)) return (int)Math.Clamp(l, int.MinValue, int.MaxValue);
+        if (v.TryGetValue<double>(out var d)) return double.IsNaN(d) ? null : (int)Math.Clamp(d, int.MinValue, int.MaxValue);
+        return v.TryGetValue<string>(out var s) && long.TryParse(s, out var p) ? (int)Math.Clamp(p, int.MinValue, int.MaxValue) : null;
     }
 
     internal static bool B(JsonNode? n) => n is JsonValue v && v.TryGetValue<bool>(out var b) && b;

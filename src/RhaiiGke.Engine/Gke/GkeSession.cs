@@ -4,7 +4,7 @@ namespace RhaiiGke.Engine.Gke;
 /// One authenticated connection to the Google APIs: endpoints, credentials (fetched lazily), HTTP and
 /// timing settings. Cmdlets open one per invocation; nothing here mentions a third-party type.
 /// </summary>
-public sealed class GkeSession : IDisposable
+public sealed partial class GkeSession : IDisposable
 {
     private readonly GkeConnectionOptions _options;
 
@@ -42,10 +42,26 @@ public sealed class GkeSession : IDisposable
     public string RequireProject(string? project = null)
     {
         var p = string.IsNullOrWhiteSpace(project) ? DefaultProject : project.Trim();
-        return p ?? throw new RhaiiException("GkeProjectRequired", RhaiiErrorCategory.InvalidArgument,
+        return ValidateProjectId(p ?? throw new RhaiiException("GkeProjectRequired", RhaiiErrorCategory.InvalidArgument,
             "No Google Cloud project: pass -Project, or set GOOGLE_CLOUD_PROJECT, or 'gcloud config set project <id>'.",
-            "Add -Project <project-id>.");
+            "Add -Project <project-id>."));
     }
+
+    /// <summary>
+    /// Returns <paramref name="project"/> when it is a Google Cloud project id: 6-30 lowercase letters, digits
+    /// or hyphens, starting with a letter and not ending with a hyphen; or a legacy domain-scoped id
+    /// (<c>example.com:my-project</c>). Otherwise throws <c>InvalidProjectId</c> before any request is made.
+    /// </summary>
+    public static string ValidateProjectId(string project)
+    {
+        if (ProjectIdPattern().IsMatch(project)) return project;
+        throw new RhaiiException("InvalidProjectId", RhaiiErrorCategory.InvalidArgument,
+            $"'{project}' is not a Google Cloud project id: ids are 6 to 30 lowercase letters, digits or hyphens, start with a letter and do not end with a hyphen (or are domain-scoped, as example.com:my-project). Nothing was sent.",
+            "Pass the project ID (not its display name or number), e.g. -Project my-project-123; 'gcloud projects list' shows the IDs.", project);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
+    private static partial System.Text.RegularExpressions.Regex ProjectIdPattern();
 
     /// <summary>Obtains a token to prove the credential works; returns its expiry estimate. The token itself is not returned.</summary>
     public async Task VerifyCredentialsAsync(CancellationToken ct) => _ = await Transport.GetTokenAsync(ct).ConfigureAwait(false);

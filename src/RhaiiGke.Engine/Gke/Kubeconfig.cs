@@ -29,7 +29,9 @@ public static class Kubeconfig
         if (File.Exists(full) && new FileInfo(full).Length > 0)
         {
             var stream = new YamlStream();
-            using (var reader = new StreamReader(full)) stream.Load(reader);
+            var text = File.ReadAllText(full);
+            // bounded: a hostile kubeconfig (deep nesting, alias bomb) is an error, not a crash
+            stream.Load(RhaiiGke.Engine.Manifests.YamlLimits.Bound(new YamlDotNet.Core.Parser(new StringReader(text)), text.Length, full));
             root = stream.Documents.Count > 0 && stream.Documents[0].RootNode is YamlMappingNode m ? m : NewRoot();
         }
         else root = NewRoot();

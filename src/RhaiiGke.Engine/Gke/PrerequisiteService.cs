@@ -43,6 +43,7 @@ public sealed class PrerequisiteService
         var checks = new List<PrerequisiteCheck>();
         var log = _session.Log;
         string? project = string.IsNullOrWhiteSpace(r.Project) ? _session.DefaultProject : r.Project;
+        if (project is not null) GkeSession.ValidateProjectId(project.Trim()); // a malformed id is bad input, not a failed check
         TpuTopology? slice = null;
         int chipsNeeded = 0;
 

@@ -86,8 +86,18 @@ internal static class BenchmarkDatasets
             var text = File.ReadAllText(path);
             if (text.TrimStart().StartsWith('['))
             {
-                using var doc = JsonDocument.Parse(text);
-                foreach (var e in doc.RootElement.EnumerateArray()) { lineNo++; yield return e.Clone(); }
+                JsonElement[] items;
+                try
+                {
+                    using var doc = JsonDocument.Parse(text); // MaxDepth 64: a deeply nested file is an error, not a stack overflow
+                    items = doc.RootElement.ValueKind == JsonValueKind.Array ? doc.RootElement.EnumerateArray().Select(e => e.Clone()).ToArray() : [];
+                }
+                catch (JsonException ex)
+                {
+                    throw new RhaiiException("InvalidDatasetFile", RhaiiErrorCategory.InvalidData, $"{path} is not a JSON array of prompts: {ex.Message}",
+                        "Give -DatasetPath a JSON array or a JSONL file with one object a line.", path);
+                }
+                foreach (var e in items) { lineNo++; yield return e; }
                 yield break;
             }
             foreach (var line in text.Split('\n'))

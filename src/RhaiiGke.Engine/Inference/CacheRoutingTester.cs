@@ -45,6 +45,13 @@ public static class CacheRoutingTester
         if (o.Groups < 1 || o.RequestsPerGroup < 2)
             throw new RhaiiException("InvalidCacheRoutingOptions", RhaiiErrorCategory.InvalidArgument, "Cache routing needs at least one group of two requests.",
                 "Use -Groups 4 -RequestsPerGroup 8.");
+        foreach (var u in (o.PodUrls ?? []).Prepend(o.BaseUrl).Concat((o.MetricsUrls ?? []).Where(string.IsNullOrWhiteSpace)))
+            if (string.IsNullOrWhiteSpace(u) || !Uri.TryCreate(u, UriKind.Absolute, out var parsed) || parsed.Scheme is not ("http" or "https"))
+                throw new RhaiiException("InvalidInferenceUrl", RhaiiErrorCategory.InvalidArgument,
+                    $"'{u}' is not an http(s) URL{(string.IsNullOrWhiteSpace(u) ? " (it is empty)" : "")}.",
+                    "Pass the gateway URL to -BaseUrl and the pods' URLs (http://POD-IP:8000) to -PodUrl, or leave -PodUrl out.", u);
+        o.PodUrls ??= [];
+        o.MetricsUrls ??= [];
         var gateway = new HttpTarget(o.BaseUrl) { ApiKey = o.ApiKey, SkipCertificateCheck = o.SkipCertificateCheck, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication }.EnsureCredentialsProtected();
         var pods = o.PodUrls.Select(u => new HttpTarget(u) { ApiKey = o.ApiKey, SkipCertificateCheck = o.SkipCertificateCheck, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication }.EnsureCredentialsProtected()).ToArray();
         foreach (var mu in o.MetricsUrls.Where(m => Uri.TryCreate(m, UriKind.Absolute, out var mUri) && mUri.Scheme is "http" or "https")) new HttpTarget(mu) { ApiKey = o.ApiKey, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication }.EnsureCredentialsProtected();

@@ -47,6 +47,11 @@ public sealed class InferenceBenchmarkRunner
             if (!BenchmarkMath.SloMetrics.Contains(k.ToLowerInvariant()))
                 Bad("UnknownSloMetric", $"Unknown SLO metric '{k}'.", "Use ttft, tpot, itl, e2el or ntpot, in milliseconds, e.g. -Slo @{ ttft = 200; tpot = 50 }.");
         if (s.Percentiles.Any(p => p is < 0 or > 100)) Bad("InvalidPercentile", "Percentiles must be between 0 and 100.", "Use -Percentile 50, 90, 95, 99.");
+        if (s.DatasetPath is not null && s.Dataset != InferenceDatasetKind.File)
+            Bad("DatasetPathIgnored", $"A dataset file was given, but the dataset is {s.Dataset}: the file would be ignored.",
+                "Use -Dataset File with -DatasetPath (or leave -Dataset out: -DatasetPath alone implies File).");
+        if (s.Dataset == InferenceDatasetKind.File && string.IsNullOrWhiteSpace(s.DatasetPath))
+            Bad("DatasetPathRequired", "The dataset is File, but no dataset file was given.", "Add -DatasetPath <file.jsonl>.");
     }
 
     private sealed record StagePlan(string Name, int Count, int? Concurrency, double Rate, bool Constant);

@@ -106,6 +106,7 @@ public sealed class ApplyEngine
                 throw new RhaiiException("ManifestIncomplete", RhaiiErrorCategory.InvalidData,
                     $"{Label(options)}an object lacks apiVersion, kind or metadata.name: {Truncate(SecretRedaction.RedactObject(o).ToJson())}", "Every manifest needs apiVersion, kind and metadata.name.");
         }
+        ObjectLimits.Check(list); // names and sizes as the API server checks them: refused here, before anything is sent
         var crdKinds = GatedKinds(list);
         var results = new List<(JsonObject Obj, KubeObjectResult Result, RestMapper.Mapping? Map)>();
         var pipeline = Pipeline(options, client);

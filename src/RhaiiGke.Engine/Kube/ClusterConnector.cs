@@ -77,6 +77,8 @@ public static class ClusterConnector
     /// <summary>The first kubeconfig file that has <paramref name="context"/> (or the first file when no context is asked for).</summary>
     private static (k8s.KubeConfigModels.K8SConfiguration Config, FileInfo File) Load(FileInfo[] files, string? context)
     {
+        // KubernetesClient's deserializer recurses and expands aliases: bound the files before it reads them
+        foreach (var f in files) Manifests.YamlLimits.CheckFile(f.FullName);
         foreach (var f in files)
         {
             var cfg = KubernetesClientConfiguration.LoadKubeConfig(f);

@@ -24,11 +24,15 @@ public static partial class YamlCodec
     [GeneratedRegex(@"^[-+]?0x[0-9a-fA-F]+$")] private static partial Regex HexPattern();
     [GeneratedRegex(@"^[-+]?0[0-7]+$")] private static partial Regex OctalPattern();
 
-    /// <summary>Every document in <paramref name="yaml"/>, empty documents skipped.</summary>
-    public static List<JsonNode?> ReadAll(string yaml)
+    /// <summary>
+    /// Every document in <paramref name="yaml"/>, empty documents skipped. Nesting depth and alias
+    /// expansion are bounded while parsing (<see cref="YamlLimits"/>): a RhaiiException, never a stack
+    /// overflow or unbounded memory.
+    /// </summary>
+    public static List<JsonNode?> ReadAll(string yaml, string? source = null)
     {
         var stream = new YamlStream();
-        stream.Load(new StringReader(yaml));
+        stream.Load(YamlLimits.Bound(new Parser(new StringReader(yaml)), yaml.Length, source));
         var list = new List<JsonNode?>();
         foreach (var doc in stream.Documents)
         {

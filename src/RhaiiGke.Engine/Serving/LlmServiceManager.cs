@@ -312,6 +312,7 @@ public sealed class LlmServiceManager
     {
         if (request.Spec is null) Lint(request.Manifests, _log, request.AllowKinds);
         var objects = await PlanAsync(request, ct).ConfigureAwait(false);
+        ObjectLimits.Check(objects); // before the gateway or anything else is created
         var services = objects.Where(o => o.Str("kind") == "LLMInferenceService").Select(o => (Ns: o.Namespace() ?? _connection.Namespace, Name: o.Name(), Obj: o)).ToList();
         var createGateway = request.CreateGateway && request.Spec is not null;
         var missingGateways = await PreflightAsync(services.Select(s => s.Obj), createGateway, ct).ConfigureAwait(false);

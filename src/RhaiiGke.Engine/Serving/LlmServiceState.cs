@@ -89,7 +89,7 @@ public static class LlmServiceState
 
         var ready = conditions.FirstOrDefault(c => c.Type == "Ready")?.IsTrue == true && !stopped;
         var workloadPods = typedPods.Where(p => p.Role == "workload").ToList();
-        var replicas = stopped ? 0 : (int)(spec.Long("replicas") ?? 1);
+        var replicas = stopped ? 0 : (int)Math.Clamp(spec.Long("replicas") ?? 1, 0, int.MaxValue); // saturate, never wrap
         var readyReplicas = workloadPods.Count(p => p.Ready);
         var (stageOut, message) = Overall(ready, stopped, workloadPods, typedPods.Where(p => p.Role == "scheduler").ToList(), conditions, replicas);
 

@@ -19,6 +19,8 @@ public sealed record ManifestSource(string? File, string Yaml)
 /// </summary>
 public static class ManifestLinter
 {
+    private static readonly NothingCheckedRule NothingChecked = new(); // before AllRules: static fields initialize in order
+
     private static readonly LintRule[] AllRules =
     [
         new TpuAcceleratorLabelUnknownRule(),
@@ -50,6 +52,8 @@ public static class ManifestLinter
         new ServedModelNameDefaultedRule(),
         new ServiceStoppedRule(),
         new KindOutsideServiceRule(),
+        new IntegerOutOfRangeRule(),
+        NothingChecked,
     ];
 
     /// <summary>Every rule, in ID order.</summary>
@@ -88,13 +92,15 @@ public static class ManifestLinter
             }
         }
 
+        // a run that checked nothing must not pass as "no findings" (every source read, none had anything to check, nothing reported)
+        var nothingChecked = parsed.Count > 0 && parsed.All(p => p.Error is null) && !ctx.Documents.Any(d => d.IsChecked) && !ctx.Findings.Any();
         return parsed.Select((p, i) => new TestManifestResult
         {
             File = p.Source.File,
             ObjectCount = p.Docs.Count,
             CheckedObjectCount = p.Docs.Count(d => d.IsChecked),
             ParseError = p.Error,
-            Findings = ctx.FindingsOf(i),
+            Findings = nothingChecked ? [.. ctx.FindingsOf(i), NothingChecked.For(p.Source.File, p.Docs.Count)] : ctx.FindingsOf(i),
         }).ToList();
     }
 
@@ -150,7 +156,7 @@ public static class ManifestLinter
         var stream = new YamlStream();
         try
         {
-            stream.Load(new StringReader(source.Yaml));
+            stream.Load(YamlLimits.Bound(new Parser(new StringReader(source.Yaml)), source.Yaml.Length, source.File));
         }
         catch (Exception ex) when (ex is YamlException or InvalidOperationException or ArgumentException)
         {

@@ -200,7 +200,21 @@ internal static partial class Validation
                 break;
         }
         if (t.IsCustom && t.Schema is not null) SchemaValidator.Validate(obj, t.Schema, "", causes, isRoot: true);
+        ReplicasInt32(obj, causes);
         if (causes.Count > 0) throw StatusError.Invalid(t, name, causes);
+    }
+
+    /// <summary>
+    /// spec.replicas is an int32 in every workload API (apps/v1, LeaderWorkerSet, LLMInferenceService and
+    /// their scale subresources): a value outside it is refused, never stored for a controller to wrap.
+    /// </summary>
+    private static void ReplicasInt32(JsonObject obj, List<(string, string, string)> causes)
+    {
+        if (obj.At("spec", "replicas") is not JsonValue v || v.GetValueKind() != System.Text.Json.JsonValueKind.Number) return;
+        // the JSON text, whatever CLR type the node holds (int, long, double or a parsed element)
+        var inRange = double.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d)
+                      && d is >= int.MinValue and <= int.MaxValue;
+        if (!inRange) causes.Add(("spec.replicas", "FieldValueInvalid", $"Invalid value: {v.ToJsonString()}: must be within the int32 range (at most {int.MaxValue})"));
     }
 
     private static void Workload(JsonObject obj, JsonObject? old, List<(string, string, string)> causes)

@@ -165,7 +165,8 @@ public sealed class InvokeInferenceBenchmarkCommand : RhaiiCmdlet
             MaxConcurrency = MaxConcurrency > 0 ? MaxConcurrency : null,
             NumPrompts = NumPrompts,
             MaxDuration = MaxDurationSeconds > 0 ? TimeSpan.FromSeconds(MaxDurationSeconds) : null,
-            Dataset = Dataset,
+            // -DatasetPath alone implies -Dataset File; with another -Dataset the runner refuses it (DatasetPathIgnored)
+            Dataset = DatasetPath is not null && !MyInvocation.BoundParameters.ContainsKey(nameof(Dataset)) ? InferenceDatasetKind.File : Dataset,
             InputTokens = InputTokens,
             OutputTokens = OutputTokens,
             RangeRatio = RangeRatio,

@@ -15,10 +15,12 @@ public sealed class TestInferenceCacheRoutingCommand : RhaiiCmdlet
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("ReplicaUrls", "PodUrls")]
+    [ValidateNotNull]
     public string[] PodUrl { get; set; } = [];
 
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("MetricsUrls")]
+    [ValidateNotNull]
     public string[] MetricsUrl { get; set; } = [];
 
     [Parameter(ValueFromPipelineByPropertyName = true)]

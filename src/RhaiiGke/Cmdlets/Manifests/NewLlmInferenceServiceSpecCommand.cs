@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using RhaiiGke.Completers;
 using RhaiiGke.Engine.Manifests;
+using RhaiiGke.Validation;
 
 namespace RhaiiGke.Cmdlets.Manifests;
 
@@ -98,6 +99,7 @@ public abstract class SpecParametersCmdlet : RhaiiCmdlet
     public SwitchParameter NoScheduler { get; set; }
 
     [Parameter(ParameterSetName = ParametersSet)]
+    [ValidateTimeout]
     public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>The spec the bound parameters describe (validated by SpecFactory).</summary>

@@ -5,6 +5,7 @@ using System.Security;
 using System.Text;
 using System.Text.Json;
 using RhaiiGke.Engine.Kube.Platform;
+using RhaiiGke.Validation;
 
 namespace RhaiiGke.Cmdlets.Platform;
 
@@ -78,6 +79,7 @@ public sealed class InstallRhaiiOperatorsCommand : OperatorCommandBase
 
     /// <summary>Longest wait for one phase of one component.</summary>
     [Parameter]
+    [ValidateTimeout]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(10);
 
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
@@ -146,6 +148,7 @@ public sealed class UninstallRhaiiOperatorsCommand : OperatorCommandBase
     public Hashtable? Source { get; set; }
 
     [Parameter]
+    [ValidateTimeout]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(10);
 
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)

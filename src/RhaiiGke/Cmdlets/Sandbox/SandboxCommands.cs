@@ -7,6 +7,7 @@ using RhaiiGke.Engine.Kube;
 using RhaiiGke.Engine.Simulators.Gke;
 using RhaiiGke.Engine.Simulators.KubeApi;
 using RhaiiGke.Engine.Simulators.Sandbox;
+using RhaiiGke.Validation;
 
 namespace RhaiiGke.Cmdlets.Sandbox;
 
@@ -53,6 +54,7 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
 
     /// <summary>How long each simulated GKE operation (cluster or node pool create, resize, delete) takes.</summary>
     [Parameter(ParameterSetName = GkeSet)]
+    [ValidateTimeout(AllowZero = true)]
     public TimeSpan OperationDuration { get; set; } = TimeSpan.FromSeconds(1);
 
     [Parameter(Position = 0)]
@@ -79,6 +81,7 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
 
     /// <summary>How long each simulated controller takes to act (pods starting, CRDs establishing, certificates issuing...).</summary>
     [Parameter]
+    [ValidateTimeout(AllowZero = true)]
     public TimeSpan ControllerDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Share (0-0.5) of API requests answered with injected faults: 5xx, 429 with Retry-After, conflicts, slow responses and dropped watches.</summary>
@@ -166,6 +169,7 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
 
     private void StartGke()
     {
+        Engine.Gke.GkeSession.ValidateProjectId(Project);
         if (SandboxRegistry.Running.Values.Any(e => e.GkeEndpoint is not null))
             Fail("GkeSandboxAlreadyRunning", RhaiiErrorCategory.ResourceExists, "A GKE sandbox already runs in this session; the Google API endpoints can point at one only.",
                 $"Stop it first: Stop-RhaiiSandbox {SandboxRegistry.Running.Values.First(e => e.GkeEndpoint is not null).Info.Name}.");

@@ -4,6 +4,7 @@ using RhaiiGke.Cmdlets.Manifests;
 using RhaiiGke.Cmdlets.Platform;
 using RhaiiGke.Engine.Manifests.Lint;
 using RhaiiGke.Engine.Serving;
+using RhaiiGke.Validation;
 
 namespace RhaiiGke.Cmdlets.Serving;
 
@@ -84,18 +85,22 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
     public SwitchParameter Wait { get; set; }
 
     [Parameter]
+    [ValidateTimeout]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(60);
 
     /// <summary>Longest time Pending, refused by the scheduler, or pulling the image.</summary>
     [Parameter]
+    [ValidateTimeout]
     public TimeSpan SchedulingTimeout { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>Longest model download by the storage initializer.</summary>
     [Parameter]
+    [ValidateTimeout]
     public TimeSpan DownloadTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>Longest weight loading plus XLA compilation until the startup probe passes.</summary>
     [Parameter]
+    [ValidateTimeout]
     public TimeSpan CompileTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>The cluster; defaults to the session's (Connect-RhaiiCluster, Start-RhaiiSandbox).</summary>
@@ -222,18 +227,22 @@ public sealed class WaitLlmInferenceServiceCommand : NamedServiceCmdlet
     public SwitchParameter Stopped { get; set; }
 
     [Parameter]
+    [ValidateTimeout]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(60);
 
     /// <summary>Longest time Pending, refused by the scheduler, or pulling the image.</summary>
     [Parameter]
+    [ValidateTimeout]
     public TimeSpan SchedulingTimeout { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>Longest model download by the storage initializer.</summary>
     [Parameter]
+    [ValidateTimeout]
     public TimeSpan DownloadTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>Longest weight loading plus XLA compilation until the startup probe passes.</summary>
     [Parameter]
+    [ValidateTimeout]
     public TimeSpan CompileTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
@@ -274,6 +283,7 @@ public sealed class SetLlmInferenceServiceCommand : NamedServiceCmdlet
     public SwitchParameter Wait { get; set; }
 
     [Parameter]
+    [ValidateTimeout]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(60);
 
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
@@ -309,6 +319,7 @@ public sealed class RemoveLlmInferenceServiceCommand : NamedServiceCmdlet
     public SwitchParameter PassThru { get; set; }
 
     [Parameter]
+    [ValidateTimeout]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(5);
 
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using RhaiiGke.Cmdlets.Platform;
 using RhaiiGke.Engine.Serving;
+using RhaiiGke.Validation;
 
 namespace RhaiiGke.Cmdlets.Serving;
 
@@ -28,6 +29,7 @@ public sealed class NewInferenceGatewayCommand : RhaiiCmdlet
     public ClusterConnection? Cluster { get; set; }
 
     [Parameter]
+    [ValidateTimeout]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(10);
 
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)

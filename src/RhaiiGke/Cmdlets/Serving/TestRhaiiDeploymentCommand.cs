@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using RhaiiGke.Engine.Serving;
 using RhaiiGke.Engine.Serving.Diagnosis;
+using RhaiiGke.Validation;
 
 namespace RhaiiGke.Cmdlets.Serving;
 
@@ -21,6 +22,7 @@ public sealed class TestRhaiiDeploymentCommand : SnapshotCommandBase
 
     /// <summary>Longest wait for each request through the gateway (the first one after a start can wait for XLA compilation).</summary>
     [Parameter(ParameterSetName = ClusterSet)]
+    [ValidateTimeout]
     public TimeSpan TrafficTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     protected override async Task EvaluateLiveAsync(ClusterSnapshot snapshot, ClusterConnection connection, CancellationToken cancellationToken)

@@ -169,6 +169,13 @@ internal abstract class SimController
 {
     protected SimController(ControllerManager m) => M = m;
 
+    /// <summary>
+    /// The most pods one workload (ReplicaSet, StatefulSet, LeaderWorkerSet) gets in the sandbox. A real
+    /// server takes replicas: 100000 and its scheduler leaves what does not fit Pending; creating that many
+    /// pod objects here would spin a core, so the controllers stop at this simulated capacity.
+    /// </summary>
+    internal const int PodCapacityPerWorkload = 1000;
+
     protected ControllerManager M { get; }
     protected SimCore Core => M.Core;
     protected KubeControllerDelays Delays => M.Delays;

@@ -437,7 +437,7 @@ internal sealed class LwsController(ControllerManager m) : SimController(m)
         var worker = lws.Obj("spec", "leaderWorkerTemplate", "workerTemplate") ?? new JsonObject();
         var leader = lws.Obj("spec", "leaderWorkerTemplate", "leaderTemplate") ?? worker;
         var readyGroups = 0;
-        for (var g = 0; g < replicas; g++)
+        for (var g = 0; g < Math.Min(replicas, PodCapacityPerWorkload / Math.Max(1, size)); g++)
         {
             var groupReady = true;
             for (var w = 0; w < size; w++)

@@ -153,7 +153,7 @@ internal sealed class ReplicaSetController(ControllerManager m) : SimController(
         var podType = T("", "pods")!;
         var want = (int)(rs.Long("spec", "replicas") ?? 1);
         var pods = All("", "pods", ns).Where(p => Owns(rs, p) && !Deleting(p)).ToList();
-        for (var i = pods.Count; i < want; i++)
+        for (var i = pods.Count; i < Math.Min(want, PodCapacityPerWorkload); i++)
         {
             var pod = Pods.FromTemplate(rs, rs.Obj("spec", "template") ?? new JsonObject(), $"{name}-{SimCore.RandomSuffix()}");
             Core.Create(podType, ns, pod, WriteOptions.Controller(Name));
@@ -433,7 +433,7 @@ internal sealed class StatefulSetController(ControllerManager m) : SimController
         if (sts is null || Deleting(sts)) return;
         var podType = T("", "pods")!;
         var want = (int)(sts.Long("spec", "replicas") ?? 1);
-        for (var i = 0; i < want; i++)
+        for (var i = 0; i < Math.Min(want, PodCapacityPerWorkload); i++)
         {
             var podName = $"{name}-{i}";
             if (Core.Peek(podType, ns, podName) is null)

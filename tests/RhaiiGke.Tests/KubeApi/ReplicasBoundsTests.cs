@@ -14,7 +14,7 @@ public sealed class ReplicasBoundsTests : SimulatorTestBase
 {
     private async Task<(HttpStatusCode Code, JsonObject Body)> PostAsync(string path, string json)
     {
-        using var http = new HttpClient();
+        using var http = Sim.HttpClient();
         using var res = await http.PostAsync(Sim.Server + path, new StringContent(json, Encoding.UTF8, "application/json"));
         return (res.StatusCode, JsonNode.Parse(await res.Content.ReadAsStringAsync())!.AsObject());
     }

@@ -3,6 +3,7 @@ using System.Text;
 using RhaiiGke.Engine.Kube.Json;
 using RhaiiGke.Engine.Simulators.KubeApi;
 using RhaiiGke.Tests.Infrastructure;
+using RhaiiGke.Tests.KubeApi;
 using RhaiiGke.Tests.Manifests;
 using Xunit;
 
@@ -17,7 +18,8 @@ public sealed class InstalledSandbox : IDisposable
         options.Nodes.AddRange(SimulatedNode.TpuPool("tpu-pool", 1, "tpu-v6e-slice", "2x2", "ct6e-standard-4t", 4));
         Sim = new KubeApiSimulator(options);
         Sim.Start();
-        Connection = new ClusterConnection { Name = "hostile", Server = Sim.Server, Namespace = "default", AuthKind = ClusterAuthKind.None, IsSandbox = true };
+        var c = Sim.Connection("hostile");
+        Connection = new ClusterConnection { Name = c.Name, Server = c.Server, Namespace = c.Namespace, AuthKind = c.AuthKind, Token = c.Token, CertificateAuthorityData = c.CertificateAuthorityData, IsSandbox = true };
         using var ps = new PowerShellHost();
         ps.Invoke("$null", new Dictionary<string, object?> { ["conn"] = Connection });
         ps.Run("Install-RhaiiOperators -Cluster $conn | Out-Null");

@@ -158,7 +158,7 @@ internal sealed class HttpFrontEnd : IDisposable
                 await WriteJson(r, 200, VersionInfo()).ConfigureAwait(false);
                 return;
             case "openapi":
-                await WriteJson(r, 200, OpenApi.Document(_core, s, r.Q("hash"))).ConfigureAwait(false);
+                await WriteJson(r, 200, OpenApi.Document(_core, s, r.Q("hash"), r.Ctx.Request.Headers["Accept"])).ConfigureAwait(false);
                 return;
             case "api" when s.Length == 1:
                 await WriteJson(r, 200, new JsonObject
@@ -602,10 +602,22 @@ internal sealed class HttpFrontEnd : IDisposable
         catch (System.Text.Json.JsonException ex) { throw StatusError.BadRequest("error decoding the request body: " + ex.Message); }
     }
 
+    /// <summary>kube-apiserver's --max-request-bytes default for resource writes (3 MiB).</summary>
+    private const int MaxRequestBodyBytes = 3 * 1024 * 1024;
+
     private static async Task<string> ReadBody(Req r)
     {
-        using var reader = new StreamReader(r.Ctx.Request.InputStream, Encoding.UTF8);
-        return await reader.ReadToEndAsync().ConfigureAwait(false);
+        var tooLarge = new StatusError(413, "RequestEntityTooLarge", $"Request entity too large: limit is {MaxRequestBodyBytes}");
+        if (r.Ctx.Request.ContentLength64 > MaxRequestBodyBytes) throw tooLarge;
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int n;
+        while ((n = await r.Ctx.Request.InputStream.ReadAsync(chunk).ConfigureAwait(false)) > 0)
+        {
+            buffer.Write(chunk, 0, n);
+            if (buffer.Length > MaxRequestBodyBytes) throw tooLarge;
+        }
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length).TrimStart('\uFEFF');
     }
 
     private static async Task<DeleteOptions> ReadDeleteOptions(Req r)

@@ -122,6 +122,13 @@ internal static class SchemaValidator
             case JsonValue v when kind == JsonValueKind.Number:
             {
                 var d = double.Parse(v.ToJsonString(), CultureInfo.InvariantCulture);
+                if (type == "integer" && schema.Str("format") is "int32" or "int64" && !intOrString)
+                {
+                    var fmt = schema.Str("format");
+                    var fits = fmt == "int32" ? d is >= int.MinValue and <= int.MaxValue : d is >= long.MinValue and <= long.MaxValue;
+                    if (!fits)
+                        causes.Add((path, "FieldValueTypeInvalid", $"Invalid value: {v.ToJsonString()}: {path} in body must be of type {fmt}: \"{v.ToJsonString()}\""));
+                }
                 if (schema.At("minimum") is JsonValue mn && d < double.Parse(mn.ToJsonString(), CultureInfo.InvariantCulture))
                     causes.Add((path, "FieldValueInvalid", $"Invalid value: {v.ToJsonString()}: {path} in body should be greater than or equal to {mn.ToJsonString()}"));
                 if (schema.At("maximum") is JsonValue mx && d > double.Parse(mx.ToJsonString(), CultureInfo.InvariantCulture))

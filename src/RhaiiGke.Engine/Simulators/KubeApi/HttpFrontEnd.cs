@@ -607,16 +607,18 @@ internal sealed class HttpFrontEnd : IDisposable
 
     private static async Task<string> ReadBody(Req r)
     {
-        var tooLarge = new StatusError(413, "RequestEntityTooLarge", $"Request entity too large: limit is {MaxRequestBodyBytes}");
-        if (r.Ctx.Request.ContentLength64 > MaxRequestBodyBytes) throw tooLarge;
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
         int n;
-        while ((n = await r.Ctx.Request.InputStream.ReadAsync(chunk).ConfigureAwait(false)) > 0)
+        long total = 0;
+        // a body over the limit is read to its end (up to 64 MiB) and discarded, so the client gets the 413 and not a reset
+        while ((n = await r.Ctx.Request.InputStream.ReadAsync(chunk).ConfigureAwait(false)) > 0 && total <= 64L * 1024 * 1024)
         {
-            buffer.Write(chunk, 0, n);
-            if (buffer.Length > MaxRequestBodyBytes) throw tooLarge;
+            total += n;
+            if (total <= MaxRequestBodyBytes) buffer.Write(chunk, 0, n);
         }
+        if (total > MaxRequestBodyBytes)
+            throw new StatusError(413, "RequestEntityTooLarge", $"Request entity too large: limit is {MaxRequestBodyBytes}");
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length).TrimStart('\uFEFF');
     }
 

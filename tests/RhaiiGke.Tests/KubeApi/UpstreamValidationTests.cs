@@ -194,6 +194,17 @@ public sealed class UpstreamValidationTests
             """{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c2"},"bogus":1}""", "application/apply-patch+yaml");
         Assert.Equal(500, code);
         Assert.Equal("failed to create typed patch object (default/c2; v1, Kind=ConfigMap): .bogus: field not declared in schema", status["message"]!.GetValue<string>());
+        // list elements are named by their keys, as structured-merge-diff prints paths
+        (code, status, _) = await Send(h, HttpMethod.Patch, "apis/apps/v1/namespaces/default/deployments/d?fieldManager=kubectl", deploy, "application/apply-patch+yaml");
+        Assert.Equal(500, code);
+        Assert.Equal("failed to create typed patch object (default/d; apps/v1, Kind=Deployment): .spec.template.spec.containers[name=\"main\"].bogus: field not declared in schema",
+            status["message"]!.GetValue<string>());
+
+        // a custom resource's or built-in's metadata is an ObjectMeta
+        (code, status, _) = await Send(h, HttpMethod.Post, "api/v1/namespaces/default/configmaps?fieldValidation=Strict",
+            """{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"m","labelz":{"a":"b"}}}""");
+        Assert.Equal(400, code);
+        Assert.EndsWith("strict decoding error: unknown field \"metadata.labelz\"", status["message"]!.GetValue<string>());
     }
 
     [Fact]

@@ -13,14 +13,15 @@ namespace RhaiiGke.Engine.Simulators.KubeApi;
 internal static class SchemaValidator
 {
     /// <summary>Removes fields the schema does not declare; returns their paths (<c>.spec.x</c>).</summary>
-    public static List<string> Prune(JsonNode? value, JsonObject schema, bool isRoot = false, string path = "")
+    /// <param name="smd">Paths as structured-merge-diff prints them (list elements by key), for apply errors.</param>
+    public static List<string> Prune(JsonNode? value, JsonObject schema, bool isRoot = false, string path = "", bool smd = false)
     {
         var removed = new List<string>();
-        PruneInto(value, schema, isRoot, path, removed);
+        PruneInto(value, schema, isRoot, path, removed, smd);
         return removed;
     }
 
-    private static void PruneInto(JsonNode? value, JsonObject schema, bool isRoot, string path, List<string> removed)
+    private static void PruneInto(JsonNode? value, JsonObject schema, bool isRoot, string path, List<string> removed, bool smd)
     {
         if (value is JsonObject o)
         {
@@ -32,8 +33,8 @@ internal static class SchemaValidator
             {
                 if (isRoot && k is "apiVersion" or "kind" or "metadata") continue;
                 if (embedded && k is "apiVersion" or "kind" or "metadata") continue;
-                if (props?[k] is JsonObject ps) PruneInto(v, ps, false, path + "." + k, removed);
-                else if (additional is JsonObject asch) PruneInto(v, asch, false, path + "." + k, removed);
+                if (props?[k] is JsonObject ps) PruneInto(v, ps, false, path + "." + k, removed, smd);
+                else if (additional is JsonObject asch) PruneInto(v, asch, false, path + "." + k, removed, smd);
                 else if (additional is JsonValue av && av.GetValueKind() == JsonValueKind.True) { }
                 else if (schema.Bool("x-kubernetes-preserve-unknown-fields") == true) { }
                 else { o.Remove(k); removed.Add(path + "." + k); }
@@ -41,7 +42,7 @@ internal static class SchemaValidator
         }
         else if (value is JsonArray a && schema.Obj("items") is { } items)
         {
-            for (var i = 0; i < a.Count; i++) PruneInto(a[i], items, false, $"{path}[{i}]", removed);
+            for (var i = 0; i < a.Count; i++) PruneInto(a[i], items, false, path + TypedDecoder.Element(schema, a[i], i, smd), removed, smd);
         }
     }
 

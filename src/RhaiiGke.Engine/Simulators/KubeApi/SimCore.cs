@@ -337,6 +337,8 @@ internal sealed partial class SimCore
             if (keepStatus is not null) obj.Remove("status");
             removed = SchemaValidator.Prune(obj, t.Schema, isRoot: true).Select(r => r.TrimStart('.')).ToList();
             if (keepStatus is not null) obj["status"] = keepStatus;
+            // a custom resource's metadata is an ObjectMeta, decoded as for any kind
+            if (Schemas is not null) removed.InsertRange(0, TypedDecoder.DecodeField(Schemas, "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", obj, "metadata", t));
         }
         else
         {
@@ -377,12 +379,12 @@ internal sealed partial class SimCore
         if (t.IsCustom)
         {
             if (t.Schema is null) return;
-            unknown = SchemaValidator.Prune(probe, t.Schema, isRoot: true);
+            unknown = SchemaValidator.Prune(probe, t.Schema, isRoot: true, smd: true);
         }
         else
         {
             if (Schemas?.DefinitionFor(t.Group, t.Version, t.Kind) is not { } def) return;
-            unknown = TypedDecoder.Decode(Schemas, def, probe, t).Select(p => "." + p).ToList();
+            unknown = TypedDecoder.Decode(Schemas, def, probe, t, smd: true).Select(p => "." + p).ToList();
         }
         if (unknown.Count == 0) return;
         RecordFinding($"rejected apply {t.Kind} {ns}/{name}: " + string.Join(", ", unknown.Select(u => u + ": field not declared in schema")));

@@ -30,12 +30,13 @@ internal static class TypedDecoder
     /// fields and returns their paths (<c>spec.bogus</c>); throws the decoder's 400 on a type mismatch.
     /// The root <c>status</c> is skipped (it is the stored one, or a controller's).
     /// </summary>
-    public static List<string> Decode(SchemaLibrary lib, string defName, JsonObject obj, ResourceType t)
+    /// <param name="smd">Paths as structured-merge-diff prints them (list elements by key: <c>containers[name="main"]</c>), for apply errors.</param>
+    public static List<string> Decode(SchemaLibrary lib, string defName, JsonObject obj, ResourceType t, bool smd = false)
     {
         var unknown = new List<string>();
         var def = lib.Definition(defName);
         if (def is null) return unknown;
-        var ctx = new Ctx(lib, t, unknown);
+        var ctx = new Ctx(lib, t, unknown, smd);
         var props = def.Obj("properties");
         foreach (var (k, v) in obj.ToList())
         {
@@ -46,7 +47,30 @@ internal static class TypedDecoder
         return unknown;
     }
 
-    private sealed record Ctx(SchemaLibrary Lib, ResourceType Type, List<string> Unknown);
+    /// <summary>
+    /// Decodes one field of a custom resource as its Go type (<c>metadata</c> is an ObjectMeta for every kind):
+    /// removes unknown fields below it and returns their paths; throws the decoder's 400 on a type mismatch.
+    /// </summary>
+    public static List<string> DecodeField(SchemaLibrary lib, string defName, JsonObject parent, string field, ResourceType t)
+    {
+        var unknown = new List<string>();
+        if (lib.Definition(defName) is null || parent[field] is null) return unknown;
+        Walk(new Ctx(lib, t, unknown, false), parent[field], new JsonObject { ["$ref"] = "#/definitions/" + defName }, field, field, t.Kind);
+        return unknown;
+    }
+
+    private sealed record Ctx(SchemaLibrary Lib, ResourceType Type, List<string> Unknown, bool Smd);
+
+    /// <summary>A list element's path segment: <c>[i]</c>, or as structured-merge-diff names it (<c>[name="main"]</c>, <c>[="value"]</c>).</summary>
+    public static string Element(JsonObject arraySchema, JsonNode? item, int i, bool smd)
+    {
+        if (!smd) return $"[{i}]";
+        var keys = arraySchema.Arr("x-kubernetes-list-map-keys");
+        if (arraySchema.Str("x-kubernetes-list-type") == "map" && keys is { Count: > 0 } && item is JsonObject io)
+            return "[" + string.Join(",", keys.Select(k => $"{k}={io[k?.ToString() ?? ""]?.ToJsonString() ?? "null"}")) + "]";
+        if (arraySchema.Str("x-kubernetes-list-type") == "set" && item is JsonValue) return $"[={item.ToJsonString()}]";
+        return $"[{i}]";
+    }
 
     private static string Short(string defName) => defName[(defName.LastIndexOf('.') + 1)..];
 
@@ -145,7 +169,7 @@ internal static class TypedDecoder
             {
                 if (v is not JsonArray a) { Mismatch(c, v, goPath, goStruct, GoType(c.Lib, declared)); return; }
                 if (schema.Obj("items") is { } items)
-                    for (var i = 0; i < a.Count; i++) Walk(c, a[i], items, $"{path}[{i}]", goPath, goStruct);
+                    for (var i = 0; i < a.Count; i++) Walk(c, a[i], items, path + Element(schema, a[i], i, c.Smd), goPath, goStruct);
                 return;
             }
             case "object":

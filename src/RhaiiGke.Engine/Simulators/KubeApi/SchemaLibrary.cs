@@ -63,18 +63,48 @@ internal sealed partial class SchemaLibrary
 
     private Dictionary<string, JsonObject> LoadCrds()
     {
+        var files = Directory.EnumerateFiles(Root, "*.*", SearchOption.AllDirectories)
+            .Where(f => f.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
+            .Order(StringComparer.Ordinal).ToList();
+        var perFile = new List<JsonObject>[files.Count];
+        Parallel.For(0, files.Count, i => perFile[i] = ReadCrdFile(files[i]));
         var crds = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
-        foreach (var f in Directory.EnumerateFiles(Root, "*.*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-        {
-            if (!(f.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))) continue;
-            List<JsonObject> docs;
-            try { docs = KubeYaml.ReadObjects(File.ReadAllText(f)); }
-            catch (FormatException) { continue; }
+        foreach (var docs in perFile)
             foreach (var d in docs)
                 if (d.Str("kind") == "CustomResourceDefinition" && d.Str("apiVersion") == "apiextensions.k8s.io/v1" && d.Name() is { Length: > 0 } n)
                     crds[n] = d;
-        }
         return crds;
+    }
+
+    /// <summary>
+    /// The documents of one YAML file. Large CRDs take seconds to read as YAML, so the result is kept as JSON
+    /// in the temp folder, keyed by path, size and modification time, for the next process.
+    /// </summary>
+    private static List<JsonObject> ReadCrdFile(string file)
+    {
+        var info = new FileInfo(file);
+        var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes($"{info.FullName}|{info.Length}|{info.LastWriteTimeUtc.Ticks}|1")))[..32];
+        var cacheDir = Path.Combine(Path.GetTempPath(), "rhaii-sandbox-schema-cache");
+        var cache = Path.Combine(cacheDir, key + ".json");
+        try
+        {
+            if (File.Exists(cache) && JsonNode.Parse(File.ReadAllText(cache)) is JsonArray cached)
+                return cached.OfType<JsonObject>().ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException) { }
+        List<JsonObject> docs;
+        try { docs = KubeYaml.ReadObjects(File.ReadAllText(file)).Where(d => d.Str("kind") == "CustomResourceDefinition").ToList(); }
+        catch (FormatException) { return []; }
+        try
+        {
+            Directory.CreateDirectory(cacheDir);
+            var tmp = cache + "." + Environment.ProcessId + ".tmp";
+            File.WriteAllText(tmp, new JsonArray(docs.Select(d => (JsonNode)d.DeepClone()).ToArray()).ToJsonString());
+            File.Move(tmp, cache, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return docs;
     }
 
     private Dictionary<string, string> IndexGvk()

@@ -75,6 +75,19 @@ public sealed class UpstreamValidationTests
     }
 
     [SchemaFact]
+    public void StartRhaiiSandboxSaysWhichValidationItRunsAndRefusesAMissingFolder()
+    {
+        using var ps = new PowerShellHost();
+        var (_, errors) = ps.Invoke("Start-RhaiiSandbox -Name nofolder -CrdSchemaPath /nonexistent/crd-schemas -NoConnect");
+        var error = Assert.Single(errors);
+        Assert.StartsWith("CrdSchemaPathNotFound", error.FullyQualifiedErrorId);
+        var sb = (RhaiiSandbox)ps.Run($"Start-RhaiiSandbox -Name schemas -CrdSchemaPath '{UpstreamSchemas.Root}' -NoConnect")[0].BaseObject;
+        try { Assert.StartsWith($"upstream schemas from {Path.GetFullPath(UpstreamSchemas.Root!)}", sb.Validation); }
+        finally { ps.Run("Stop-RhaiiSandbox schemas"); }
+        ps.Run("Start-RhaiiSandbox -Name nofolder -NoConnect | Out-Null; Stop-RhaiiSandbox nofolder"); // the refused name was never taken
+    }
+
+    [SchemaFact]
     public async Task UnknownFieldsOfACustomResourceAreRejectedWarnedOrIgnoredAsFieldValidationSays()
     {
         using var sim = Start();

@@ -177,6 +177,12 @@ public sealed class UpstreamValidationTests
         Assert.Equal(400, code);
         Assert.Equal("ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"bogus\"", status["message"]!.GetValue<string>());
 
+        // a directive the server does not know fails the write
+        (code, status, _) = await Send(h, HttpMethod.Post, "api/v1/namespaces/default/configmaps?fieldValidation=strict", cm);
+        Assert.Equal(422, code);
+        Assert.Equal("CreateOptions.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: \"strict\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"",
+            status["message"]!.GetValue<string>());
+
         var (created, _, warnings) = await Send(h, HttpMethod.Post, "api/v1/namespaces/default/configmaps", cm);
         Assert.Equal(201, created);
         Assert.Equal(["299 - \"unknown field \\\"bogus\\\"\""], warnings);

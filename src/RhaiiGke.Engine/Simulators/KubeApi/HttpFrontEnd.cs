@@ -281,7 +281,7 @@ internal sealed class HttpFrontEnd : IDisposable
             throw new StatusError(415, "UnsupportedMediaType",
                 $"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (the simulator does not decode {r.Ctx.Request.ContentType}; kubectl's imperative 'create <type>' commands send protobuf, use 'kubectl apply -f' or 'kubectl create -f')");
         var manager = r.Q("fieldManager") ?? DefaultManager(r.Ctx.Request.UserAgent);
-        var opts = new WriteOptions(manager, r.DryRun, FieldValidation: r.Q("fieldValidation") ?? "Warn");
+        var opts = new WriteOptions(manager, r.DryRun, FieldValidation: SchemaValidator.FieldValidation(r.Verb, r.Q("fieldValidation")));
         r.Opts = opts;
         var t = target.Type;
         switch (r.Verb)

@@ -12,6 +12,24 @@ namespace RhaiiGke.Engine.Simulators.KubeApi;
 /// </summary>
 internal static class SchemaValidator
 {
+    /// <summary>
+    /// The request's fieldValidation directive (Warn when absent, as kube-apiserver defaults it); another value
+    /// fails the write as the apiserver validates its Create/Update/PatchOptions.
+    /// </summary>
+    public static string FieldValidation(string verb, string? value)
+    {
+        if (string.IsNullOrEmpty(value)) return "Warn";
+        if (value is "Strict" or "Warn" or "Ignore") return value;
+        var options = verb switch { "create" => "CreateOptions", "update" => "UpdateOptions", "patch" or "apply" => "PatchOptions", _ => null };
+        if (options is null) return "Warn";
+        throw new StatusError(422, "Invalid", $"{options}.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: \"{value}\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"",
+            new JsonObject
+            {
+                ["group"] = "meta.k8s.io", ["kind"] = options,
+                ["causes"] = new JsonArray(new JsonObject { ["reason"] = "FieldValueNotSupported", ["message"] = $"Unsupported value: \"{value}\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"", ["field"] = "fieldValidation" }),
+            });
+    }
+
     /// <summary>Removes fields the schema does not declare; returns their paths (<c>.spec.x</c>).</summary>
     /// <param name="smd">Paths as structured-merge-diff prints them (list elements by key), for apply errors.</param>
     public static List<string> Prune(JsonNode? value, JsonObject schema, bool isRoot = false, string path = "", bool smd = false)

@@ -19,6 +19,12 @@ public sealed class RhaiiSandbox
     /// <summary>Share of injected API faults (0 when none).</summary>
     public double FaultRate { get; init; }
     public TimeSpan ControllerDelay { get; init; }
+    /// <summary>
+    /// Which schemas the sandbox validates writes with: "upstream schemas from &lt;folder&gt; ..." (CRDs served with
+    /// their upstream structural schemas, built-in kinds checked against the Kubernetes OpenAPI) or
+    /// "stand-in schemas" (the installed CRDs' own schemas, which preserve unknown fields).
+    /// </summary>
+    public string Validation { get; init; } = "";
     public DateTimeOffset StartedAt { get; init; } = DateTimeOffset.UtcNow;
     public bool Running { get; set; } = true;
     /// <summary>The connection cluster commands use (also bound by property name: -Cluster); null for a GKE sandbox.</summary>

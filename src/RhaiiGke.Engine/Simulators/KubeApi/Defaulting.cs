@@ -162,6 +162,9 @@ internal static partial class Validation
     private const string SubdomainMsg = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
     private const string LabelMsg = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 
+    /// <summary>apimachinery's TotalAnnotationSizeLimitB: keys and values of all annotations together.</summary>
+    public const int TotalAnnotationSizeLimitB = 256 * 1024;
+
     public static void Validate(SimCore core, ResourceType t, JsonObject obj, JsonObject? old)
     {
         var causes = new List<(string, string, string)>();
@@ -199,7 +202,20 @@ internal static partial class Validation
                 }
                 break;
         }
-        if (t.IsCustom && t.Schema is not null) SchemaValidator.Validate(obj, t.Schema, "", causes, isRoot: true);
+        var annotationBytes = obj.Obj("metadata")?.Obj("annotations")?.Sum(kv => Encoding.UTF8.GetByteCount(kv.Key) + Encoding.UTF8.GetByteCount(kv.Value?.GetValueKind() == System.Text.Json.JsonValueKind.String ? kv.Value.GetValue<string>() : kv.Value?.ToJsonString() ?? "")) ?? 0;
+        if (annotationBytes > TotalAnnotationSizeLimitB)
+            causes.Add(("metadata.annotations", "FieldValueTooLong", $"Too long: must have at most {TotalAnnotationSizeLimitB} bytes"));
+        if (t.IsCustom && t.Schema is not null)
+        {
+            // validation ratcheting (on by default since 1.30): an unchanged status is not re-validated on a spec write
+            var subject = obj;
+            if (old is not null && obj["status"] is not null && KJson.DeepEquals(obj["status"], old["status"]))
+            {
+                subject = obj.Clone();
+                subject.Remove("status");
+            }
+            SchemaValidator.Validate(subject, t.Schema, "", causes, isRoot: true);
+        }
         ReplicasInt32(obj, causes);
         if (causes.Count > 0) throw StatusError.Invalid(t, name, causes);
     }

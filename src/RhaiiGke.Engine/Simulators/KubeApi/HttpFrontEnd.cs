@@ -187,7 +187,7 @@ internal sealed class HttpFrontEnd : IDisposable
                 await WriteJson(r, 200, VersionInfo()).ConfigureAwait(false);
                 return;
             case "openapi":
-                await WriteJson(r, 200, OpenApi.Document(_core, s, r.Q("hash"))).ConfigureAwait(false);
+                await WriteJson(r, 200, OpenApi.Document(_core, s, r.Q("hash"), r.Ctx.Request.Headers["Accept"])).ConfigureAwait(false);
                 return;
             case "api" when s.Length == 1:
                 await WriteJson(r, 200, new JsonObject
@@ -310,7 +310,7 @@ internal sealed class HttpFrontEnd : IDisposable
             throw new StatusError(415, "UnsupportedMediaType",
                 $"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (the simulator does not decode {r.Ctx.Request.ContentType}; kubectl's imperative 'create <type>' commands send protobuf, use 'kubectl apply -f' or 'kubectl create -f')");
         var manager = r.Q("fieldManager") ?? DefaultManager(r.Ctx.Request.UserAgent);
-        var opts = new WriteOptions(manager, r.DryRun, FieldValidation: r.Q("fieldValidation") ?? "Warn");
+        var opts = new WriteOptions(manager, r.DryRun, FieldValidation: SchemaValidator.FieldValidation(r.Verb, r.Q("fieldValidation")));
         r.Opts = opts;
         var t = target.Type;
         switch (r.Verb)
@@ -631,10 +631,24 @@ internal sealed class HttpFrontEnd : IDisposable
         catch (System.Text.Json.JsonException ex) { throw StatusError.BadRequest("error decoding the request body: " + ex.Message); }
     }
 
+    /// <summary>kube-apiserver's --max-request-bytes default for resource writes (3 MiB).</summary>
+    private const int MaxRequestBodyBytes = 3 * 1024 * 1024;
+
     private static async Task<string> ReadBody(Req r)
     {
-        using var reader = new StreamReader(r.Ctx.Request.InputStream, Encoding.UTF8);
-        return await reader.ReadToEndAsync().ConfigureAwait(false);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int n;
+        long total = 0;
+        // a body over the limit is read to its end (up to 64 MiB) and discarded, so the client gets the 413 and not a reset
+        while ((n = await r.Ctx.Request.InputStream.ReadAsync(chunk).ConfigureAwait(false)) > 0 && total <= 64L * 1024 * 1024)
+        {
+            total += n;
+            if (total <= MaxRequestBodyBytes) buffer.Write(chunk, 0, n);
+        }
+        if (total > MaxRequestBodyBytes)
+            throw new StatusError(413, "RequestEntityTooLarge", $"Request entity too large: limit is {MaxRequestBodyBytes}");
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length).TrimStart('\uFEFF');
     }
 
     private static async Task<DeleteOptions> ReadDeleteOptions(Req r)

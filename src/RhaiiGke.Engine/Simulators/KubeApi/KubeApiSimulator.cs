@@ -289,6 +289,18 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
         return sb.ToString();
     }
 
+    /// <summary>
+    /// Which validation the sandbox runs: "upstream schemas from &lt;folder&gt; ..." (structural CRD schemas and
+    /// the Kubernetes OpenAPI) or "stand-in schemas" (the installed CRDs' own, open schemas).
+    /// </summary>
+    public string Validation => _core.Schemas?.Describe() ?? "stand-in schemas (installed CRDs' own schemas; built-in kinds not schema-checked)";
+
+    /// <summary>Unknown fields the server dropped, warned about or rejected on client writes, and typed-apply rejections (most recent last).</summary>
+    public IReadOnlyList<string> ValidationFindings
+    {
+        get { lock (_core.Gate) return _core.ValidationFindings.ToList(); }
+    }
+
     /// <summary>Errors the simulated controllers hit (they retry); empty in a healthy run. For diagnosing the simulator.</summary>
     /// <summary>The CA and serving certificate (waits for them the first time).</summary>
     private SandboxPki Pki => _pkiTask.GetAwaiter().GetResult();

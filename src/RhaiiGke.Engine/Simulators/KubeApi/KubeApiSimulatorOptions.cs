@@ -18,6 +18,18 @@ public sealed class KubeApiSimulatorOptions
     /// </summary>
     public Func<string, bool>? TokenValidator { get; set; }
 
+    /// <summary>
+    /// A folder of upstream schemas (CRD YAML files and the Kubernetes OpenAPI <c>swagger-v1.NN.N.json</c>).
+    /// When set, a CRD installed under the name of one in the folder is served with the upstream structural
+    /// schema (pruning, types, enums, required, formats), built-in kinds are decoded against the Kubernetes
+    /// OpenAPI (unknown fields, value types), and /openapi serves those schemas. Null: the installed
+    /// CRDs' own schemas (the sandbox bundles' stand-ins preserve unknown fields) and no built-in schema.
+    /// </summary>
+    public string? CrdSchemaPath { get; set; }
+
+    /// <summary>Treat every client write as fieldValidation=Strict (tests that prove a client sends only declared fields).</summary>
+    public bool ForceStrictFieldValidation { get; set; }
+
     /// <summary>Run the simulated controllers (Deployments, Services, CRDs, cert-manager, sail, LWS, KServe...).</summary>
     public bool RunControllers { get; set; } = true;
 

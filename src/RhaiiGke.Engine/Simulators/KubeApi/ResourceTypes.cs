@@ -109,6 +109,12 @@ internal sealed class ResourceRegistry
 
     public bool IsBuiltInGroup(string group) => _builtIn.Any(t => t.Group == group);
 
+    /// <summary>
+    /// The upstream schema of a CRD version (by CRD name and version), when the sandbox was given a schema
+    /// folder: it replaces the installed (stand-in) CRD's schema for validation, pruning and OpenAPI.
+    /// </summary>
+    public Func<string, string, JsonObject?>? SchemaOverride { get; set; }
+
     /// <summary>Serves the versions of an Established CRD.</summary>
     public void AddCrd(JsonObject crd)
     {
@@ -134,7 +140,7 @@ internal sealed class ResourceRegistry
                 HasScale = v.At("subresources", "scale") is not null,
                 HasGeneration = true,
                 CrdName = name,
-                Schema = v.Obj("schema", "openAPIV3Schema")?.Clone(),
+                Schema = (SchemaOverride?.Invoke(name, v.Str("name") ?? "v1") ?? v.Obj("schema", "openAPIV3Schema"))?.Clone(),
                 PrinterColumns = v.Arr("additionalPrinterColumns")?.DeepClone() as JsonArray,
                 Served = v.Bool("served") ?? true,
                 Storage = v.Bool("storage") ?? false,

@@ -12,15 +12,34 @@ namespace RhaiiGke.Engine.Simulators.KubeApi;
 /// </summary>
 internal static class SchemaValidator
 {
+    /// <summary>
+    /// The request's fieldValidation directive (Warn when absent, as kube-apiserver defaults it); another value
+    /// fails the write as the apiserver validates its Create/Update/PatchOptions.
+    /// </summary>
+    public static string FieldValidation(string verb, string? value)
+    {
+        if (string.IsNullOrEmpty(value)) return "Warn";
+        if (value is "Strict" or "Warn" or "Ignore") return value;
+        var options = verb switch { "create" => "CreateOptions", "update" => "UpdateOptions", "patch" or "apply" => "PatchOptions", _ => null };
+        if (options is null) return "Warn";
+        throw new StatusError(422, "Invalid", $"{options}.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: \"{value}\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"",
+            new JsonObject
+            {
+                ["group"] = "meta.k8s.io", ["kind"] = options,
+                ["causes"] = new JsonArray(new JsonObject { ["reason"] = "FieldValueNotSupported", ["message"] = $"Unsupported value: \"{value}\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"", ["field"] = "fieldValidation" }),
+            });
+    }
+
     /// <summary>Removes fields the schema does not declare; returns their paths (<c>.spec.x</c>).</summary>
-    public static List<string> Prune(JsonNode? value, JsonObject schema, bool isRoot = false, string path = "")
+    /// <param name="smd">Paths as structured-merge-diff prints them (list elements by key), for apply errors.</param>
+    public static List<string> Prune(JsonNode? value, JsonObject schema, bool isRoot = false, string path = "", bool smd = false)
     {
         var removed = new List<string>();
-        PruneInto(value, schema, isRoot, path, removed);
+        PruneInto(value, schema, isRoot, path, removed, smd);
         return removed;
     }
 
-    private static void PruneInto(JsonNode? value, JsonObject schema, bool isRoot, string path, List<string> removed)
+    private static void PruneInto(JsonNode? value, JsonObject schema, bool isRoot, string path, List<string> removed, bool smd)
     {
         if (value is JsonObject o)
         {
@@ -32,8 +51,8 @@ internal static class SchemaValidator
             {
                 if (isRoot && k is "apiVersion" or "kind" or "metadata") continue;
                 if (embedded && k is "apiVersion" or "kind" or "metadata") continue;
-                if (props?[k] is JsonObject ps) PruneInto(v, ps, false, path + "." + k, removed);
-                else if (additional is JsonObject asch) PruneInto(v, asch, false, path + "." + k, removed);
+                if (props?[k] is JsonObject ps) PruneInto(v, ps, false, path + "." + k, removed, smd);
+                else if (additional is JsonObject asch) PruneInto(v, asch, false, path + "." + k, removed, smd);
                 else if (additional is JsonValue av && av.GetValueKind() == JsonValueKind.True) { }
                 else if (schema.Bool("x-kubernetes-preserve-unknown-fields") == true) { }
                 else { o.Remove(k); removed.Add(path + "." + k); }
@@ -41,7 +60,7 @@ internal static class SchemaValidator
         }
         else if (value is JsonArray a && schema.Obj("items") is { } items)
         {
-            for (var i = 0; i < a.Count; i++) PruneInto(a[i], items, false, $"{path}[{i}]", removed);
+            for (var i = 0; i < a.Count; i++) PruneInto(a[i], items, false, path + TypedDecoder.Element(schema, a[i], i, smd), removed, smd);
         }
     }
 
@@ -122,6 +141,13 @@ internal static class SchemaValidator
             case JsonValue v when kind == JsonValueKind.Number:
             {
                 var d = double.Parse(v.ToJsonString(), CultureInfo.InvariantCulture);
+                if (type == "integer" && schema.Str("format") is "int32" or "int64" && !intOrString)
+                {
+                    var fmt = schema.Str("format");
+                    var fits = fmt == "int32" ? d is >= int.MinValue and <= int.MaxValue : d is >= long.MinValue and <= long.MaxValue;
+                    if (!fits)
+                        causes.Add((path, "FieldValueTypeInvalid", $"Invalid value: {v.ToJsonString()}: {path} in body must be of type {fmt}: \"{v.ToJsonString()}\""));
+                }
                 if (schema.At("minimum") is JsonValue mn && d < double.Parse(mn.ToJsonString(), CultureInfo.InvariantCulture))
                     causes.Add((path, "FieldValueInvalid", $"Invalid value: {v.ToJsonString()}: {path} in body should be greater than or equal to {mn.ToJsonString()}"));
                 if (schema.At("maximum") is JsonValue mx && d > double.Parse(mx.ToJsonString(), CultureInfo.InvariantCulture))

@@ -47,7 +47,16 @@ internal sealed partial class SimCore
 
     public long WebhookFailures;
 
-    public SimCore(KubeApiSimulatorOptions options) => Options = options;
+    public SimCore(KubeApiSimulatorOptions options)
+    {
+        Options = options;
+        if (!string.IsNullOrEmpty(options.CrdSchemaPath))
+        {
+            Schemas = SchemaLibrary.Load(options.CrdSchemaPath, options.KubernetesVersion);
+            Schemas.Warm();
+            Registry.SchemaOverride = (crd, version) => Schemas.CrdSchema(crd, version);
+        }
+    }
 
     public long CurrentRv => _rv;
 
@@ -95,8 +104,13 @@ internal sealed partial class SimCore
 
     // ------------------------------------------------------------------ commit and watch
 
+    /// <summary>etcd's --max-request-bytes default (1.5 MiB): larger objects are refused by the store.</summary>
+    public const int EtcdMaxRequestBytes = 1572864;
+
     private void Commit(ResourceType t, string type, JsonObject obj, JsonObject? old)
     {
+        if (type != "DELETED" && obj.ToJsonString().Length > EtcdMaxRequestBytes)
+            throw new StatusError(500, "", "etcdserver: request is too large");
         _rv++;
         var meta = obj.Ensure("metadata");
         meta["resourceVersion"] = _rv.ToString(CultureInfo.InvariantCulture);
@@ -234,7 +248,7 @@ internal sealed partial class SimCore
         foreach (var f in new[] { "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink" }) meta.Remove(f);
         if (t.HasStatus && !o.Internal && t.Kind != "Namespace") body.Remove("status");
 
-        PruneUnknown(t, body, o);
+        if (!o.Internal) PruneUnknown(t, body, o);
         Defaulting.Apply(this, t, body, null);
         Validation.Validate(this, t, body, null);
         if (!o.Internal) Admit("CREATE", t, body, null, o, null);
@@ -307,20 +321,81 @@ internal sealed partial class SimCore
         if (em["resourceVersion"] is { } rv) nm["resourceVersion"] = rv.DeepClone();
     }
 
-    private void PruneUnknown(ResourceType t, JsonObject obj, WriteOptions o)
+    /// <summary>
+    /// The decoder's unknown-field handling: fields the schema does not declare (a CRD's structural schema,
+    /// or the Kubernetes OpenAPI for built-in kinds when the sandbox has it) are dropped; Strict fails the
+    /// request (400), Warn (the default) adds a Warning header per field, Ignore drops them silently.
+    /// A main-resource write keeps the stored status, so only a status write prunes status.
+    /// </summary>
+    private void PruneUnknown(ResourceType t, JsonObject obj, WriteOptions o, string? subresource = null)
     {
-        if (!t.IsCustom || t.Schema is null) return;
-        var removed = SchemaValidator.Prune(obj, t.Schema, isRoot: true);
+        var keepStatus = subresource != "status" && t.HasStatus ? obj["status"] : null;
+        List<string> removed;
+        if (t.IsCustom)
+        {
+            if (t.Schema is null) return;
+            if (keepStatus is not null) obj.Remove("status");
+            removed = SchemaValidator.Prune(obj, t.Schema, isRoot: true).Select(r => r.TrimStart('.')).ToList();
+            if (keepStatus is not null) obj["status"] = keepStatus;
+            // a custom resource's metadata is an ObjectMeta, decoded as for any kind
+            if (Schemas is not null) removed.InsertRange(0, TypedDecoder.DecodeField(Schemas, "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", obj, "metadata", t));
+        }
+        else
+        {
+            if (Schemas?.DefinitionFor(t.Group, t.Version, t.Kind) is not { } def) return;
+            removed = TypedDecoder.Decode(Schemas, def, obj, t);
+        }
         if (removed.Count == 0) return;
-        if (o.FieldValidation == "Strict")
+        var strict = o.FieldValidation == "Strict" || Options.ForceStrictFieldValidation;
+        RecordFinding($"{(strict ? "rejected" : o.FieldValidation == "Ignore" ? "ignored" : "warned")} {t.Kind} {obj.Namespace()}/{obj.Name()} ({o.Manager}): " +
+            string.Join(", ", removed.Select(r => $"unknown field \"{r}\"")));
+        if (strict)
             throw StatusError.BadRequest($"{t.Kind} in version \"{t.Version}\" cannot be handled as a {t.Kind}: strict decoding error: " +
-                string.Join(", ", removed.Select(r => $"unknown field \"{r.TrimStart('.')}\"")));
-        if (o.FieldValidation != "Ignore") foreach (var r in removed) o.Warnings.Add($"unknown field \"{r.TrimStart('.')}\"");
+                string.Join(", ", removed.Select(r => $"unknown field \"{r}\"")));
+        if (o.FieldValidation != "Ignore") foreach (var r in removed) o.Warnings.Add($"unknown field \"{r}\"");
+    }
+
+    /// <summary>Unknown fields and rejections seen on client writes (bounded), for tests that assert a client sends only declared fields.</summary>
+    public List<string> ValidationFindings { get; } = [];
+
+    public void RecordFinding(string finding)
+    {
+        if (ValidationFindings.Count < 1000) ValidationFindings.Add(finding);
+    }
+
+    /// <summary>The upstream schemas this sandbox validates with, null for the stand-ins.</summary>
+    public SchemaLibrary? Schemas { get; set; }
+
+    /// <summary>
+    /// Server-side apply converts the applied configuration to a typed object first: a field the schema
+    /// does not declare fails the request whatever fieldValidation says (kube-apiserver 1.32 answers 500 with
+    /// structured-merge-diff's message).
+    /// </summary>
+    private void CheckTypedPatch(ResourceType t, string? ns, string name, JsonObject applied)
+    {
+        List<string> unknown;
+        var probe = applied.Clone();
+        probe.Remove("status");
+        if (t.IsCustom)
+        {
+            if (t.Schema is null) return;
+            unknown = SchemaValidator.Prune(probe, t.Schema, isRoot: true, smd: true);
+        }
+        else
+        {
+            if (Schemas?.DefinitionFor(t.Group, t.Version, t.Kind) is not { } def) return;
+            unknown = TypedDecoder.Decode(Schemas, def, probe, t, smd: true).Select(p => "." + p).ToList();
+        }
+        if (unknown.Count == 0) return;
+        RecordFinding($"rejected apply {t.Kind} {ns}/{name}: " + string.Join(", ", unknown.Select(u => u + ": field not declared in schema")));
+        var what = unknown.Count == 1 ? $"{unknown[0]}: field not declared in schema"
+            : "errors:\n" + string.Join("\n", unknown.Select(u => $"  {u}: field not declared in schema"));
+        throw new StatusError(500, "", $"failed to create typed patch object ({(t.Namespaced ? ns : "")}/{name}; {t.ApiVersion}, Kind={t.Kind}): {what}");
     }
 
     private JsonObject FinishUpdate(ResourceType t, JsonObject existing, JsonObject next, WriteOptions o, string? subresource, bool recordManager)
     {
-        if (!o.Internal) PruneUnknown(t, next, o);
+        if (!o.Internal) PruneUnknown(t, next, o, subresource);
         Defaulting.Apply(this, t, next, existing);
         Validation.Validate(this, t, next, existing);
         if (!o.Internal) Admit("UPDATE", t, next, existing, o, subresource);
@@ -434,13 +509,7 @@ internal sealed partial class SimCore
             var bns = applied.Namespace();
             if (!string.IsNullOrEmpty(bns) && bns != ns) throw StatusError.BadRequest("the namespace of the provided object does not match the namespace sent on the request");
         }
-        if (t.IsCustom && t.Schema is not null)
-        {
-            var probe = applied.Clone();
-            var unknown = SchemaValidator.Prune(probe, t.Schema, isRoot: true);
-            if (unknown.Count > 0)
-                throw StatusError.BadRequest($"failed to create typed patch object ({(t.Namespaced ? ns + "/" : "")}{name}; {t.ApiVersion}, Kind={t.Kind}): {unknown[0]}: field not declared in schema");
-        }
+        CheckTypedPatch(t, ns, name, applied);
         var existing = Peek(t, ns, name);
         if (existing is null)
         {

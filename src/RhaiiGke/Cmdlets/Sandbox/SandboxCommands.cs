@@ -96,6 +96,14 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
     [Parameter(ParameterSetName = KubernetesSet)]
     public string KubernetesVersion { get; set; } = "v1.32.4";
 
+    /// <summary>
+    /// A folder of upstream CRD YAML and the Kubernetes OpenAPI (swagger-v1.NN.N.json): installed CRDs of the same
+    /// names are served with the upstream structural schemas and built-in kinds are validated as a real API
+    /// server does. Defaults to $env:RHAII_CRD_SCHEMAS; without either the sandbox validates with stand-in schemas.
+    /// </summary>
+    [Parameter]
+    public string? CrdSchemaPath { get; set; }
+
     /// <summary>Do not make the sandbox the session's default cluster.</summary>
     [Parameter(ParameterSetName = KubernetesSet)]
     public SwitchParameter NoConnect { get; set; }
@@ -107,9 +115,10 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
             Fail("SandboxAlreadyRunning", RhaiiErrorCategory.ResourceExists, $"A sandbox named '{Name}' is already running in this session.",
                 $"Use it (Get it from Start-RhaiiSandbox's output or Connect-RhaiiCluster), stop it with Stop-RhaiiSandbox {Name}, or pick another -Name.", Name);
         }
+        var schemaPath = ResolveSchemaPath();
         if (Gke)
         {
-            StartGke();
+            StartGke(schemaPath);
             return;
         }
         // the data plane is on: ready vLLM pods answer at their pod IPs and the gateway address routes as the
@@ -117,6 +126,7 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
         var options = new KubeApiSimulatorOptions
         {
             KubernetesVersion = KubernetesVersion, Delays = KubeControllerDelays.Uniform(ControllerDelay), DataPlane = true, EnforceNetworkPolicy = true,
+            CrdSchemaPath = schemaPath,
         };
         var pools = new List<string>();
         if (CpuNodes > 0)
@@ -160,6 +170,7 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
         {
             Name = Name, Server = sim.Server, KubeconfigPath = kubeconfig, Context = kubeconfig is null ? null : Name, NodePools = pools,
             KubernetesVersion = KubernetesVersion, FaultRate = FaultRate, ControllerDelay = ControllerDelay, Connection = connection,
+            Validation = sim.Validation,
         };
         SandboxRegistry.Running[Name] = new SandboxEntry { Info = info, Owned = [sim] };
         if (!NoConnect) ClusterSession.Default = connection;
@@ -167,7 +178,22 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
         WriteObject(info);
     }
 
-    private void StartGke()
+    /// <summary>-CrdSchemaPath, else $env:RHAII_CRD_SCHEMAS; null for the stand-ins. A given folder must exist.</summary>
+    private string? ResolveSchemaPath()
+    {
+        if (!string.IsNullOrEmpty(CrdSchemaPath))
+        {
+            var path = GetUnresolvedProviderPathFromPSPath(CrdSchemaPath);
+            if (!Directory.Exists(path))
+                Fail("CrdSchemaPathNotFound", RhaiiErrorCategory.ObjectNotFound, $"The schema folder '{CrdSchemaPath}' does not exist.",
+                    "Pass a folder of upstream CRD YAML files (and optionally the Kubernetes OpenAPI swagger-v1.NN.N.json), or omit -CrdSchemaPath to use the stand-in schemas.", CrdSchemaPath);
+            return path;
+        }
+        var env = Environment.GetEnvironmentVariable("RHAII_CRD_SCHEMAS");
+        return !string.IsNullOrEmpty(env) && Directory.Exists(env) ? env : null;
+    }
+
+    private void StartGke(string? schemaPath)
     {
         Engine.Gke.GkeSession.ValidateProjectId(Project);
         if (SandboxRegistry.Running.Values.Any(e => e.GkeEndpoint is not null))
@@ -175,7 +201,7 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
                 $"Stop it first: Stop-RhaiiSandbox {SandboxRegistry.Running.Values.First(e => e.GkeEndpoint is not null).Info.Name}.");
         if (!ShouldProcess(Name, "Start a local Google Cloud (GKE) API sandbox and point this session's GKE commands at it")) return;
         // Every cluster New-TpuCluster creates gets a Kubernetes sandbox (with its data plane) as its endpoint.
-        var clusters = new GkeClusterSimulators(ControllerDelay);
+        var clusters = new GkeClusterSimulators(ControllerDelay, schemaPath is null ? null : o => o.CrdSchemaPath = schemaPath);
         var options = new GkeApiSimulatorOptions { OperationDuration = OperationDuration };
         clusters.Attach(options);
         var sim = new GkeApiSimulator(options);
@@ -185,6 +211,7 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
         var info = new RhaiiSandbox
         {
             Name = Name, Kind = "Gke", Server = sim.ContainerEndpoint, Project = Project, ControllerDelay = ControllerDelay, Connection = null,
+            Validation = schemaPath is null ? "stand-in schemas" : $"upstream schemas from {schemaPath} (each cluster)",
         };
         var entry = new SandboxEntry { Info = info, Owned = [sim, clusters], GkeToken = token, GkeEndpoint = sim.ContainerEndpoint };
         var env = sim.EnvironmentVariables.ToDictionary(kv => kv.Key, kv => kv.Value);

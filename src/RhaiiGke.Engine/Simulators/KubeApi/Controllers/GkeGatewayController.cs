@@ -72,9 +72,9 @@ internal static class GkeGateway
         var gcType = core.Registry.FindKind("gateway.networking.k8s.io/v1", "GatewayClass")!;
         foreach (var (cls, description) in new[]
                  {
-                     (RegionalExternal, "Regional External HTTP(S) Load Balancer (Envoy-based, regional managed proxies)"),
-                     (RegionalInternal, "Regional Internal HTTP(S) Load Balancer"),
-                     (GlobalExternal, "Global External HTTP(S) Load Balancer (external managed)"),
+                     (RegionalExternal, "Regional External Application Load Balancer"),
+                     (RegionalInternal, "Regional Internal Application Load Balancer"),
+                     (GlobalExternal, "Global External Application Load Balancer"),
                  })
         {
             if (core.Peek(gcType, null, cls) is not null) continue;

@@ -47,7 +47,8 @@ public sealed class TpuClusterService
     /// Drift; a create interrupted earlier is resumed by waiting for its operation. With noWait the next
     /// needed operation is started and the cluster returned with PendingOperation; call again to continue.
     /// </summary>
-    public async Task<TpuCluster?> EnsureAsync(TpuClusterSpec spec, GkeShouldProcess shouldProcess, bool noWait, bool skipPreflight, CancellationToken ct)
+    /// <param name="removeOnFailure">When the TPU pool cannot be created (stockout, quota...) and this call created the cluster, delete the cluster too.</param>
+    public async Task<TpuCluster?> EnsureAsync(TpuClusterSpec spec, GkeShouldProcess shouldProcess, bool noWait, bool skipPreflight, CancellationToken ct, bool removeOnFailure = false)
     {
         spec.Project = _session.RequireProject(spec.Project);
         var plan = TpuClusterPlan.Create(spec);
@@ -65,6 +66,7 @@ public sealed class TpuClusterService
             await PreflightAsync(plan, ct).ConfigureAwait(false);
 
         // ---- cluster ----
+        var createdHere = cluster is null;
         if (cluster is null)
         {
             var tpuDesc = $"{plan.Slice.MachineType} {plan.Slice.Topology}";
@@ -132,7 +134,7 @@ public sealed class TpuClusterService
             }
             catch (GkeApiException ex) when (ex.ErrorId != "GkeAlreadyExists" && ex.ErrorId != "GkeClusterBusy" && ex.ErrorId != "GkeOperationTimeout")
             {
-                throw await PoolCreateFailedAsync(plan, ex, ct).ConfigureAwait(false);
+                throw await PoolCreateFailedAsync(plan, ex, createdHere, removeOnFailure, ct).ConfigureAwait(false);
             }
             catch (GkeApiException ex) when (ex.ErrorId == "GkeAlreadyExists")
             {
@@ -149,7 +151,7 @@ public sealed class TpuClusterService
                 try { await _gke.WaitAsync(r, $"Waiting for {r.OperationType} on {spec.Name}", ct).ConfigureAwait(false); }
                 catch (GkeApiException ex) when (r.OperationType == "CREATE_NODE_POOL" && ex.ErrorId != "GkeOperationTimeout")
                 {
-                    throw await PoolCreateFailedAsync(plan, ex, ct).ConfigureAwait(false);
+                    throw await PoolCreateFailedAsync(plan, ex, createdHere, removeOnFailure, ct).ConfigureAwait(false);
                 }
             }
         }
@@ -202,7 +204,52 @@ public sealed class TpuClusterService
     }
 
     /// <summary>Removes a pool that failed to create and returns the error to throw, with alternative zones for a stockout.</summary>
-    private async Task<Exception> PoolCreateFailedAsync(TpuClusterPlan plan, GkeApiException ex, CancellationToken ct)
+    private async Task<Exception> PoolCreateFailedAsync(TpuClusterPlan plan, GkeApiException ex, bool createdHere, bool removeOnFailure, CancellationToken ct) =>
+        await LeftBehindAsync(plan, await PoolErrorAsync(plan, ex, ct).ConfigureAwait(false), createdHere, removeOnFailure, ct).ConfigureAwait(false);
+
+    /// <summary>
+    /// The pool failed after the cluster exists: say what is left running (and billed) and the command that removes it,
+    /// or, with removeOnFailure and a cluster this call created, remove it and say so.
+    /// </summary>
+    private async Task<GkeApiException> LeftBehindAsync(TpuClusterPlan plan, GkeApiException ex, bool createdHere, bool removeOnFailure, CancellationToken ct)
+    {
+        var s = plan.Spec;
+        var target = $"{s.Project}/{s.Zone}/{s.Name}";
+        var remove = $"Remove-TpuCluster -Name {s.Name} -Zone {s.Zone} -Project {s.Project}";
+        string what, fix;
+        if (removeOnFailure && createdHere)
+        {
+            try
+            {
+                Log.Warning($"Removing cluster {target}, which this New-TpuCluster created, because its TPU node pool could not be created (-RemoveOnFailure).");
+                var op = await _gke.DeleteClusterAsync(s.Project, s.Zone, s.Name, ct).ConfigureAwait(false);
+                if (op is not null) await _gke.WaitAsync(op, $"Deleting cluster {s.Name}", ct).ConfigureAwait(false);
+                what = $" Cluster {target}, created by this run, was removed (-RemoveOnFailure); nothing is left.";
+                fix = ex.RecommendedAction ?? "";
+            }
+            catch (GkeApiException cleanup)
+            {
+                what = $" Cluster {target} could not be removed ({cleanup.ErrorId}: {cleanup.Message}); it is still there and billed.";
+                fix = $"{ex.RecommendedAction} Remove the cluster with: {remove}".Trim();
+            }
+        }
+        else
+        {
+            var live = await _gke.GetClusterAsync(s.Project, s.Zone, s.Name, ct, nodeCounts: false).ConfigureAwait(false);
+            if (live is null) return ex;
+            var pools = live.NodePools.Count == 0 ? "no node pools" : "node pool(s) " + string.Join(", ", live.NodePools.Select(p => $"{p.Name} ({p.MachineType})"));
+            what = $" Left in place: cluster {target} ({live.Status}{(createdHere ? ", created by this run" : "")}) with {pools} in zone {s.Zone}; it is billed until removed.";
+            fix = $"{ex.RecommendedAction} Run New-TpuCluster again to add the TPU pool to this cluster, or remove it with: {remove}"
+                + (createdHere ? " (or pass -RemoveOnFailure to remove it automatically when the pool fails)." : ".");
+            fix = fix.Trim();
+        }
+        return new GkeApiException(ex.ErrorId, ex.Category, ex.Message + what, fix, ex.Target, ex.InnerException ?? ex)
+        {
+            HttpStatus = ex.HttpStatus, GoogleStatus = ex.GoogleStatus, Reason = ex.Reason, Retryable = ex.Retryable, OperationName = ex.OperationName, AlternativeZones = ex.AlternativeZones,
+        };
+    }
+
+    private async Task<GkeApiException> PoolErrorAsync(TpuClusterPlan plan, GkeApiException ex, CancellationToken ct)
     {
         var s = plan.Spec;
         try

@@ -109,3 +109,60 @@ public class ClusterTeardownTests
         Assert.False(missing.Passed);
     }
 }
+
+/// <summary>Issue 10 #15: a New-TpuCluster whose TPU pool fails after the cluster was created says what it left, or removes it.</summary>
+[Collection("GkeCmdlets")]
+public class NewClusterFailureTests
+{
+    [Fact]
+    public void AStockoutAfterTheClusterWasCreatedNamesWhatIsLeftAndHowToRemoveIt()
+    {
+        using var bed = new GkeTestBed();
+        bed.Simulator.Faults.StockoutZones.Add("europe-west4-a");
+        using var ps = new GkeCmdletHost(bed);
+        var error = ps.Run("New-TpuCluster @c -Name so -Zone europe-west4-a -InitialNodeCount 1").Error;
+        Assert.StartsWith("GkeStockout", error.FullyQualifiedErrorId);
+        var left = bed.Simulator.GetCluster(GkeTestBed.Project, GkeTestBed.Zone, "so")!;
+        Assert.NotEmpty(left.NodePools);
+        var message = error.Exception.Message;
+        Assert.Contains($"{GkeTestBed.Project}/europe-west4-a/so", message);
+        Assert.Contains("created by this run", message);
+        Assert.Contains("zone europe-west4-a", message);
+        foreach (var pool in left.NodePools) Assert.Contains(pool.Name, message);
+        var fix = error.ErrorDetails.RecommendedAction;
+        Assert.Contains($"Remove-TpuCluster -Name so -Zone europe-west4-a -Project {GkeTestBed.Project}", fix);
+        Assert.Contains("-RemoveOnFailure", fix);
+        Assert.Contains("us-central1-b", fix); // the stockout advice is kept
+        var ex = Assert.IsType<GkeApiException>(error.Exception);
+        Assert.Equal("ZONE_RESOURCE_POOL_EXHAUSTED", ex.Reason);
+        Assert.Contains("us-east5-a", ex.AlternativeZones);
+    }
+
+    [Fact]
+    public void RemoveOnFailureDeletesTheClusterThisRunCreatedWhenQuotaRunsOut()
+    {
+        using var bed = new GkeTestBed();
+        bed.Simulator.SetQuota(GkeTestBed.Project, "europe-west4", "TPU_V6E_SLICE", 0);
+        using var ps = new GkeCmdletHost(bed);
+        var error = ps.Run("New-TpuCluster @c -Name q -Zone europe-west4-a -InitialNodeCount 1 -SkipPreflight -RemoveOnFailure").Error;
+        Assert.StartsWith("GkeQuotaExceeded", error.FullyQualifiedErrorId);
+        Assert.Equal(System.Management.Automation.ErrorCategory.QuotaExceeded, error.CategoryInfo.Category);
+        Assert.Contains("was removed (-RemoveOnFailure)", error.Exception.Message);
+        Assert.Empty(bed.Simulator.ClusterKeys);
+    }
+
+    [Fact]
+    public void RemoveOnFailureNeverDeletesAClusterThatExistedBefore()
+    {
+        using var bed = new GkeTestBed();
+        using var ps = new GkeCmdletHost(bed);
+        ps.Ok("New-TpuCluster @c -Name keep -Zone europe-west4-a -SystemNodeCount 1 -NodePoolName first");
+        bed.Simulator.SetQuota(GkeTestBed.Project, "europe-west4", "TPU_V6E_SLICE", 0);
+        var error = ps.Run("New-TpuCluster @c -Name keep -Zone europe-west4-a -InitialNodeCount 1 -NodePoolName second -SkipPreflight -RemoveOnFailure").Error;
+        Assert.StartsWith("GkeQuotaExceeded", error.FullyQualifiedErrorId);
+        Assert.Single(bed.Simulator.ClusterKeys);
+        Assert.DoesNotContain("created by this run", error.Exception.Message);
+        Assert.Contains("Left in place", error.Exception.Message);
+        Assert.Contains(bed.Simulator.GetCluster(GkeTestBed.Project, GkeTestBed.Zone, "keep")!.NodePools, p => p.Name == "first");
+    }
+}

@@ -77,6 +77,10 @@ public sealed class InstallRhaiiOperatorsCommand : OperatorCommandBase
     [Parameter]
     public string[] PullSecretNamespace { get; set; } = [];
 
+    /// <summary>Remove the pull secret (references and the Secrets this install created); a re-run without credentials keeps it.</summary>
+    [Parameter]
+    public SwitchParameter RemovePullSecret { get; set; }
+
     /// <summary>Longest wait for one phase of one component.</summary>
     [Parameter]
     [ValidateTimeout]
@@ -84,6 +88,10 @@ public sealed class InstallRhaiiOperatorsCommand : OperatorCommandBase
 
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
+        if (RemovePullSecret && (PullSecretFile is not null || UseSystemAuth || RegistryCredential is not null))
+            throw new RhaiiException("PullSecretRemoveConflict", RhaiiErrorCategory.InvalidArgument,
+                "-RemovePullSecret cannot be combined with -PullSecretFile, -UseSystemAuth or -RegistryCredential.",
+                "Pass -RemovePullSecret alone to remove the pull secret, or the credentials alone to set it.");
         var connection = ResolveConnection();
         var options = new RhaiiInstallOptions
         {
@@ -92,6 +100,7 @@ public sealed class InstallRhaiiOperatorsCommand : OperatorCommandBase
             PullSecretName = PullSecretName,
             PullSecretNamespaces = PullSecretNamespace,
             PullSecretConfig = ReadPullSecret(),
+            RemovePullSecret = RemovePullSecret,
             Apply = new KubeApplyOptions { Timeout = Timeout },
         };
         ClusterSession.TuneForSandbox(connection, options.Apply);

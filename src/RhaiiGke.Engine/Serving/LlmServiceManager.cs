@@ -609,7 +609,14 @@ public sealed class LlmServiceManager
     /// </summary>
     public async Task<KubeApplyResult> RemoveAsync(string ns, string name, bool includeSecrets, KubeApplyOptions options, CancellationToken ct)
     {
-        var svc = await GetServiceObjectAsync(ns, name, ct).ConfigureAwait(false);
+        JsonObject? svc;
+        try { svc = await GetServiceObjectAsync(ns, name, ct).ConfigureAwait(false); }
+        catch (RhaiiException e) when (e.ErrorId == "KServeNotInstalled")
+        {
+            // KServe (and its CRD) is gone, so the service is too; what Deploy created for it is still labelled
+            _log.Verbose($"KServe is not installed; removing what remains labelled {ServiceLabel}={name} in {ns}.");
+            svc = null;
+        }
         var targets = new List<JsonObject>();
         if (svc is not null) targets.Add(Ref("serving.kserve.io/v1alpha1", "LLMInferenceService", ns, name));
         var selector = $"{ServiceLabel}={name}";

@@ -93,5 +93,7 @@ public sealed class RhaiiInstallOptions
     public bool RemovePullSecret { get; set; }
     /// <summary>Uninstall: keep CRDs (and so every custom resource).</summary>
     public bool KeepCrds { get; set; }
+    /// <summary>Uninstall: remove the LLMInferenceServices still deployed (and what Deploy created for them, Secrets included) first, instead of refusing.</summary>
+    public bool RemoveServices { get; set; }
     public KubeApplyOptions Apply { get; set; } = new();
 }

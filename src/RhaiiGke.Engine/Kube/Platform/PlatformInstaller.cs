@@ -462,15 +462,65 @@ public sealed class PlatformInstaller
         catch (KubeApiException e) when (e.Code == 404) { return []; }
     }
 
+    /// <summary>
+    /// The LLMInferenceServices still deployed. Without <see cref="RhaiiInstallOptions.RemoveServices"/> (or KeepCrds, which
+    /// leaves them and their CRD in place) any of them stops the uninstall before anything changes: removing the operators under them would leave their ServiceAccounts, policies and
+    /// Secrets behind with no controller (and no CRD) left to remove them.
+    /// </summary>
+    private async Task<List<(string Ns, string Name)>> ServicesLeftAsync(RhaiiInstallOptions options, CancellationToken ct)
+    {
+        var client = KubeClients.For(_connection);
+        JsonObject list;
+        try
+        {
+            if (await client.Mapper.FindAsync("serving.kserve.io/v1alpha1", "LLMInferenceService", ct, refresh: true).ConfigureAwait(false) is null) return [];
+            list = await client.ListAsync($"{Serving.LlmServiceManager.ApiPath}/llminferenceservices", null, ct).ConfigureAwait(false);
+        }
+        catch (KubeApiException e) when (e.IsResourceNotServed) { return []; }
+        catch (KubeApiException e) { throw e.ToRhaii("listing LLMInferenceServices before uninstalling", _connection.Server); }
+        var services = (list.Arr("items") ?? []).OfType<JsonObject>().Select(s => (Ns: s.Namespace() ?? "default", Name: s.Name())).OrderBy(s => s.Ns).ThenBy(s => s.Name).ToList();
+        if (services.Count > 0 && !options.RemoveServices && options.KeepCrds)
+        {
+            // -KeepCrds (e.g. reinstalling KServe): the services and their CRD stay, so Remove-LlmInferenceService can still find them
+            _log.Warning($"LLMInferenceServices stay deployed with their CRD (-KeepCrds) but without operators: {string.Join(", ", services.Select(s => s.Ns + "/" + s.Name))}.");
+            return [];
+        }
+        if (services.Count > 0 && !options.RemoveServices)
+            throw new RhaiiException("LlmInferenceServicesExist", RhaiiErrorCategory.InvalidOperation,
+                $"{services.Count} LLMInferenceService(s) still deployed: {string.Join(", ", services.Select(s => s.Ns + "/" + s.Name))}. Uninstalling the operators under them would leave their ServiceAccounts, NetworkPolicies and Secrets behind; nothing was changed.",
+                "Remove them first (Get-LlmInferenceService | Remove-LlmInferenceService -IncludeSecrets), or pass -Force to have Uninstall-RhaiiOperators remove them, and what Deploy-LlmInferenceService created for them, before the operators.",
+                services.Select(s => s.Ns + "/" + s.Name).ToArray());
+        return services;
+    }
+
     /// <summary>Removes the components in reverse order (custom resources first, CRDs last), sparing GKE-managed CRDs.</summary>
     public async Task<RhaiiPlatform> UninstallAsync(RhaiiInstallOptions options, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         var components = Normalize(options.Components);
+        var services = await ServicesLeftAsync(options, ct).ConfigureAwait(false);
         var sandbox = await IsSandboxAsync(ct).ConfigureAwait(false);
         var engine = new ApplyEngine(_connection, _log);
         var done = new Dictionary<string, (KubeApplyResult, string)>();
         var reversed = Enumerable.Reverse(components).ToList();
+        if (services.Count > 0)
+        {
+            // -Force: the services go first, while KServe still runs to finalize them, with what Deploy made for them
+            var removed = new List<KubeApplyResult>();
+            var manager = new Serving.LlmServiceManager(_connection, _log);
+            foreach (var (ns, name) in services)
+            {
+                _log.Progress("Uninstall-RhaiiOperators", $"removing LLMInferenceService {ns}/{name}", 0);
+                var svcOptions = Clone(options.Apply, $"{ns}/{name}");
+                removed.Add(await manager.RemoveAsync(ns, name, includeSecrets: true, svcOptions, ct).ConfigureAwait(false));
+            }
+            var all = removed.Aggregate(Merge);
+            done["llminferenceservices"] = (new KubeApplyResult
+            {
+                Component = "llminferenceservices", Objects = all.Objects, DryRun = all.DryRun, MutatingRequests = all.MutatingRequests, Retries = all.Retries,
+                TransientErrors = all.TransientErrors, Duration = all.Duration,
+            }, "");
+        }
         for (var i = 0; i < reversed.Count; i++)
         {
             var def = Defs.First(d => d.Name == reversed[i]);

@@ -156,6 +156,10 @@ public sealed class UninstallRhaiiOperatorsCommand : OperatorCommandBase
     [Parameter]
     public Hashtable? Source { get; set; }
 
+    /// <summary>Remove the LLMInferenceServices still deployed (and what Deploy created for them) first, instead of refusing.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     [Parameter]
     [ValidateTimeout]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(10);
@@ -165,11 +169,11 @@ public sealed class UninstallRhaiiOperatorsCommand : OperatorCommandBase
         var connection = ResolveConnection();
         var options = new RhaiiInstallOptions
         {
-            Components = PlatformInstaller.Normalize(Component), Sources = ToSources(Source), KeepCrds = KeepCrds,
+            Components = PlatformInstaller.Normalize(Component), Sources = ToSources(Source), KeepCrds = KeepCrds, RemoveServices = Force,
             Apply = new KubeApplyOptions { Timeout = Timeout },
         };
         ClusterSession.TuneForSandbox(connection, options.Apply);
-        if (!ShouldProcess(connection.Server, $"Uninstall {string.Join(", ", options.Components)}{(KeepCrds ? " (keeping CRDs)" : " and their CRDs")}"))
+        if (!ShouldProcess(connection.Server, $"{(Force ? "Remove every LLMInferenceService, then uninstall " : "Uninstall ")}{string.Join(", ", options.Components)}{(KeepCrds ? " (keeping CRDs)" : " and their CRDs")}"))
         {
             if (!MyInvocation.BoundParameters.ContainsKey("WhatIf")) return;
             options.Apply.DryRun = true;

@@ -92,12 +92,13 @@ internal sealed class DeployLease : IAsyncDisposable
                     log.Verbose($"Took over the expired deploy lease {ns}/{name} of {liveHolder}.");
                     break;
                 }
-                catch (KubeApiException c) when (c.Code == 409)
+                catch (KubeApiException c) when (c.Code == 409 && attempt < 8)
                 {
-                    throw InProgress(ns, service, name, "another deploy that took over the expired lease", DateTime.UtcNow + Duration);
+                    // someone else wrote the lease since we read it: read it again (a live holder then refuses us)
+                    continue;
                 }
             }
-            catch (KubeApiException e) when (e.Code is 429 or >= 500 && attempt < 8)
+            catch (KubeApiException e) when ((e.Code is 429 or >= 500 || e.Code == 409 && e.Reason == "Conflict") && attempt < 8)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 50 * Math.Pow(2, attempt))), ct).ConfigureAwait(false);
             }
@@ -146,15 +147,24 @@ internal sealed class DeployLease : IAsyncDisposable
         _stop.Cancel();
         if (_renewal is not null) await _renewal.ConfigureAwait(false);
         _stop.Dispose();
-        try
+        for (var attempt = 0; ; attempt++)
         {
-            var live = await _client.GetAsync(_path, CancellationToken.None).ConfigureAwait(false);
-            if (live is not null && live.Str("spec", "holderIdentity") == _holder)
-                await _client.DeleteAsync(_path, "Background", false, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is KubeApiException or HttpRequestException or IOException)
-        {
-            _log.Warning($"Could not release the deploy lease {_path} ({e.Message}); it expires by itself within {Duration.TotalSeconds:0}s.");
+            try
+            {
+                var live = await _client.GetAsync(_path, CancellationToken.None).ConfigureAwait(false);
+                if (live is not null && live.Str("spec", "holderIdentity") == _holder)
+                    await _client.DeleteAsync(_path, "Background", false, CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (attempt < 5 && (e is KubeApiException { Code: 429 or 409 or >= 500 } or HttpRequestException or IOException))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * (attempt + 1))).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is KubeApiException or HttpRequestException or IOException)
+            {
+                _log.Warning($"Could not release the deploy lease {_path} ({e.Message}); it expires by itself within {Duration.TotalSeconds:0}s.");
+                return;
+            }
         }
     }
 }

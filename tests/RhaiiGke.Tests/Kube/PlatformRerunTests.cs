@@ -93,4 +93,19 @@ public sealed class PlatformRerunTests
         Assert.Equal(ApplyEngine.PhaseNamespaces, nsResult.Phase);
         Assert.Equal(KubeApplyAction.Created, nsResult.Action);
     }
+
+    [Fact]
+    public void RemovePullSecretWithCredentialsIsRefusedBeforeAnythingIsSent()
+    {
+        using var sim = Start();
+        using var ps = new RhaiiGke.Tests.Infrastructure.PowerShellHost();
+        var (_, errors) = ps.Invoke(
+            "$cred = [pscredential]::new('u', (ConvertTo-SecureString 'p' -AsPlainText -Force)); " +
+            "Install-RhaiiOperators -Cluster $conn -RemovePullSecret -RegistryCredential $cred -Component istio",
+            new Dictionary<string, object?> { ["conn"] = Fast.Connect(sim) });
+        var error = Assert.Single(errors);
+        Assert.StartsWith("PullSecretRemoveConflict", error.FullyQualifiedErrorId);
+        Assert.Equal(System.Management.Automation.ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+        Assert.Equal(0, sim.Stats.Requests);
+    }
 }

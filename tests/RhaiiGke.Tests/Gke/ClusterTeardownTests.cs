@@ -98,8 +98,9 @@ public class ClusterTeardownTests
 
         // without the Gateway API CRDs the check fails with the command that enables it
         var api = clusters.For(GkeTestBed.Project, GkeTestBed.Zone, "pc")!;
-        using (var http = new HttpClient())
-            Assert.True((await http.DeleteAsync(api.Server.TrimEnd('/') + "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/httproutes.gateway.networking.k8s.io")).IsSuccessStatusCode);
+        // as a cluster admin would, with the same token and the cluster's CA
+        var admin = RhaiiGke.Engine.Kube.ClusterConnector.FromEndpoint(new Uri(api.Server), GkeTestBed.Secure(bed.Token), api.CaCertificateData, false, "default");
+        await RhaiiGke.Engine.Kube.KubeClient.For(admin).DeleteAsync("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/httproutes.gateway.networking.k8s.io", "Background", false, CancellationToken.None);
         Assert.True(SpinWait.SpinUntil(() => api.GetObject("apiextensions.k8s.io/v1", "CustomResourceDefinition", null, "httproutes.gateway.networking.k8s.io") is null, TimeSpan.FromSeconds(60)));
         var missing = ps.Ok("Test-RhaiiPrerequisites @c -ServiceUsageEndpoint $sim.ServiceUsageEndpoint -Zone europe-west4-a -Cluster pc").Single<TestRhaiiPrerequisitesResult>();
         var failed = missing.Checks.Single(c => c.Name == "RequiredCrds");

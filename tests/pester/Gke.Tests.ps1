@@ -42,7 +42,7 @@ Describe 'GKE cluster lifecycle through the pipeline' -Tag Gke {
         $zero.MaxHourly | Should -BeGreaterThan 20
         ($cluster | Set-TpuNodePool @gke -Size 1).NodeCount | Should -Be 1
 
-        Get-TpuCluster @gke -Name pester -Zone europe-west4-a | Remove-TpuCluster @gke -Confirm:$false
+        Get-TpuCluster @gke -Name pester -Zone europe-west4-a | Remove-TpuCluster @gke -Force -WarningAction SilentlyContinue
         Get-TpuCluster @gke -Name pester -Zone europe-west4-a -ErrorAction SilentlyContinue -ErrorVariable e | Should -BeNullOrEmpty
         $e[0].FullyQualifiedErrorId | Should -Match '^TpuClusterNotFound'
     }
@@ -53,7 +53,7 @@ Describe 'GKE cluster lifecycle through the pipeline' -Tag Gke {
         ((Get-TpuCluster @gke -Name view -Zone europe-west4-a).NodePools | Out-String -Width 200) | Should -Match 'Autoscale'
         (Test-RhaiiPrerequisites @gke -Zone europe-west4-a -Accelerator v6e -Topology 2x2 | Out-String -Width 200) | Should -Match 'Passed'
         (Get-RhaiiCostEstimate -Topology 2x2 | Out-String -Width 200) | Should -Match 'Prices of'
-        Remove-TpuCluster @gke -Name view -Zone europe-west4-a -Confirm:$false
+        Remove-TpuCluster @gke -Name view -Zone europe-west4-a -Force -WarningAction SilentlyContinue
     }
 
     It 'stops with a typed quota error before creating anything' {

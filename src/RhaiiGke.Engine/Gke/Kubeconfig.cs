@@ -21,10 +21,17 @@ public static class Kubeconfig
         return Save(root);
     }
 
-    /// <summary>Adds or replaces the cluster's entries in a kubeconfig file (created with mode 600 if missing). Returns the full path.</summary>
-    public static string Merge(string path, TpuCluster cluster, ClusterAuthMode mode, bool setCurrentContext)
+    /// <summary>
+    /// Adds or replaces the cluster's entries in a kubeconfig file (created with mode 600 if missing). Returns the full path.
+    /// Safe under concurrent writers (threads or processes): the read-merge-write runs under an exclusive lock file
+    /// (&lt;file&gt;.lock, as kubectl's client-go uses), and the new content is written to a unique temporary file in the same
+    /// folder and renamed over the target, so readers never see a half-written file and no writer's entries are lost.
+    /// </summary>
+    public static string Merge(string path, TpuCluster cluster, ClusterAuthMode mode, bool setCurrentContext, TimeSpan? lockTimeout = null)
     {
         var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        using var held = AcquireLock(full, lockTimeout ?? TimeSpan.FromSeconds(60));
         YamlMappingNode root;
         if (File.Exists(full) && new FileInfo(full).Length > 0)
         {
@@ -36,12 +43,84 @@ public static class Kubeconfig
         }
         else root = NewRoot();
         Upsert(root, cluster, mode, setCurrentContext);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var tmp = full + ".rhaii-tmp";
-        File.WriteAllText(tmp, Save(root));
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        File.Move(tmp, full, overwrite: true);
+        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            using (var fs = new FileStream(tmp, options))
+            using (var w = new StreamWriter(fs, new System.Text.UTF8Encoding(false)))
+            {
+                w.Write(Save(root));
+                w.Flush();
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, full, overwrite: true);
+        }
+        finally
+        {
+            try { if (File.Exists(tmp)) File.Delete(tmp); } catch (IOException) { }
+        }
         return full;
+    }
+
+    /// <summary>
+    /// An exclusive lock on <paramref name="file"/>: &lt;file&gt;.lock created with O_EXCL (FileMode.CreateNew), the same
+    /// convention kubectl (client-go) follows, and deleted when released. A lock file older than <see cref="StaleLockAge"/>
+    /// was left by a writer that died (writers hold it for milliseconds) and is removed. Retried until <paramref name="timeout"/>.
+    /// </summary>
+    internal static IDisposable AcquireLock(string file, TimeSpan timeout)
+    {
+        var lockPath = file + ".lock";
+        var deadline = DateTime.UtcNow + timeout;
+        var delay = 5;
+        while (true)
+        {
+            try
+            {
+                var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+                if (OperatingSystem.IsWindows()) options.Options = FileOptions.DeleteOnClose;
+                else options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+                var fs = new FileStream(lockPath, options);
+                var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                fs.Write(pid);
+                fs.Flush();
+                return new LockFile(fs, lockPath);
+            }
+            catch (IOException ex) when (ex is not (DirectoryNotFoundException or PathTooLongException))
+            {
+                try
+                {
+                    var age = DateTime.UtcNow - File.GetLastWriteTimeUtc(lockPath);
+                    if (File.Exists(lockPath) && age > StaleLockAge)
+                    {
+                        File.Delete(lockPath);
+                        continue;
+                    }
+                }
+                catch (IOException) { }
+                catch (UnauthorizedAccessException) { }
+                if (DateTime.UtcNow >= deadline)
+                    throw new RhaiiException("KubeconfigLocked", RhaiiErrorCategory.ResourceBusy,
+                        $"Could not lock {file} within {timeout.TotalSeconds:0}s: {lockPath} is held by another writer.",
+                        $"Wait for the other writer (kubectl, gcloud, another Get-TpuClusterCredential) to finish and run the command again; if none is running, delete {lockPath}.", file, ex);
+                Thread.Sleep(Random.Shared.Next(delay, delay * 2));
+                delay = Math.Min(delay * 2, 100);
+            }
+        }
+    }
+
+    /// <summary>A lock file older than this was left behind by a writer that died.</summary>
+    internal static TimeSpan StaleLockAge { get; set; } = TimeSpan.FromSeconds(30);
+
+    private sealed class LockFile(FileStream stream, string path) : IDisposable
+    {
+        public void Dispose()
+        {
+            // delete while still holding it, so no other writer can open this one
+            try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            stream.Dispose();
+        }
     }
 
     private static YamlMappingNode NewRoot() => new()

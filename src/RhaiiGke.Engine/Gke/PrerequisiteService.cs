@@ -30,12 +30,15 @@ public sealed class PrerequisiteService
     private readonly GkeSession _session;
     private readonly ComputeClient _compute;
     private readonly GkeClient _gke;
+    private readonly IClusterInspector _inspector;
 
-    public PrerequisiteService(GkeSession session)
+    /// <param name="inspector">Kubernetes-side checks of -Cluster; default: the cluster's API server with the session's token.</param>
+    public PrerequisiteService(GkeSession session, IClusterInspector? inspector = null)
     {
         _session = session;
         _compute = new ComputeClient(session);
         _gke = new GkeClient(session);
+        _inspector = inspector ?? new GkeClusterInspector(session);
     }
 
     public async Task<TestRhaiiPrerequisitesResult> RunAsync(PrerequisiteRequest r, CancellationToken ct)
@@ -230,12 +233,13 @@ public sealed class PrerequisiteService
             ? Pass("NetworkPolicyEnforced", $"NetworkPolicy is enforced ({cluster.DatapathProvider ?? "network policy add-on"}).")
             : Fail("NetworkPolicyEnforced", "NetworkPolicies are not enforced: the cluster has neither Dataplane V2 nor the network policy add-on.",
                 "Create clusters with Dataplane V2 (New-TpuCluster does by default); an existing cluster needs the network policy add-on enabled."));
-        if (GkeClusterHooks.ClusterChecks is { } hook)
+        if (cluster.Status != "RUNNING" || string.IsNullOrEmpty(cluster.Endpoint))
         {
-            try { checks.AddRange(await hook(cluster, ct).ConfigureAwait(false)); }
-            catch (RhaiiException ex) { checks.Add(Warn("ClusterKubernetesChecks", $"Kubernetes-side checks failed to run: {ex.Message}", ex.RecommendedAction)); }
+            checks.Add(Skip("RequiredCrds", $"Skipped: cluster {cluster.Name} is {cluster.Status} and its API server cannot be read."));
+            return;
         }
-        else checks.Add(Skip("RequiredCrds", "Kubernetes-side checks (CRDs) are not available in this build."));
+        try { checks.AddRange(await _inspector.ChecksAsync(cluster, ct).ConfigureAwait(false)); }
+        catch (RhaiiException ex) { checks.Add(Warn("RequiredCrds", $"Could not check the cluster's CRDs: {ex.Message}", ex.RecommendedAction)); }
     }
 
     private async Task<PrerequisiteCheck> Guard(string name, Func<Task<PrerequisiteCheck>> check)

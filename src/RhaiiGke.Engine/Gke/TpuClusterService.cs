@@ -17,14 +17,20 @@ public sealed class TpuClusterService
     private readonly GkeClient _gke;
     private readonly PrerequisiteService _preflight;
     private readonly ComputeClient _compute;
+    private readonly IClusterInspector _inspector;
 
-    public TpuClusterService(GkeSession session)
+    /// <param name="inspector">The Kubernetes side (Gateway check before delete); default: the cluster's API server with the session's token.</param>
+    public TpuClusterService(GkeSession session, IClusterInspector? inspector = null)
     {
         _session = session;
         _gke = new GkeClient(session);
-        _preflight = new PrerequisiteService(session);
+        _inspector = inspector ?? new GkeClusterInspector(session);
+        _preflight = new PrerequisiteService(session, _inspector);
         _compute = new ComputeClient(session);
     }
+
+    /// <summary>With -Force: longest wait for deleted Gateways and LoadBalancer Services to release their load balancers.</summary>
+    public TimeSpan LoadBalancerReleaseTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
     private IRhaiiLog Log => _session.Log;
 
@@ -41,7 +47,8 @@ public sealed class TpuClusterService
     /// Drift; a create interrupted earlier is resumed by waiting for its operation. With noWait the next
     /// needed operation is started and the cluster returned with PendingOperation; call again to continue.
     /// </summary>
-    public async Task<TpuCluster?> EnsureAsync(TpuClusterSpec spec, GkeShouldProcess shouldProcess, bool noWait, bool skipPreflight, CancellationToken ct)
+    /// <param name="removeOnFailure">When the TPU pool cannot be created (stockout, quota...) and this call created the cluster, delete the cluster too.</param>
+    public async Task<TpuCluster?> EnsureAsync(TpuClusterSpec spec, GkeShouldProcess shouldProcess, bool noWait, bool skipPreflight, CancellationToken ct, bool removeOnFailure = false)
     {
         spec.Project = _session.RequireProject(spec.Project);
         var plan = TpuClusterPlan.Create(spec);
@@ -59,6 +66,7 @@ public sealed class TpuClusterService
             await PreflightAsync(plan, ct).ConfigureAwait(false);
 
         // ---- cluster ----
+        var createdHere = cluster is null;
         if (cluster is null)
         {
             var tpuDesc = $"{plan.Slice.MachineType} {plan.Slice.Topology}";
@@ -126,7 +134,7 @@ public sealed class TpuClusterService
             }
             catch (GkeApiException ex) when (ex.ErrorId != "GkeAlreadyExists" && ex.ErrorId != "GkeClusterBusy" && ex.ErrorId != "GkeOperationTimeout")
             {
-                throw await PoolCreateFailedAsync(plan, ex, ct).ConfigureAwait(false);
+                throw await PoolCreateFailedAsync(plan, ex, createdHere, removeOnFailure, ct).ConfigureAwait(false);
             }
             catch (GkeApiException ex) when (ex.ErrorId == "GkeAlreadyExists")
             {
@@ -143,7 +151,7 @@ public sealed class TpuClusterService
                 try { await _gke.WaitAsync(r, $"Waiting for {r.OperationType} on {spec.Name}", ct).ConfigureAwait(false); }
                 catch (GkeApiException ex) when (r.OperationType == "CREATE_NODE_POOL" && ex.ErrorId != "GkeOperationTimeout")
                 {
-                    throw await PoolCreateFailedAsync(plan, ex, ct).ConfigureAwait(false);
+                    throw await PoolCreateFailedAsync(plan, ex, createdHere, removeOnFailure, ct).ConfigureAwait(false);
                 }
             }
         }
@@ -196,7 +204,52 @@ public sealed class TpuClusterService
     }
 
     /// <summary>Removes a pool that failed to create and returns the error to throw, with alternative zones for a stockout.</summary>
-    private async Task<Exception> PoolCreateFailedAsync(TpuClusterPlan plan, GkeApiException ex, CancellationToken ct)
+    private async Task<Exception> PoolCreateFailedAsync(TpuClusterPlan plan, GkeApiException ex, bool createdHere, bool removeOnFailure, CancellationToken ct) =>
+        await LeftBehindAsync(plan, await PoolErrorAsync(plan, ex, ct).ConfigureAwait(false), createdHere, removeOnFailure, ct).ConfigureAwait(false);
+
+    /// <summary>
+    /// The pool failed after the cluster exists: say what is left running (and billed) and the command that removes it,
+    /// or, with removeOnFailure and a cluster this call created, remove it and say so.
+    /// </summary>
+    private async Task<GkeApiException> LeftBehindAsync(TpuClusterPlan plan, GkeApiException ex, bool createdHere, bool removeOnFailure, CancellationToken ct)
+    {
+        var s = plan.Spec;
+        var target = $"{s.Project}/{s.Zone}/{s.Name}";
+        var remove = $"Remove-TpuCluster -Name {s.Name} -Zone {s.Zone} -Project {s.Project}";
+        string what, fix;
+        if (removeOnFailure && createdHere)
+        {
+            try
+            {
+                Log.Warning($"Removing cluster {target}, which this New-TpuCluster created, because its TPU node pool could not be created (-RemoveOnFailure).");
+                var op = await _gke.DeleteClusterAsync(s.Project, s.Zone, s.Name, ct).ConfigureAwait(false);
+                if (op is not null) await _gke.WaitAsync(op, $"Deleting cluster {s.Name}", ct).ConfigureAwait(false);
+                what = $" Cluster {target}, created by this run, was removed (-RemoveOnFailure); nothing is left.";
+                fix = ex.RecommendedAction ?? "";
+            }
+            catch (GkeApiException cleanup)
+            {
+                what = $" Cluster {target} could not be removed ({cleanup.ErrorId}: {cleanup.Message}); it is still there and billed.";
+                fix = $"{ex.RecommendedAction} Remove the cluster with: {remove}".Trim();
+            }
+        }
+        else
+        {
+            var live = await _gke.GetClusterAsync(s.Project, s.Zone, s.Name, ct, nodeCounts: false).ConfigureAwait(false);
+            if (live is null) return ex;
+            var pools = live.NodePools.Count == 0 ? "no node pools" : "node pool(s) " + string.Join(", ", live.NodePools.Select(p => $"{p.Name} ({p.MachineType})"));
+            what = $" Left in place: cluster {target} ({live.Status}{(createdHere ? ", created by this run" : "")}) with {pools} in zone {s.Zone}; it is billed until removed.";
+            fix = $"{ex.RecommendedAction} Run New-TpuCluster again to add the TPU pool to this cluster, or remove it with: {remove}"
+                + (createdHere ? " (or pass -RemoveOnFailure to remove it automatically when the pool fails)." : ".");
+            fix = fix.Trim();
+        }
+        return new GkeApiException(ex.ErrorId, ex.Category, ex.Message + what, fix, ex.Target, ex.InnerException ?? ex)
+        {
+            HttpStatus = ex.HttpStatus, GoogleStatus = ex.GoogleStatus, Reason = ex.Reason, Retryable = ex.Retryable, OperationName = ex.OperationName, AlternativeZones = ex.AlternativeZones,
+        };
+    }
+
+    private async Task<GkeApiException> PoolErrorAsync(TpuClusterPlan plan, GkeApiException ex, CancellationToken ct)
     {
         var s = plan.Spec;
         try
@@ -288,9 +341,12 @@ public sealed class TpuClusterService
         return await _gke.GetNodePoolAsync(project, zone, cluster, pool, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Deletes the cluster. Refuses while Gateways exist (their load balancers would leak) unless forced.</summary>
-    public async Task<GkeOperation?> RemoveAsync(string project, string zone, string name, bool force, GkeShouldProcess shouldProcess, bool noWait, CancellationToken ct,
-        Func<TpuCluster, CancellationToken, Task<IReadOnlyList<string>>>? listGateways = null)
+    /// <summary>
+    /// Deletes the cluster. Refuses (ClusterHasGateways) while Gateways or Services of type LoadBalancer exist: their
+    /// forwarding rules, NEGs and health checks outlive the cluster. With <paramref name="force"/> they are deleted first
+    /// (Gateways, then Services) and waited for; whatever cannot be checked or removed is named in a warning.
+    /// </summary>
+    public async Task<GkeOperation?> RemoveAsync(string project, string zone, string name, bool force, GkeShouldProcess shouldProcess, bool noWait, CancellationToken ct)
     {
         var target = $"{project}/{zone}/{name}";
         var cluster = await _gke.GetClusterAsync(project, zone, name, ct, nodeCounts: false).ConfigureAwait(false);
@@ -299,22 +355,33 @@ public sealed class TpuClusterService
             Log.Verbose($"Cluster {target} does not exist; nothing to remove.");
             return null;
         }
-        listGateways ??= GkeClusterHooks.ListGateways;
-        if (listGateways is null)
+        IReadOnlyList<LoadBalancerHolder> holders = [];
+        if (cluster.Status is "RUNNING" or "RECONCILING" && !string.IsNullOrEmpty(cluster.Endpoint))
         {
-            if (!force)
-                Log.Warning($"Could not check {name} for Gateways (the Kubernetes-side check is not available). Delete Gateways first, or their load balancers, NEGs and health checks are left behind.");
-        }
-        else if (cluster.Status == "RUNNING")
-        {
-            IReadOnlyList<string> gateways;
-            try { gateways = await listGateways(cluster, ct).ConfigureAwait(false); }
-            catch (RhaiiException ex) when (force) { Log.Warning($"Gateway check failed ({ex.Message}); continuing because of -Force."); gateways = []; }
-            if (gateways.Count > 0 && !force)
+            try { holders = await _inspector.ListLoadBalancersAsync(cluster, ct).ConfigureAwait(false); }
+            catch (RhaiiException ex) when (force)
+            {
+                Log.Warning($"Could not list the Gateways and LoadBalancer Services of {name} ({ex.Message}); deleting anyway (-Force). Check the project for orphaned forwarding rules, NEGs and health checks.");
+            }
+            catch (RhaiiException ex)
+            {
+                throw new RhaiiException("ClusterGatewayCheckFailed", ex.Category,
+                    $"Could not check {target} for Gateways and LoadBalancer Services before deleting it: {ex.Message}",
+                    "Fix access to the cluster's API server and run Remove-TpuCluster again, or pass -Force to delete it anyway (their load balancers may be left behind).", target, ex);
+            }
+            if (holders.Count > 0 && !force)
                 throw new RhaiiException("ClusterHasGateways", RhaiiErrorCategory.InvalidOperation,
-                    $"Cluster {target} still has Gateways ({string.Join(", ", gateways)}); deleting it now would leak their load balancers.",
-                    "Delete the Gateways first (they free the GCLB resources), or pass -Force to delete anyway.", target);
-            if (gateways.Count > 0) Log.Warning($"Deleting {target} with Gateways {string.Join(", ", gateways)} (-Force): check for orphaned forwarding rules, NEGs and health checks.");
+                    $"Cluster {target} still has {string.Join(", ", holders)}; deleting it now would leak their load balancers (forwarding rules, NEGs, health checks).",
+                    "Delete them first (Remove-LlmInferenceService, kubectl delete gateway/service), or pass -Force to have Remove-TpuCluster delete them and wait for their load balancers to go before it deletes the cluster.", target);
+        }
+        else if (!force)
+            Log.Warning($"Cluster {target} is {cluster.Status}: its Gateways and LoadBalancer Services cannot be checked. Check the project for orphaned forwarding rules, NEGs and health checks afterwards.");
+        if (holders.Count > 0)
+        {
+            if (!shouldProcess(target, $"Delete {string.Join(", ", holders)} (releasing their load balancers), then the cluster")) return null;
+            var left = await _inspector.DeleteLoadBalancersAsync(cluster, holders, LoadBalancerReleaseTimeout, ct).ConfigureAwait(false);
+            if (left.Count > 0)
+                Log.Warning($"{string.Join(", ", left)} still exist(s) after {LoadBalancerReleaseTimeout}; deleting {target} anyway (-Force). Their load balancers may be left behind: check the project's forwarding rules, NEGs and health checks.");
         }
         if (!shouldProcess(target, $"Delete GKE cluster and all its node pools ({string.Join(", ", cluster.NodePools.Select(p => p.Name))})")) return null;
         var op = await _gke.DeleteClusterAsync(project, zone, name, ct).ConfigureAwait(false);

@@ -143,6 +143,38 @@ public sealed class ApplyEngine
 
     private string? Scrub(string? text) => text is null ? null : SecretRedaction.Scrub(text, _secrets);
 
+    /// <summary>
+    /// Read-only: the result of applying <paramref name="objects"/> when every one of them is already up to date (all
+    /// Unchanged), or null as soon as one would change (or its kind is not served). Sends no mutating request.
+    /// </summary>
+    public async Task<KubeApplyResult?> UnchangedAsync(IEnumerable<JsonObject> objects, KubeApplyOptions options, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        var client = KubeClients.For(_connection);
+        var list = objects.Select(o => o.Clone()).ToList();
+        var crdKinds = GatedKinds(list);
+        var results = new List<KubeObjectResult>();
+        foreach (var obj in list)
+        {
+            var apiVersion = obj.Str("apiVersion");
+            var kind = obj.Str("kind");
+            if (apiVersion is null || kind is null || string.IsNullOrEmpty(obj.Name())) return null;
+            RestMapper.Mapping? map;
+            try { map = await client.Mapper.FindAsync(apiVersion, kind, ct).ConfigureAwait(false); }
+            catch (KubeApiException) { return null; }
+            if (map is null) return null;
+            var ns = map.Namespaced ? obj.Namespace() ?? _connection.Namespace : null;
+            var meta = obj.Ensure("metadata");
+            if (ns is null) meta.Remove("namespace"); else meta["namespace"] = ns;
+            JsonObject? live;
+            try { live = await client.GetAsync(map.Item(ns, obj.Name()), ct).ConfigureAwait(false); }
+            catch (KubeApiException) { return null; }
+            if (live is null || ObjectDiff.Difference(obj, live, options.FieldManager) is not null) return null;
+            results.Add(new KubeObjectResult { ApiVersion = apiVersion, Kind = kind, Name = obj.Name(), Namespace = ns, Phase = PhaseOf(obj, crdKinds), Action = KubeApplyAction.Unchanged });
+        }
+        return new KubeApplyResult { Component = options.Component, Objects = results, DryRun = options.DryRun, Duration = sw.Elapsed };
+    }
+
     private static string Label(KubeApplyOptions o) => o.Component is { Length: > 0 } c ? c + ": " : "";
     private static string Truncate(string s) => s.Length > 200 ? s[..200] + "..." : s;
 

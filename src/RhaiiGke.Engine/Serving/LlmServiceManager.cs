@@ -317,27 +317,44 @@ public sealed class LlmServiceManager
         var createGateway = request.CreateGateway && request.Spec is not null;
         var missingGateways = await PreflightAsync(services.Select(s => s.Obj), createGateway, ct).ConfigureAwait(false);
         var gatewayMutating = 0;
-        if (createGateway && missingGateways.Count > 0)
-            gatewayMutating = (await CreateGatewayAsync(request.Spec!, options, ct).ConfigureAwait(false)).MutatingRequests;
-
         options.Component ??= services.Count == 1 ? $"{services[0].Ns}/{services[0].Name}" : "llminferenceservices";
-        var applyWait = options.Wait;
-        options.Wait = false; // the staged wait below replaces the engine's single readiness wait
-        KubeApplyResult result;
-        try { result = await new ApplyEngine(_connection, _log).ApplyAsync(objects, options, ct).ConfigureAwait(false); }
-        finally { options.Wait = applyWait; }
-        var applied = result.Objects.ToList();
-        var mutating = result.MutatingRequests + gatewayMutating;
-
-        if (request.Spec is { } spec && NeedsEnvoyFilter(spec, request.EnvoyFilter))
+        // Concurrent deploys of one service must not interleave into a mix of both requests: a deploy that changes
+        // anything holds the service's deploy lease while it applies (a re-run with nothing to change takes none).
+        var unchanged = options.DryRun || createGateway && missingGateways.Count > 0 ? null
+            : await new ApplyEngine(_connection, _log).UnchangedAsync(objects, options, ct).ConfigureAwait(false);
+        var leases = new List<DeployLease>();
+        List<KubeObjectResult> applied;
+        int mutating;
+        try
         {
-            var filter = await EnvoyFilterAsync(spec, options, ct).ConfigureAwait(false);
-            if (filter is not null)
+            if (!options.DryRun && unchanged is null)
+                foreach (var (ns, name) in services.Select(s => (s.Ns, s.Name)).Distinct().OrderBy(s => s.Ns, StringComparer.Ordinal).ThenBy(s => s.Name, StringComparer.Ordinal))
+                    leases.Add(await DeployLease.AcquireAsync(_client, ns, name, _log, t => EnsureNamespaceAsync(objects, ns, options, t), ct).ConfigureAwait(false));
+            if (createGateway && missingGateways.Count > 0)
+                gatewayMutating = (await CreateGatewayAsync(request.Spec!, options, ct).ConfigureAwait(false)).MutatingRequests;
+
+            var applyWait = options.Wait;
+            options.Wait = false; // the staged wait below replaces the engine's single readiness wait
+            KubeApplyResult result;
+            try { result = unchanged ?? await new ApplyEngine(_connection, _log).ApplyAsync(objects, options, ct).ConfigureAwait(false); }
+            finally { options.Wait = applyWait; }
+            applied = result.Objects.ToList();
+            mutating = result.MutatingRequests + gatewayMutating;
+
+            if (request.Spec is { } spec && NeedsEnvoyFilter(spec, request.EnvoyFilter))
             {
-                var fr = await new ApplyEngine(_connection, _log).ApplyAsync([filter], options, ct).ConfigureAwait(false);
-                applied.AddRange(fr.Objects);
-                mutating += fr.MutatingRequests;
+                var filter = await EnvoyFilterAsync(spec, options, ct).ConfigureAwait(false);
+                if (filter is not null)
+                {
+                    var fr = await new ApplyEngine(_connection, _log).ApplyAsync([filter], options, ct).ConfigureAwait(false);
+                    applied.AddRange(fr.Objects);
+                    mutating += fr.MutatingRequests;
+                }
             }
+        }
+        finally
+        {
+            for (var i = leases.Count - 1; i >= 0; i--) await leases[i].DisposeAsync().ConfigureAwait(false);
         }
 
         var outputs = new List<LlmInferenceService>();
@@ -356,6 +373,18 @@ public sealed class LlmServiceManager
             outputs.Add(state);
         }
         return outputs;
+    }
+
+    /// <summary>Creates the service namespace (as the deploy's Namespaces phase would) so its deploy lease can be taken.</summary>
+    private async Task EnsureNamespaceAsync(List<JsonObject> objects, string ns, KubeApplyOptions options, CancellationToken ct)
+    {
+        var nsObject = objects.FirstOrDefault(o => o.Str("kind") == "Namespace" && o.Name() == ns) ?? ManifestBuilder.Namespace(ns, null);
+        var nsOptions = new KubeApplyOptions
+        {
+            FieldManager = options.FieldManager, Force = options.Force, Timeout = options.Timeout, PollInterval = options.PollInterval, RetryBaseDelay = options.RetryBaseDelay,
+            MaxRetryDelay = options.MaxRetryDelay, MaxRetries = options.MaxRetries, Component = options.Component, Wait = false,
+        };
+        await new ApplyEngine(_connection, _log).ApplyAsync([nsObject], nsOptions, ct).ConfigureAwait(false);
     }
 
     /// <summary>Read-only checks before anything is sent: KServe present, the gateway exists.</summary>
@@ -609,7 +638,14 @@ public sealed class LlmServiceManager
     /// </summary>
     public async Task<KubeApplyResult> RemoveAsync(string ns, string name, bool includeSecrets, KubeApplyOptions options, CancellationToken ct)
     {
-        var svc = await GetServiceObjectAsync(ns, name, ct).ConfigureAwait(false);
+        JsonObject? svc;
+        try { svc = await GetServiceObjectAsync(ns, name, ct).ConfigureAwait(false); }
+        catch (RhaiiException e) when (e.ErrorId == "KServeNotInstalled")
+        {
+            // KServe (and its CRD) is gone, so the service is too; what Deploy created for it is still labelled
+            _log.Verbose($"KServe is not installed; removing what remains labelled {ServiceLabel}={name} in {ns}.");
+            svc = null;
+        }
         var targets = new List<JsonObject>();
         if (svc is not null) targets.Add(Ref("serving.kserve.io/v1alpha1", "LLMInferenceService", ns, name));
         var selector = $"{ServiceLabel}={name}";

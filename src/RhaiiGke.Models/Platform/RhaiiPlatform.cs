@@ -86,7 +86,14 @@ public sealed class RhaiiInstallOptions
     public string PullSecretName { get; set; } = "rhaii-pull-secret";
     /// <summary>Extra namespaces that get the pull secret (the workload namespace, RHCL namespaces).</summary>
     public IList<string> PullSecretNamespaces { get; set; } = [];
+    /// <summary>
+    /// Remove the pull secret: drop references named <see cref="PullSecretName"/> from the operators' ServiceAccounts,
+    /// workloads and Istio values, and delete the Secrets the install created. Without it a re-run keeps existing references.
+    /// </summary>
+    public bool RemovePullSecret { get; set; }
     /// <summary>Uninstall: keep CRDs (and so every custom resource).</summary>
     public bool KeepCrds { get; set; }
+    /// <summary>Uninstall: remove the LLMInferenceServices still deployed (and what Deploy created for them, Secrets included) first, instead of refusing.</summary>
+    public bool RemoveServices { get; set; }
     public KubeApplyOptions Apply { get; set; } = new();
 }

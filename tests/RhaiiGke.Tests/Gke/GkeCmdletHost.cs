@@ -4,7 +4,7 @@ using Xunit;
 
 namespace RhaiiGke.Tests.Gke;
 
-/// <summary>The GKE cmdlet tests share static hooks (GkeClusterHooks), so they do not run in parallel with each other.</summary>
+/// <summary>The GKE cmdlet tests share process-wide state (environment, session defaults), so they do not run in parallel with each other.</summary>
 [CollectionDefinition("GkeCmdlets", DisableParallelization = true)]
 public sealed class GkeCmdletsCollection;
 

@@ -124,9 +124,13 @@ public sealed class PlatformInstaller
                 var extra = i == 0 ? options.PullSecretNamespaces : [];
                 pullSecretNamespaces.AddRange(AddPullSecret(objects, def, options, extra));
             }
+            // a re-run with fewer inputs keeps the pull secret references that exist (apply would drop the ones we own)
+            await CarryPullSecretsAsync(objects, options.RemovePullSecret ? options.PullSecretName : null, ct).ConfigureAwait(false);
             var apply = Clone(options.Apply, def.Name);
             _log.Progress("Install-RhaiiOperators", $"{def.Name}: applying {objects.Count} objects", i * 100 / components.Count);
             var result = await engine.ApplyAsync(objects, apply, ct).ConfigureAwait(false);
+            if (options.RemovePullSecret)
+                result = Merge(result, await RemovePullSecretsAsync(engine, def, options, i == 0 ? options.PullSecretNamespaces : [], apply, ct).ConfigureAwait(false));
             KubeClients.For(_connection).ReadRetryMaxDelay = options.Apply.MaxRetryDelay;
             if (apply.Wait && !apply.DryRun && result.Changed)
             {
@@ -167,12 +171,92 @@ public sealed class PlatformInstaller
         DryRun = options.Apply.DryRun,
     };
 
+    /// <summary>Object kinds whose pull secret references the install manages, and where the list lives.</summary>
+    private static JsonObject? PullSecretHolder(JsonObject o) => o.Str("kind") switch
+    {
+        "ServiceAccount" => o,
+        "Deployment" or "StatefulSet" or "DaemonSet" => o.Obj("spec", "template", "spec"),
+        "Istio" => o.Obj("spec", "values", "global"),
+        _ => null,
+    };
+
+    /// <summary>
+    /// Keeps the imagePullSecrets the live objects have (ServiceAccounts, workloads, Istio's global values) in the
+    /// desired objects: server-side apply removes list entries our field manager owns once the manifest omits them,
+    /// so a re-run without credentials would otherwise strip the pull secret and roll the operators. Entries named
+    /// <paramref name="drop"/> are not kept (-RemovePullSecret).
+    /// </summary>
+    private async Task CarryPullSecretsAsync(List<JsonObject> objects, string? drop, CancellationToken ct)
+    {
+        var client = KubeClients.For(_connection);
+        foreach (var o in objects)
+        {
+            if (o.Str("kind") is not ("ServiceAccount" or "Deployment" or "StatefulSet" or "DaemonSet" or "Istio")) continue;
+            RestMapper.Mapping? map;
+            try { map = await client.Mapper.FindAsync(o.Str("apiVersion") ?? "", o.Str("kind") ?? "", ct).ConfigureAwait(false); }
+            catch (KubeApiException) { continue; }
+            if (map is null) continue; // its CRD is not installed yet: nothing live to keep
+            JsonObject? live;
+            try { live = await client.GetAsync(map.Item(map.Namespaced ? o.Namespace() ?? _connection.Namespace : null, o.Name()), ct).ConfigureAwait(false); }
+            catch (KubeApiException e) when (e.IsResourceNotServed) { continue; }
+            catch (KubeApiException e) { throw e.ToRhaii($"reading {o.Str("kind")} {o.Name()}", o.Name()); }
+            if (live is null || PullSecretHolder(live)?["imagePullSecrets"] is not JsonArray have || have.Count == 0) continue;
+            var plain = o.Str("kind") == "Istio";
+            string? NameOf(JsonNode? n) => plain ? n?.ToString() : n.Str("name");
+            var wanted = PullSecretHolder(o)?["imagePullSecrets"] as JsonArray;
+            var merged = new JsonArray();
+            foreach (var h in have)
+                if (NameOf(h) is { } n && n != drop && !merged.Any(m => NameOf(m) == n)) merged.Add(h!.DeepClone());
+            foreach (var w in wanted ?? [])
+                if (NameOf(w) is { } n && !merged.Any(m => NameOf(m) == n)) merged.Add(w!.DeepClone());
+            if (merged.Count > 0)
+            {
+                var holder = o.Str("kind") switch
+                {
+                    "Istio" => o.Ensure("spec").Ensure("values").Ensure("global"),
+                    _ => PullSecretHolder(o),
+                };
+                if (holder is not null) holder["imagePullSecrets"] = merged;
+            }
+            else PullSecretHolder(o)?.Remove("imagePullSecrets");
+        }
+    }
+
+    /// <summary>-RemovePullSecret: deletes the pull Secrets this install created (by name and managed-by label) from the component's namespaces.</summary>
+    private async Task<KubeApplyResult> RemovePullSecretsAsync(ApplyEngine engine, ComponentDef def, RhaiiInstallOptions options, IList<string> extraNamespaces, KubeApplyOptions apply, CancellationToken ct)
+    {
+        var client = KubeClients.For(_connection);
+        var ours = new List<JsonObject>();
+        foreach (var ns in def.PullSecretNamespaces.Concat(extraNamespaces).Distinct())
+        {
+            var live = await client.GetAsync($"/api/v1/namespaces/{Uri.EscapeDataString(ns)}/secrets/{Uri.EscapeDataString(options.PullSecretName)}", ct).ConfigureAwait(false);
+            if (live is null) continue;
+            if (!live.Labels().TryGetValue("app.kubernetes.io/managed-by", out var by) || by != "rhaiigke")
+            {
+                _log.Warning($"Secret {ns}/{options.PullSecretName} was not created by Install-RhaiiOperators (no app.kubernetes.io/managed-by=rhaiigke label); left alone.");
+                continue;
+            }
+            ours.Add(new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Secret", ["metadata"] = new JsonObject { ["name"] = options.PullSecretName, ["namespace"] = ns } });
+        }
+        return await engine.DeleteAsync(ours, apply, ct).ConfigureAwait(false);
+    }
+
+    private static KubeApplyResult Merge(KubeApplyResult a, KubeApplyResult b) => new()
+    {
+        Component = a.Component, Objects = a.Objects.Concat(b.Objects).ToList(), DryRun = a.DryRun, MutatingRequests = a.MutatingRequests + b.MutatingRequests,
+        Retries = a.Retries + b.Retries, TransientErrors = a.TransientErrors.Concat(b.TransientErrors).GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value)),
+        Duration = a.Duration + b.Duration,
+    };
+
     /// <summary>Adds the pull secret to the component's namespaces and wires it into its ServiceAccounts, pods and Istio values.</summary>
     private static IEnumerable<string> AddPullSecret(List<JsonObject> objects, ComponentDef def, RhaiiInstallOptions options, IList<string> extraNamespaces)
     {
         var config = KubeClient.SecureToString(options.PullSecretConfig!);
         var name = options.PullSecretName;
         var namespaces = def.PullSecretNamespaces.Concat(extraNamespaces).Distinct().ToList();
+        // namespaces named only by -PullSecretNamespace may not exist yet: create them (applied first, in the Namespaces phase)
+        foreach (var ns in extraNamespaces.Distinct().Where(n => !objects.Any(o => o.Str("kind") == "Namespace" && o.Name() == n)))
+            objects.Add(new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Namespace", ["metadata"] = new JsonObject { ["name"] = ns } });
         foreach (var ns in namespaces)
             objects.Add(new JsonObject
             {
@@ -378,15 +462,65 @@ public sealed class PlatformInstaller
         catch (KubeApiException e) when (e.Code == 404) { return []; }
     }
 
+    /// <summary>
+    /// The LLMInferenceServices still deployed. Without <see cref="RhaiiInstallOptions.RemoveServices"/> (or KeepCrds, which
+    /// leaves them and their CRD in place) any of them stops the uninstall before anything changes: removing the operators under them would leave their ServiceAccounts, policies and
+    /// Secrets behind with no controller (and no CRD) left to remove them.
+    /// </summary>
+    private async Task<List<(string Ns, string Name)>> ServicesLeftAsync(RhaiiInstallOptions options, CancellationToken ct)
+    {
+        var client = KubeClients.For(_connection);
+        JsonObject list;
+        try
+        {
+            if (await client.Mapper.FindAsync("serving.kserve.io/v1alpha1", "LLMInferenceService", ct, refresh: true).ConfigureAwait(false) is null) return [];
+            list = await client.ListAsync($"{Serving.LlmServiceManager.ApiPath}/llminferenceservices", null, ct).ConfigureAwait(false);
+        }
+        catch (KubeApiException e) when (e.IsResourceNotServed) { return []; }
+        catch (KubeApiException e) { throw e.ToRhaii("listing LLMInferenceServices before uninstalling", _connection.Server); }
+        var services = (list.Arr("items") ?? []).OfType<JsonObject>().Select(s => (Ns: s.Namespace() ?? "default", Name: s.Name())).OrderBy(s => s.Ns).ThenBy(s => s.Name).ToList();
+        if (services.Count > 0 && !options.RemoveServices && options.KeepCrds)
+        {
+            // -KeepCrds (e.g. reinstalling KServe): the services and their CRD stay, so Remove-LlmInferenceService can still find them
+            _log.Warning($"LLMInferenceServices stay deployed with their CRD (-KeepCrds) but without operators: {string.Join(", ", services.Select(s => s.Ns + "/" + s.Name))}.");
+            return [];
+        }
+        if (services.Count > 0 && !options.RemoveServices)
+            throw new RhaiiException("LlmInferenceServicesExist", RhaiiErrorCategory.InvalidOperation,
+                $"{services.Count} LLMInferenceService(s) still deployed: {string.Join(", ", services.Select(s => s.Ns + "/" + s.Name))}. Uninstalling the operators under them would leave their ServiceAccounts, NetworkPolicies and Secrets behind; nothing was changed.",
+                "Remove them first (Get-LlmInferenceService | Remove-LlmInferenceService -IncludeSecrets), or pass -Force to have Uninstall-RhaiiOperators remove them, and what Deploy-LlmInferenceService created for them, before the operators.",
+                services.Select(s => s.Ns + "/" + s.Name).ToArray());
+        return services;
+    }
+
     /// <summary>Removes the components in reverse order (custom resources first, CRDs last), sparing GKE-managed CRDs.</summary>
     public async Task<RhaiiPlatform> UninstallAsync(RhaiiInstallOptions options, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         var components = Normalize(options.Components);
+        var services = await ServicesLeftAsync(options, ct).ConfigureAwait(false);
         var sandbox = await IsSandboxAsync(ct).ConfigureAwait(false);
         var engine = new ApplyEngine(_connection, _log);
         var done = new Dictionary<string, (KubeApplyResult, string)>();
         var reversed = Enumerable.Reverse(components).ToList();
+        if (services.Count > 0)
+        {
+            // -Force: the services go first, while KServe still runs to finalize them, with what Deploy made for them
+            var removed = new List<KubeApplyResult>();
+            var manager = new Serving.LlmServiceManager(_connection, _log);
+            foreach (var (ns, name) in services)
+            {
+                _log.Progress("Uninstall-RhaiiOperators", $"removing LLMInferenceService {ns}/{name}", 0);
+                var svcOptions = Clone(options.Apply, $"{ns}/{name}");
+                removed.Add(await manager.RemoveAsync(ns, name, includeSecrets: true, svcOptions, ct).ConfigureAwait(false));
+            }
+            var all = removed.Aggregate(Merge);
+            done["llminferenceservices"] = (new KubeApplyResult
+            {
+                Component = "llminferenceservices", Objects = all.Objects, DryRun = all.DryRun, MutatingRequests = all.MutatingRequests, Retries = all.Retries,
+                TransientErrors = all.TransientErrors, Duration = all.Duration,
+            }, "");
+        }
         for (var i = 0; i < reversed.Count; i++)
         {
             var def = Defs.First(d => d.Name == reversed[i]);

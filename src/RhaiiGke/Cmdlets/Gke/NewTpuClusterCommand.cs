@@ -96,6 +96,10 @@ public sealed class NewTpuClusterCommand : GkeCmdlet
     [Parameter]
     public SwitchParameter SkipPreflight { get; set; }
 
+    /// <summary>When the TPU pool cannot be created (stockout, quota) and this command created the cluster, delete the cluster as well.</summary>
+    [Parameter]
+    public SwitchParameter RemoveOnFailure { get; set; }
+
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
         var spec = ParameterSetName == SpecSet ? Spec! : new TpuClusterSpec
@@ -130,14 +134,14 @@ public sealed class NewTpuClusterCommand : GkeCmdlet
             job.Start(async (log, ct) =>
             {
                 using var session = GkeSession.Open(options, log);
-                return await new TpuClusterService(session).EnsureAsync(spec, (_, _) => true, NoWait, SkipPreflight, ct).ConfigureAwait(false);
+                return await new TpuClusterService(session).EnsureAsync(spec, (_, _) => true, NoWait, SkipPreflight, ct, RemoveOnFailure).ConfigureAwait(false);
             });
             JobRepository.Add(job);
             WriteObject(job);
             return;
         }
         var service = new TpuClusterService(Session);
-        var cluster = await service.EnsureAsync(spec, ShouldProcessDelegate, NoWait, SkipPreflight, cancellationToken);
+        var cluster = await service.EnsureAsync(spec, ShouldProcessDelegate, NoWait, SkipPreflight, cancellationToken, RemoveOnFailure);
         if (cluster is not null) WriteObject(cluster);
     }
 }

@@ -17,7 +17,7 @@ public sealed class RemoveTpuClusterCommand : GkeCmdlet
     [ValidateNotNullOrEmpty]
     public string Zone { get; set; } = "";
 
-    /// <summary>Delete even when Gateways exist, and without asking for confirmation.</summary>
+    /// <summary>Delete the Gateways and LoadBalancer Services first, then the cluster, without asking for confirmation.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 

@@ -77,6 +77,10 @@ public sealed class InstallRhaiiOperatorsCommand : OperatorCommandBase
     [Parameter]
     public string[] PullSecretNamespace { get; set; } = [];
 
+    /// <summary>Remove the pull secret (references and the Secrets this install created); a re-run without credentials keeps it.</summary>
+    [Parameter]
+    public SwitchParameter RemovePullSecret { get; set; }
+
     /// <summary>Longest wait for one phase of one component.</summary>
     [Parameter]
     [ValidateTimeout]
@@ -84,6 +88,10 @@ public sealed class InstallRhaiiOperatorsCommand : OperatorCommandBase
 
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
+        if (RemovePullSecret && (PullSecretFile is not null || UseSystemAuth || RegistryCredential is not null))
+            throw new RhaiiException("PullSecretRemoveConflict", RhaiiErrorCategory.InvalidArgument,
+                "-RemovePullSecret cannot be combined with -PullSecretFile, -UseSystemAuth or -RegistryCredential.",
+                "Pass -RemovePullSecret alone to remove the pull secret, or the credentials alone to set it.");
         var connection = ResolveConnection();
         var options = new RhaiiInstallOptions
         {
@@ -92,6 +100,7 @@ public sealed class InstallRhaiiOperatorsCommand : OperatorCommandBase
             PullSecretName = PullSecretName,
             PullSecretNamespaces = PullSecretNamespace,
             PullSecretConfig = ReadPullSecret(),
+            RemovePullSecret = RemovePullSecret,
             Apply = new KubeApplyOptions { Timeout = Timeout },
         };
         ClusterSession.TuneForSandbox(connection, options.Apply);
@@ -147,6 +156,10 @@ public sealed class UninstallRhaiiOperatorsCommand : OperatorCommandBase
     [Parameter]
     public Hashtable? Source { get; set; }
 
+    /// <summary>Remove the LLMInferenceServices still deployed (and what Deploy created for them) first, instead of refusing.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     [Parameter]
     [ValidateTimeout]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(10);
@@ -156,11 +169,11 @@ public sealed class UninstallRhaiiOperatorsCommand : OperatorCommandBase
         var connection = ResolveConnection();
         var options = new RhaiiInstallOptions
         {
-            Components = PlatformInstaller.Normalize(Component), Sources = ToSources(Source), KeepCrds = KeepCrds,
+            Components = PlatformInstaller.Normalize(Component), Sources = ToSources(Source), KeepCrds = KeepCrds, RemoveServices = Force,
             Apply = new KubeApplyOptions { Timeout = Timeout },
         };
         ClusterSession.TuneForSandbox(connection, options.Apply);
-        if (!ShouldProcess(connection.Server, $"Uninstall {string.Join(", ", options.Components)}{(KeepCrds ? " (keeping CRDs)" : " and their CRDs")}"))
+        if (!ShouldProcess(connection.Server, $"{(Force ? "Remove every LLMInferenceService, then uninstall " : "Uninstall ")}{string.Join(", ", options.Components)}{(KeepCrds ? " (keeping CRDs)" : " and their CRDs")}"))
         {
             if (!MyInvocation.BoundParameters.ContainsKey("WhatIf")) return;
             options.Apply.DryRun = true;

@@ -276,7 +276,7 @@ internal sealed class HttpFrontEnd : IDisposable
     private async Task ResourceAsync(Req r)
     {
         var target = Parse(r);
-        var isWatch = r.Q("watch") is "1" or "true";
+        var isWatch = QueryBool(r, "watch");
         r.Verb = (r.Method, target.Name, isWatch) switch
         {
             ("GET", null, true) => "watch",
@@ -527,7 +527,7 @@ internal sealed class HttpFrontEnd : IDisposable
         var fs = ParseFields(r.Q("fieldSelector"));
         CheckFieldSelector(t, fs);
         var timeout = int.TryParse(r.Q("timeoutSeconds"), out var ts) && ts > 0 ? TimeSpan.FromSeconds(ts) : TimeSpan.FromMinutes(30);
-        var bookmarks = r.Q("allowWatchBookmarks") is "true" or "1";
+        var bookmarks = QueryBool(r, "allowWatchBookmarks");
         Watcher w;
         List<WatchEvent> initial;
         var res = r.Ctx.Response;
@@ -551,6 +551,7 @@ internal sealed class HttpFrontEnd : IDisposable
         res.KeepAlive = false;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
         cts.CancelAfter(drop ? _faults.Options.WatchDropAfter : timeout);
+        await SendHeadersNow(res).ConfigureAwait(false);
         var lastRv = _core.CurrentRv;
         try
         {
@@ -598,6 +599,49 @@ internal sealed class HttpFrontEnd : IDisposable
                 try { res.Close(); } catch (Exception) { }
             }
         }
+    }
+
+    /// <summary>
+    /// A boolean query parameter as apimachinery converts it (Convert_Slice_string_To_bool): absent is false,
+    /// the first value "0" or "false" (any case) is false, every other value, the empty one included, is true.
+    /// Read from the raw query because HttpListener files a bare "?watch" under a null key.
+    /// </summary>
+    private static bool QueryBool(Req r, string name)
+    {
+        foreach (var part in (r.Ctx.Request.Url?.Query ?? "").TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = part.IndexOf('=');
+            var key = Uri.UnescapeDataString((eq < 0 ? part : part[..eq]).Replace('+', ' '));
+            if (key != name) continue;
+            var value = eq < 0 ? "" : Uri.UnescapeDataString(part[(eq + 1)..].Replace('+', ' '));
+            return !(value == "0" || value.Equals("false", StringComparison.OrdinalIgnoreCase));
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// A real API server writes the status line and headers of a watch (200, chunked) and flushes them before
+    /// the first event, so clients that await the response return at once. The managed HttpListener sends
+    /// headers only with the first body bytes (and a zero-length write would end the chunked body), so this
+    /// writes the header block it would have prepended through its own (non-public) header builder. Where a
+    /// runtime lacks those members the headers go out with the first event, as before.
+    /// </summary>
+    private static async Task SendHeadersNow(HttpListenerResponse res)
+    {
+        try
+        {
+            var stream = res.OutputStream;
+            var flags = System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic;
+            var getHeaders = stream.GetType().GetMethod("GetHeaders", flags);
+            var inner = stream.GetType().GetField("_stream", flags)?.GetValue(stream) as Stream;
+            if (getHeaders is null || inner is null) return;
+            var args = getHeaders.GetParameters().Length == 2 ? new object[] { false, false } : new object[] { false };
+            if (getHeaders.Invoke(stream, args) is not MemoryStream ms) return;
+            var start = (int)ms.Position;
+            await inner.WriteAsync(ms.GetBuffer().AsMemory(start, (int)ms.Length - start)).ConfigureAwait(false);
+            await inner.FlushAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Reflection.TargetInvocationException or IOException or ObjectDisposedException or InvalidOperationException) { }
     }
 
     private static bool Matches(WatchEvent ev, string? ns, LabelSelector ls, FieldSelector fs, out string type)

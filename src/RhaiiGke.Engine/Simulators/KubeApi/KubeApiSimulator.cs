@@ -186,10 +186,45 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
                     ["message"] = node.Ready ? "kubelet is posting ready status" : "container runtime network not ready",
                     ["lastHeartbeatTime"] = SimCore.Now(), ["lastTransitionTime"] = SimCore.Now(),
                 }),
-                ["nodeInfo"] = new JsonObject { ["kubeletVersion"] = Options.KubernetesVersion, ["osImage"] = "Container-Optimized OS from Google", ["architecture"] = "amd64", ["operatingSystem"] = "linux" },
+                ["nodeInfo"] = NodeInfo(node.Name, Options.KubernetesVersion),
+                ["addresses"] = new JsonArray(
+                    new JsonObject { ["type"] = "InternalIP", ["address"] = NodeInternalIp(node.Name) },
+                    new JsonObject { ["type"] = "Hostname", ["address"] = node.Name }),
+                ["daemonEndpoints"] = new JsonObject { ["kubeletEndpoint"] = new JsonObject { ["Port"] = 10250 } },
             },
         };
         _core.Upsert(t, obj, "node-controller");
+    }
+
+    /// <summary>
+    /// status.nodeInfo as a GKE kubelet reports it: every field the API marks required (the Python client's
+    /// V1NodeSystemInfo refuses a node without bootID, machineID, systemUUID, ...). The IDs are stable per
+    /// node name; the versions are those of a GKE COS node of the simulated Kubernetes version.
+    /// </summary>
+    private static JsonObject NodeInfo(string name, string kubernetesVersion)
+    {
+        var h = System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(name));
+        static string Hex(ReadOnlySpan<byte> b) => Convert.ToHexString(b).ToLowerInvariant();
+        return new JsonObject
+        {
+            ["machineID"] = Hex(h.AsSpan(0, 16)),
+            ["systemUUID"] = new Guid(h.AsSpan(16, 16)).ToString(),
+            ["bootID"] = new Guid(h.AsSpan(8, 16)).ToString(),
+            ["kernelVersion"] = "6.6.72+",
+            ["osImage"] = "Container-Optimized OS from Google",
+            ["containerRuntimeVersion"] = "containerd://1.7.24",
+            ["kubeletVersion"] = kubernetesVersion,
+            ["kubeProxyVersion"] = kubernetesVersion,
+            ["operatingSystem"] = "linux",
+            ["architecture"] = "amd64",
+        };
+    }
+
+    /// <summary>A stable node address in GKE's default node range (10.128.0.0/20 style), from the node name.</summary>
+    private static string NodeInternalIp(string name)
+    {
+        var h = System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(name));
+        return $"10.128.{h[0] % 16}.{2 + h[1] % 250}";
     }
 
     public void RemoveNode(string name)

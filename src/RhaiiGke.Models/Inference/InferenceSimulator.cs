@@ -67,6 +67,9 @@ public sealed class InferenceSimulatorOptions
 
     /// <summary>Prefix of replica names sent in <c>x-inference-pod</c>.</summary>
     public string PodNamePrefix { get; set; } = "vllm-sim";
+
+    /// <summary>The vLLM version <c>/version</c> reports; null for the version of the module's default vLLM TPU image.</summary>
+    public string? VllmVersion { get; set; }
 }
 
 /// <summary>A running vLLM-compatible simulator. Pipe it into Test-InferenceEndpoint or Invoke-InferenceBenchmark.</summary>

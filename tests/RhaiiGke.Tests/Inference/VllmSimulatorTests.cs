@@ -24,7 +24,7 @@ public sealed class VllmSimulatorTests : IDisposable
         ChatCompletion c = result.Value;
         Assert.Equal(ChatFinishReason.Length, c.FinishReason);
         Assert.Equal(7, c.Usage.OutputTokenCount);
-        Assert.Equal(5, c.Usage.InputTokenCount);
+        Assert.Equal(33, c.Usage.InputTokenCount); // 5 words plus the 28 tokens of Qwen2.5's ChatML template with its default system prompt
         Assert.Equal(7, c.Content[0].Text.Split(' ').Length);
         Assert.True(result.GetRawResponse().Headers.TryGetValue("x-inference-pod", out var pod));
         Assert.Contains(pod, _sim.Info.PodNames);

@@ -8,7 +8,7 @@ internal sealed class CompletionRequest
 {
     public bool Chat;
     public string Model = "";
-    /// <summary>Prompt text, or the chat messages' contents joined with newlines.</summary>
+    /// <summary>Prompt text, or the chat messages rendered with the model family's chat template (<see cref="ChatTemplate"/>).</summary>
     public string Prompt = "";
     public int? MaxTokens;
     public bool Stream;
@@ -20,6 +20,7 @@ internal sealed class CompletionRequest
     public static string? TryParse(ReadOnlyMemory<byte> body, bool chat, out CompletionRequest r)
     {
         r = new CompletionRequest { Chat = chat };
+        var messages = new List<ChatTemplate.Message>();
         try
         {
             using var doc = JsonDocument.Parse(body);
@@ -58,23 +59,26 @@ internal sealed class CompletionRequest
                         break;
                     case "messages" when chat:
                         if (p.Value.ValueKind != JsonValueKind.Array) return "messages must be an array.";
-                        var sb = new StringBuilder();
                         foreach (var m in p.Value.EnumerateArray())
                         {
-                            if (m.ValueKind != JsonValueKind.Object || !m.TryGetProperty("role", out _)) return "Each message needs a role.";
-                            if (!m.TryGetProperty("content", out var content)) continue;
-                            if (sb.Length > 0) sb.Append('\n');
-                            if (content.ValueKind == JsonValueKind.String) sb.Append(content.GetString());
-                            else if (content.ValueKind == JsonValueKind.Array)
-                                foreach (var part in content.EnumerateArray())
-                                    if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
-                                        sb.Append(t.GetString());
+                            if (m.ValueKind != JsonValueKind.Object || !m.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String) return "Each message needs a role.";
+                            var sb = new StringBuilder();
+                            if (m.TryGetProperty("content", out var content))
+                            {
+                                if (content.ValueKind == JsonValueKind.String) sb.Append(content.GetString());
+                                else if (content.ValueKind == JsonValueKind.Array)
+                                    foreach (var part in content.EnumerateArray())
+                                        if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
+                                            sb.Append(t.GetString());
+                            }
+                            messages.Add(new ChatTemplate.Message(role.GetString()!, sb.ToString()));
                         }
-                        r.Prompt = sb.ToString();
                         break;
                 }
             }
             if (chat && !root.TryGetProperty("messages", out _)) return "Field required: messages.";
+            // vLLM applies the model's chat template before tokenizing: the template's tokens count as prompt tokens
+            if (chat) r.Prompt = ChatTemplate.Render(r.Model, messages);
             if (!chat && !root.TryGetProperty("prompt", out _)) return "Field required: prompt.";
             return null;
         }

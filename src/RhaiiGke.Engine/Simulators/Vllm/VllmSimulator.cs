@@ -19,6 +19,7 @@ public sealed class VllmSimulator : IDisposable
     private readonly EppPicker _picker;
     private readonly Random _failureRng;
     private readonly byte[] _modelsBody;
+    private readonly byte[] _versionBody;
     private int _disposed;
 
     private static readonly string[] s_failureTypes = ["rate_limit", "invalid_api_key", "context_length", "server_error", "invalid_request", "model_not_found"];
@@ -38,6 +39,7 @@ public sealed class VllmSimulator : IDisposable
         _failureRng = new Random(options.Seed + 17);
         _gateway = new SimHttpServer((c, req) => HandleAsync(c, req, null));
         _modelsBody = ModelsBody(options);
+        _versionBody = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["version"] = options.VllmVersion ?? VllmVersions.Default });
         Info = new InferenceSimulator
         {
             Id = Guid.NewGuid(),
@@ -159,6 +161,9 @@ public sealed class VllmSimulator : IDisposable
             case "/v1/models" when req.Method == "GET":
                 HttpOut.Full(c.Out, req, 200, "application/json"u8, _modelsBody, pod);
                 break;
+            case "/version" when req.Method == "GET":
+                HttpOut.Full(c.Out, req, 200, "application/json"u8, _versionBody, pod);
+                break;
             case "/health" when req.Method == "GET":
                 HttpOut.Full(c.Out, req, 200, "application/json"u8, [], pod);
                 break;
@@ -169,7 +174,7 @@ public sealed class VllmSimulator : IDisposable
                 break;
             }
             default:
-                var known = req.Path is "/v1/chat/completions" or "/v1/completions" or "/v1/models" or "/health" or "/metrics";
+                var known = req.Path is "/v1/chat/completions" or "/v1/completions" or "/v1/models" or "/version" or "/health" or "/metrics";
                 HttpOut.Full(c.Out, req, known ? 405 : 404, "application/json"u8,
                     known ? "{\"detail\":\"Method Not Allowed\"}"u8 : "{\"detail\":\"Not Found\"}"u8, pod);
                 break;

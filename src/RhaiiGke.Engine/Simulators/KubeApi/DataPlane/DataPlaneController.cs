@@ -72,12 +72,42 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
                 Model = model, Replicas = 1, PodNamePrefix = pod.Name(),
                 TimeToFirstTokenMs = Core.Options.VllmTimeToFirstTokenMs, InterTokenLatencyMs = Core.Options.VllmInterTokenLatencyMs,
                 Seed = (int)(uint)uid.GetHashCode(),
+                MaxModelLength = MaxModelLen(pod) ?? new InferenceSimulatorOptions().MaxModelLength,
+                VllmVersion = VllmVersions.ForImage(MainContainer(pod)?.Str("image")),
             }, $"{pod.Namespace()}/{pod.Name()}");
             var url = new Uri(sim.Info.ReplicaUrls[0]);
             var ip = pod.Str("status", "podIP")!;
             EndpointOverrides.Register(ip, VllmPort, url.Host, url.Port);
             _pods[uid] = new PodBackend(sim, ip, url.Port, model);
         }
+    }
+
+    [GeneratedRegex(@"--max-model-len(?:=|\s+)(""?)(\d+)\1(?:\s|$)")] private static partial Regex MaxModelLenArg();
+    [GeneratedRegex(@"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")] private static partial Regex ShellVar();
+    [GeneratedRegex(@"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")] private static partial Regex KubeVar();
+
+    private static JsonObject? MainContainer(JsonObject pod) =>
+        (pod.Arr("spec", "containers") ?? []).OfType<JsonObject>().FirstOrDefault(c => c.Str("name") == "main")
+        ?? (pod.Arr("spec", "containers") ?? []).OfType<JsonObject>().FirstOrDefault();
+
+    /// <summary>
+    /// vLLM's --max-model-len as the container runs it: command and args with $(VAR) expanded by the kubelet and
+    /// ${VAR}/$VAR by the shell KServe's template starts vLLM with (VLLM_ADDITIONAL_ARGS carries the module's flags),
+    /// from the container's literal env values. The last occurrence wins, as with argparse. Null without the flag
+    /// (vLLM then uses the model's own context length).
+    /// </summary>
+    private static int? MaxModelLen(JsonObject pod)
+    {
+        var main = MainContainer(pod);
+        if (main is null) return null;
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var e in (main.Arr("env") ?? []).OfType<JsonObject>())
+            if (e.Str("name") is { } n && e.Str("value") is { } v) env[n] = v;
+        var text = string.Join(' ', (main.Arr("command") ?? []).Concat(main.Arr("args") ?? []).Select(a => a?.ToString()));
+        text = KubeVar().Replace(text, m => env.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value);
+        text = ShellVar().Replace(text, m => env.GetValueOrDefault(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value, ""));
+        var last = MaxModelLenArg().Matches(text).LastOrDefault();
+        return last is not null && int.TryParse(last.Groups[2].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n2) && n2 >= 2 ? n2 : null;
     }
 
     [GeneratedRegex(@"--served-model-name(?:=|\s+)(""[^""]*""|'[^']*'|\S+)")] private static partial Regex ServedName();

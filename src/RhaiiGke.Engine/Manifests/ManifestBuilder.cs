@@ -205,7 +205,16 @@ public static class ManifestBuilder
                 ["refs"] = new JsonArray(new JsonObject { ["name"] = s.GatewayName, ["namespace"] = s.GatewayNamespace }),
             },
         };
-        if (s.Scheduler) router["scheduler"] = new JsonObject();
+        if (s.Scheduler)
+        {
+            // KServe (release-v0.15) gives the EPP's <name>-epp-sa no imagePullSecrets and runs the EPP pod from the
+            // merged scheduler template (pkg/controller/llmisvc/scheduler.go), so the pull secret for the
+            // registry.redhat.io scheduler image goes on the template; it merges with the preset's containers by name.
+            router["scheduler"] = s.PullSecretName is null ? new JsonObject() : new JsonObject
+            {
+                ["template"] = new JsonObject { ["imagePullSecrets"] = new JsonArray(new JsonObject { ["name"] = s.PullSecretName }) },
+            };
+        }
         o["metadata"]!["labels"] = new JsonObject
         {
             [ManagedByLabel] = "rhaiigke",

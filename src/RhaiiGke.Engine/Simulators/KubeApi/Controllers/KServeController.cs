@@ -204,8 +204,14 @@ internal sealed partial class KServeController : SimController
             var eppSpec = sched.Obj("template")?.Clone() ?? new JsonObject();
             if (eppSpec.Arr("containers") is not { Count: > 0 })
                 eppSpec["containers"] = new JsonArray(new JsonObject { ["name"] = "main", ["image"] = "registry.redhat.io/rhaii/llm-d-inference-scheduler-rhel9:latest" });
-            // the EPP runs as <name>-epp-sa (scheduler.go); the simulator gives it the workload ServiceAccount's
-            // pull secrets so the scheduler image pulls with the same registry credentials as vLLM
+            // As KServe release-v0.15 does it: the merged config names the EPP's ServiceAccount <name>-epp-sa when the
+            // template names none (config_merge.go:210-215); the reconciler creates that ServiceAccount with labels and
+            // owner only, no imagePullSecrets (scheduler.go:697-716), and the EPP pod is the merged
+            // spec.router.scheduler.template as it stands (scheduler.go:549-580), so only the template's own
+            // imagePullSecrets (or ones added to the ServiceAccount by hand) let it pull from a private registry.
+            // An existing ServiceAccount is left alone while its secrets, pull secrets, labels and annotations are a
+            // superset of the expected ones (semanticServiceAccountIsEqual, DeepDerivative: scheduler.go:802-807);
+            // otherwise it is replaced by the expected one, losing pull secrets added by hand.
             eppSpec["serviceAccountName"] ??= name + "-epp-sa";
             if (eppSpec.Str("serviceAccountName") == name + "-epp-sa")
             {
@@ -214,9 +220,9 @@ internal sealed partial class KServeController : SimController
                     ["apiVersion"] = "v1", ["kind"] = "ServiceAccount",
                     ["metadata"] = new JsonObject { ["name"] = name + "-epp-sa", ["namespace"] = ns, ["labels"] = eppLabels.DeepClone(), ["ownerReferences"] = owner.DeepClone() },
                 };
-                if (Get("", "serviceaccounts", ns, podSpec.Str("serviceAccountName") ?? "default")?.Arr("imagePullSecrets") is { Count: > 0 } pulls) eppSa["imagePullSecrets"] = pulls.DeepClone();
                 var existingSa = Get("", "serviceaccounts", ns, name + "-epp-sa");
-                if (existingSa is null || !KJson.DeepEquals(existingSa["imagePullSecrets"], eppSa["imagePullSecrets"])) Upsert(eppSa);
+                var existingLabels = existingSa?.Obj("metadata", "labels");
+                if (existingSa is null || eppLabels.Any(kv => existingLabels?.Str(kv.Key) != kv.Value?.ToString())) Upsert(eppSa);
             }
             var epp = EnsureDeployment(ns!, name + "-kserve-router-scheduler", eppLabels, eppSpec, stopped ? 0 : 1, owner);
             Upsert(new JsonObject

@@ -29,7 +29,7 @@ public sealed class BenchmarkRunnerTests : IDisposable
         Assert.Equal("concurrency-4", r.Stage);
         Assert.Equal(40, r.Completed);
         Assert.Equal(0, r.Failed);
-        Assert.Equal(40 * 64, r.TotalInputTokens);
+        Assert.Equal(40 * (64 + 28), r.TotalInputTokens); // the server's count: each chat prompt plus Qwen2.5's 28 template tokens
         Assert.Equal(40 * 8, r.TotalOutputTokens);
         Assert.Equal(40, r.Ttft.Count);
         Assert.Equal(40 * 7, r.Itl.Count);
@@ -123,7 +123,7 @@ public sealed class BenchmarkRunnerTests : IDisposable
         {
             Assert.Equal(30, r.Completed);
             Assert.Equal(150, r.TotalOutputTokens);
-            Assert.Equal(600, r.TotalInputTokens);
+            Assert.Equal(30 * (20 + 28), r.TotalInputTokens); // plus Qwen2.5's 28 chat-template tokens per request
             Assert.Equal(30, r.E2el.Count);
             Assert.Equal(30, r.Pods["vllm-sim-1"]);
         }

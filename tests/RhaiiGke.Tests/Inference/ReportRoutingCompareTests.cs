@@ -22,7 +22,8 @@ public sealed class ReportRoutingCompareTests : IDisposable
         Assert.Equal(["gateway-cold", "gateway-warm", "round-robin-cold", "round-robin-warm"], r.Phases.Select(p => p.Name));
         var cold = r.Phases[0];
         var warm = r.Phases[1];
-        Assert.Equal(0, cold.CachedTokenRatio);
+        // cold: only the chat template's shared first block (Qwen2.5's default system prompt) hits, as on a real vLLM
+        Assert.True(cold.CachedTokenRatio < 0.1, $"cold {cold.CachedTokenRatio}");
         Assert.True(warm.CachedTokenRatio > 0.8, $"warm {warm.CachedTokenRatio}");
         Assert.Equal(1.0, warm.GroupAffinity);
         Assert.NotNull(warm.CounterHitRate);

@@ -288,6 +288,9 @@ public sealed class GkeApiSimulator : IDisposable
             return Permission("container.operations.get", project)
                 ?? (op is null ? Error(404, "NOT_FOUND", $"Operation \"projects/{project}/locations/{location}/operations/{rest[1]}\" not found.") : Ok(op.ToJson(Url)));
         }
+        // gcloud container get-server-config: v1 projects.locations.getServerConfig (and the zones/{z}/serverconfig alias)
+        if (rest.Length == 1 && rest[0] is "serverConfig" or "serverconfig" && method == "GET")
+            return Permission("container.clusters.list", project) ?? ServerConfig(location);
         if (rest.Length < 2 || rest[0] != "clusters") return Error(404, "NOT_FOUND", "Unknown GKE path.");
 
         var clusterName = rest[1];
@@ -299,6 +302,7 @@ public sealed class GkeApiSimulator : IDisposable
         {
             if (method == "GET") return Permission("container.clusters.get", project) ?? (cluster is null ? clusterMissing : Ok(Public(cluster)));
             if (method == "DELETE") return Permission("container.clusters.delete", project) ?? (cluster is null ? clusterMissing : DeleteCluster(project, location, clusterName, cluster));
+            if (method == "PUT") return Permission("container.clusters.update", project) ?? (cluster is null ? clusterMissing : UpdateCluster(project, location, clusterName, cluster, body));
         }
         if (cluster is null) return clusterMissing;
         if (rest.Length == 3 && rest[2] == "nodePools")
@@ -316,6 +320,7 @@ public sealed class GkeApiSimulator : IDisposable
             if (method == "DELETE" && verb == "") return Permission("container.clusters.update", project) ?? DeleteNodePool(project, location, clusterName, cluster, pool);
             if (method == "POST" && verb == "setSize") return Permission("container.clusters.update", project) ?? SetSize(project, location, clusterName, cluster, pool, body);
             if (method == "POST" && verb == "setAutoscaling") return Permission("container.clusters.update", project) ?? SetAutoscaling(project, location, clusterName, cluster, pool, body);
+            if (method == "PUT" && verb == "") return Permission("container.clusters.update", project) ?? UpdateNodePool(project, location, clusterName, cluster, pool, body);
         }
         return Error(404, "NOT_FOUND", "Unknown GKE path.");
     }
@@ -387,6 +392,7 @@ public sealed class GkeApiSimulator : IDisposable
         p["selfLink"] = ClusterLink(project, location, cluster) + "/nodePools/" + name;
         p["locations"] ??= new JsonArray(location);
         p["config"] ??= new JsonObject { ["machineType"] = "e2-medium" };
+        p["config"]!["machineType"] ??= "e2-medium";
         p["config"]!["diskSizeGb"] ??= 100;
         p["config"]!["imageType"] ??= "COS_CONTAINERD";
         var zones = (p["locations"] as JsonArray)!.Select(z => S(z)!).ToList();
@@ -467,6 +473,7 @@ public sealed class GkeApiSimulator : IDisposable
         var size = I(JsonNode.Parse(body)?["nodeCount"]);
         if (size is null or < 0) return Error(400, "INVALID_ARGUMENT", "Invalid value for field \"node_count\".");
         if (Busy(project, location, clusterName) is { } busy) return busy;
+        if (MultiHostSizeInvalid(pool, "Node count", size.Value) is { } atomic) return atomic;
         var current = I(pool["_size"]) ?? 0;
         if (size > current && PoolQuotaShortfall(project, location, pool, size.Value - current) is { } quota) return quota;
         var name = S(pool["name"])!;
@@ -495,6 +502,7 @@ public sealed class GkeApiSimulator : IDisposable
         var max = I(autoscaling["maxNodeCount"]) ?? 0;
         if (enabled && (min < 0 || max < 1 || min > max))
             return Error(400, "INVALID_ARGUMENT", $"Invalid autoscaling bounds: min {min}, max {max}.");
+        if (enabled && (MultiHostSizeInvalid(pool, "Maximum node count", max) ?? MultiHostSizeInvalid(pool, "Minimum node count", min)) is { } atomic) return atomic;
         if (Busy(project, location, clusterName) is { } busy) return busy;
         var name = S(pool["name"])!;
         pool["status"] = "RECONCILING";
@@ -507,6 +515,202 @@ public sealed class GkeApiSimulator : IDisposable
             return null;
         });
         return Ok(op.ToJson(Url));
+    }
+
+    // ------------------------------------------------------------------ server config, cluster and node pool updates
+
+    /// <summary>The versions this simulated GKE offers: the configured master version and two older minors.</summary>
+    private IReadOnlyList<string> ValidVersions()
+    {
+        var v = Options.MasterVersion;
+        var parts = v.Split('.', 3);
+        var list = new List<string> { v };
+        if (parts.Length == 3 && int.TryParse(parts[1], out var minor))
+            for (var back = 1; back <= 2 && minor - back > 0; back++) list.Add($"{parts[0]}.{minor - back}.{5 + back}-gke.{1100000 + back * 1000}");
+        return list;
+    }
+
+    /// <summary>GET projects/{p}/locations/{l}/serverConfig (gcloud container get-server-config).</summary>
+    private Reply ServerConfig(string location)
+    {
+        var versions = ValidVersions();
+        JsonArray Versions() => new(versions.Select(v => (JsonNode)JsonValue.Create(v)!).ToArray());
+        JsonObject Channel(string name, string dflt) => new()
+        {
+            ["channel"] = name, ["defaultVersion"] = dflt, ["validVersions"] = Versions(), ["upgradeTargetVersion"] = versions[0],
+        };
+        return Ok(new JsonObject
+        {
+            ["defaultClusterVersion"] = versions[0],
+            ["validNodeVersions"] = Versions(),
+            ["defaultImageType"] = "COS_CONTAINERD",
+            ["validImageTypes"] = new JsonArray("COS_CONTAINERD", "UBUNTU_CONTAINERD", "WINDOWS_LTSC_CONTAINERD"),
+            ["validMasterVersions"] = Versions(),
+            ["channels"] = new JsonArray(Channel("RAPID", versions[0]), Channel("REGULAR", versions[0]), Channel("STABLE", versions[^1]), Channel("EXTENDED", versions[^1])),
+        });
+    }
+
+    private Reply? InvalidVersion(string field, string? version)
+    {
+        if (version is null or "latest" or "-") return null;
+        var valid = ValidVersions();
+        // "1.34" or "1.34.1" pick the newest matching patch, as GKE does
+        if (valid.Any(v => v == version || v.StartsWith(version + ".", StringComparison.Ordinal) || v.StartsWith(version + "-", StringComparison.Ordinal))) return null;
+        return Error(400, "INVALID_ARGUMENT", $"Invalid value for field \"{field}\": \"{version}\". Valid versions: {string.Join(", ", valid)}.");
+    }
+
+    private string ResolveVersion(string? version) =>
+        version is null or "latest" or "-" ? ValidVersions()[0]
+        : ValidVersions().First(v => v == version || v.StartsWith(version + ".", StringComparison.Ordinal) || v.StartsWith(version + "-", StringComparison.Ordinal));
+
+    /// <summary>
+    /// PUT projects/{p}/locations/{l}/clusters/{c} (UpdateClusterRequest): gcloud container clusters update sends one
+    /// ClusterUpdate per call (--gateway-api as desiredGatewayApiConfig, --cluster-version as desiredMasterVersion, ...),
+    /// and node-pools update --enable-autoscaling sends desiredNodePoolId with desiredNodePoolAutoscaling (gcloud 528
+    /// api_adapter.UpdateNodePool). Returns an UPDATE_CLUSTER (or UPGRADE_MASTER / UPGRADE_NODES) operation.
+    /// </summary>
+    private Reply UpdateCluster(string project, string location, string clusterName, JsonObject cluster, string body)
+    {
+        var update = JsonNode.Parse(string.IsNullOrWhiteSpace(body) ? "{}" : body)?["update"] as JsonObject;
+        if (update is null || update.Count == 0)
+            return Error(400, "INVALID_ARGUMENT", "Invalid value for field \"update\": an update must set at least one field.");
+        foreach (var (k, _) in update)
+            if (!k.StartsWith("desired", StringComparison.Ordinal) && k is not ("additionalPodRangesConfig" or "removedAdditionalPodRangesConfig" or "etag"))
+                return Error(400, "INVALID_ARGUMENT", $"Invalid JSON payload received. Unknown name \"{k}\" at 'update': Cannot find field.");
+        if (Busy(project, location, clusterName) is { } busy) return busy;
+
+        var poolId = S(update["desiredNodePoolId"]);
+        JsonObject? pool = null;
+        if (poolId is not null)
+        {
+            pool = Pools(cluster).FirstOrDefault(p => S(p["name"]) == poolId);
+            if (pool is null) return Error(404, "NOT_FOUND", $"Not found: projects/{project}/locations/{location}/clusters/{clusterName}/nodePools/{poolId}.");
+        }
+        if (update["desiredNodePoolAutoscaling"] is JsonObject autoscaling)
+        {
+            if (pool is null) return Error(400, "INVALID_ARGUMENT", "Invalid value for field \"update.desired_node_pool_id\": \"\". A node pool must be named to update its autoscaling.");
+            return SetAutoscaling(project, location, clusterName, cluster, pool, new JsonObject { ["autoscaling"] = autoscaling.DeepClone() }.ToJsonString());
+        }
+        if (S(update["desiredNodeVersion"]) is { } nodeVersion)
+        {
+            if (InvalidVersion("update.desired_node_version", nodeVersion) is { } bad) return bad;
+            var resolved = ResolveVersion(nodeVersion);
+            var targets = pool is null ? Pools(cluster).ToList() : [pool];
+            foreach (var t in targets) t["status"] = "RECONCILING";
+            cluster["status"] = "RECONCILING";
+            return Ok(StartOperation(project, location, "UPGRADE_NODES", ClusterLink(project, location, clusterName) + (pool is null ? "" : "/nodePools/" + poolId), clusterName, () =>
+            {
+                foreach (var t in targets) { t["version"] = resolved; t["status"] = "RUNNING"; }
+                cluster["currentNodeVersion"] = resolved;
+                cluster["status"] = "RUNNING";
+                return null;
+            }).ToJson(Url));
+        }
+        if (S(update["desiredMasterVersion"]) is { } masterVersion)
+        {
+            if (InvalidVersion("update.desired_master_version", masterVersion) is { } bad) return bad;
+            var resolved = ResolveVersion(masterVersion);
+            cluster["status"] = "RECONCILING";
+            return Ok(StartOperation(project, location, "UPGRADE_MASTER", ClusterLink(project, location, clusterName), clusterName, () =>
+            {
+                cluster["currentMasterVersion"] = resolved;
+                cluster["status"] = "RUNNING";
+                return null;
+            }).ToJson(Url));
+        }
+        if (update["desiredGatewayApiConfig"] is JsonObject gateway
+            && S(gateway["channel"]) is not ("CHANNEL_DISABLED" or "CHANNEL_EXPERIMENTAL" or "CHANNEL_STANDARD"))
+            return Error(400, "INVALID_ARGUMENT", $"Invalid value for field \"update.desired_gateway_api_config.channel\": \"{S(gateway["channel"])}\".");
+        if (update["desiredReleaseChannel"] is JsonObject channel
+            && S(channel["channel"]) is not ("UNSPECIFIED" or "RAPID" or "REGULAR" or "STABLE" or "EXTENDED"))
+            return Error(400, "INVALID_ARGUMENT", $"Invalid value for field \"update.desired_release_channel.channel\": \"{S(channel["channel"])}\".");
+
+        cluster["status"] = "RECONCILING";
+        var changes = (JsonObject)update.DeepClone();
+        return Ok(StartOperation(project, location, "UPDATE_CLUSTER", ClusterLink(project, location, clusterName), clusterName, () =>
+        {
+            foreach (var (k, v) in changes)
+            {
+                if (v is null || !k.StartsWith("desired", StringComparison.Ordinal) || k == "desiredNodePoolId") continue;
+                switch (k)
+                {
+                    case "desiredGatewayApiConfig":
+                        cluster["networkConfig"] ??= new JsonObject();
+                        cluster["networkConfig"]!["gatewayApiConfig"] = v.DeepClone();
+                        break;
+                    case "desiredDatapathProvider":
+                        cluster["networkConfig"] ??= new JsonObject();
+                        cluster["networkConfig"]!["datapathProvider"] = v.DeepClone();
+                        break;
+                    case "desiredAddonsConfig" when cluster["addonsConfig"] is JsonObject existing && v is JsonObject addons:
+                        foreach (var (ak, av) in addons) existing[ak] = av?.DeepClone();
+                        break;
+                    default:
+                        // desiredLoggingService -> loggingService, desiredReleaseChannel -> releaseChannel, ...
+                        cluster[char.ToLowerInvariant(k[7]) + k[8..]] = v.DeepClone();
+                        break;
+                }
+            }
+            cluster["status"] = "RUNNING";
+            Notify(project, location, cluster);
+            return null;
+        }).ToJson(Url));
+    }
+
+    /// <summary>
+    /// PUT projects/{p}/locations/{l}/clusters/{c}/nodePools/{np} (UpdateNodePoolRequest): node-pools update with
+    /// --node-labels, --node-taints, --node-version, --image-type, --node-locations, --resource-manager-tags, ...
+    /// </summary>
+    private Reply UpdateNodePool(string project, string location, string clusterName, JsonObject cluster, JsonObject pool, string body)
+    {
+        var request = JsonNode.Parse(string.IsNullOrWhiteSpace(body) ? "{}" : body) as JsonObject ?? new JsonObject();
+        var known = new[] { "nodeVersion", "imageType", "locations", "labels", "taints", "tags", "resourceLabels", "workloadMetadataConfig", "upgradeSettings",
+            "kubeletConfig", "linuxNodeConfig", "machineType", "diskSizeGb", "diskType", "name", "projectId", "zone", "clusterId", "nodePoolId", "etag",
+            "loggingConfig", "gvnic", "gcfsConfig", "fastSocket", "resourceManagerTags", "confidentialNodes", "windowsNodeConfig", "accelerators", "nodeNetworkConfig" };
+        foreach (var (k, _) in request)
+            if (!known.Contains(k)) return Error(400, "INVALID_ARGUMENT", $"Invalid JSON payload received. Unknown name \"{k}\": Cannot find field.");
+        if (S(request["nodeVersion"]) is { } version && InvalidVersion("node_version", version) is { } bad) return bad;
+        if (Busy(project, location, clusterName) is { } busy) return busy;
+        var name = S(pool["name"])!;
+        pool["status"] = "RECONCILING";
+        cluster["status"] = "RECONCILING";
+        var type = request["nodeVersion"] is not null ? "UPGRADE_NODES" : "UPDATE_CLUSTER";
+        return Ok(StartOperation(project, location, type, ClusterLink(project, location, clusterName) + "/nodePools/" + name, clusterName, () =>
+        {
+            var config = pool["config"] as JsonObject ?? new JsonObject();
+            pool["config"] = config;
+            if (S(request["nodeVersion"]) is { } v) pool["version"] = ResolveVersion(v);
+            if (request["locations"] is JsonArray locations) pool["locations"] = locations.DeepClone();
+            if (request["labels"] is JsonObject labels) config["labels"] = labels["labels"]?.DeepClone() ?? new JsonObject();
+            if (request["taints"] is JsonObject taints) config["taints"] = taints["taints"]?.DeepClone() ?? new JsonArray();
+            if (request["tags"] is JsonObject tags) config["tags"] = tags["tags"]?.DeepClone() ?? new JsonArray();
+            if (request["resourceLabels"] is JsonObject resourceLabels) config["resourceLabels"] = resourceLabels["labels"]?.DeepClone() ?? new JsonObject();
+            foreach (var f in new[] { "imageType", "machineType", "diskSizeGb", "diskType", "workloadMetadataConfig", "kubeletConfig", "linuxNodeConfig", "gvnic", "gcfsConfig" })
+                if (request[f] is { } value) config[f] = value.DeepClone();
+            if (request["upgradeSettings"] is { } upgrade) pool["upgradeSettings"] = upgrade.DeepClone();
+            pool["status"] = "RUNNING";
+            cluster["status"] = "RUNNING";
+            Notify(project, location, cluster);
+            return null;
+        }).ToJson(Url));
+    }
+
+    /// <summary>
+    /// A multi-host TPU slice pool is atomic: its node count is the slice's host count (a 2x4 v6e slice on
+    /// ct6e-standard-4t is 2 hosts) or, except for the maximum, 0. GKE's wording for a wrong maximum, as users
+    /// report it: 'Maximum node count 0 is not a valid size of TPU pod slice with topology "2x2x4"'. The same
+    /// sentence with "Initial node count", "Minimum node count" and "Node count" (a resize) for the other counts is by
+    /// analogy, not confirmed wording. Resizing to 0 or to the host count stays allowed (a whole slice or none).
+    /// </summary>
+    private static Reply? MultiHostSizeInvalid(JsonObject pool, string which, int count)
+    {
+        var machine = S(pool["config"]?["machineType"]);
+        var topology = S(pool["placementPolicy"]?["tpuTopology"]);
+        if (machine is null || topology is null) return null;
+        var slice = TpuCatalog.Find(machineType: machine, topology: topology).FirstOrDefault();
+        if (slice is null || !slice.MultiHost) return null;
+        if (count == slice.Hosts || (count == 0 && !which.StartsWith("Maximum", StringComparison.Ordinal))) return null;
+        return Error(400, "INVALID_ARGUMENT", $"{which} {count} is not a valid size of TPU pod slice with topology \"{topology}\"");
     }
 
     private Reply? ValidatePool(string project, string location, JsonObject pool)
@@ -527,6 +731,13 @@ public sealed class GkeApiSimulator : IDisposable
         if (topology is not null && !tpu.Any(t => t.Topology == topology))
             return Error(400, "INVALID_ARGUMENT",
                 $"Invalid TPU topology \"{topology}\" for machine type \"{machine}\"; valid: {string.Join(", ", tpu.Select(t => t.Topology))}.");
+        if (topology is not null)
+        {
+            if (MultiHostSizeInvalid(pool, "Initial node count", I(pool["initialNodeCount"]) ?? 0) is { } initial) return initial;
+            if (B(pool["autoscaling"]?["enabled"])
+                && (MultiHostSizeInvalid(pool, "Maximum node count", I(pool["autoscaling"]?["maxNodeCount"]) ?? 0) ?? MultiHostSizeInvalid(pool, "Minimum node count", I(pool["autoscaling"]?["minNodeCount"]) ?? 0)) is { } bounds)
+                return bounds;
+        }
         return null;
     }
 

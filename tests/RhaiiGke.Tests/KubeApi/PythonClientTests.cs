@@ -8,15 +8,15 @@ using Xunit;
 namespace RhaiiGke.Tests.KubeApi;
 
 /// <summary>Runs a test only where Debian's python3-kubernetes imports with /usr/bin/python3 (.ci/run installs it as root).</summary>
-public sealed class PythonKubernetesFactAttribute : FactAttribute
+public sealed class PythonClientFactAttribute : FactAttribute
 {
-    public PythonKubernetesFactAttribute()
+    public PythonClientFactAttribute()
     {
-        if (PythonKubernetes.Unavailable is { } why) Skip = why;
+        if (PythonClientEnv.Unavailable is { } why) Skip = why;
     }
 }
 
-internal static class PythonKubernetes
+internal static class PythonClientEnv
 {
     public const string Python = "/usr/bin/python3";
 
@@ -91,7 +91,7 @@ public sealed class PythonClientTests
         say("DONE")
         """;
 
-    [PythonKubernetesFact]
+    [PythonClientFact]
     public async Task ThePythonClientListsNodesAndWatchesConfigMapsAndLlmInferenceServices()
     {
         var options = KubeApiSimulatorOptions.Fast(TimeSpan.FromMilliseconds(10));
@@ -111,7 +111,7 @@ public sealed class PythonClientTests
                 while ((await k.ReadCustomResourceDefinitionAsync("llminferenceservices.serving.kserve.io", cancellationToken: established.Token)).Status?.Conditions?.Any(c => c.Type == "Established" && c.Status == "True") != true)
                     await Task.Delay(20, established.Token);
 
-            var psi = new ProcessStartInfo(PythonKubernetes.Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            var psi = new ProcessStartInfo(PythonClientEnv.Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             psi.ArgumentList.Add(Path.Combine(dir, "client.py"));
             psi.ArgumentList.Add(kubeconfig);
             psi.ArgumentList.Add("py");

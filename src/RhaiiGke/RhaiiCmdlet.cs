@@ -52,12 +52,20 @@ public abstract class RhaiiCmdlet : PSCmdlet, IRhaiiLog
         {
             ThrowTerminatingError(ToErrorRecord(ex));
         }
+        catch (Exception ex) when (ex is not PipelineStoppedException && Classify(ex) is { } classified)
+        {
+            // transport and API failures the Engine did not classify itself still reach the user with an ErrorId and a fix
+            ThrowTerminatingError(ToErrorRecord(classified));
+        }
         finally
         {
             _context = null;
             SynchronizationContext.SetSynchronizationContext(previous);
         }
     }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static RhaiiException? Classify(Exception ex) => RhaiiGke.Engine.Kube.FailureClassifier.Classify(ex);
 
     /// <summary>Turns a <see cref="RhaiiException"/> into an ErrorRecord with ID, category, target and fix.</summary>
     public static ErrorRecord ToErrorRecord(RhaiiException ex)

@@ -67,6 +67,17 @@ internal sealed class GoogleApiTransport : IDisposable
             {
                 response = await _http.SendAsync(request, ct).ConfigureAwait(false);
             }
+            catch (HttpRequestException ex) when (Net.TransportFailure.IsPermanent(ex))
+            {
+                // a name that does not resolve or a certificate that is not trusted: retrying cannot help
+                throw Net.TransportFailure.Classify(ex) == Net.TransportFailureKind.Tls
+                    ? new GkeApiException("GkeTlsFailed", RhaiiErrorCategory.SecurityError,
+                        $"The TLS handshake with {url.Host} failed for {target} (certificate not trusted, expired, or issued for another host name): {Net.TransportFailure.Detail(ex)}",
+                        "Check the endpoint (-Endpoint, RHAII_GKE_ENDPOINT) and any TLS-intercepting proxy (its CA must be trusted by this machine); use -SkipCertificateCheck only against a local simulator.", target, ex)
+                    : new GkeApiException("GkeNameNotResolved", RhaiiErrorCategory.ConnectionError,
+                        $"The host name {url.Host} does not resolve ({target}): {Net.TransportFailure.Detail(ex)}",
+                        "Check the endpoint (-Endpoint, RHAII_GKE_ENDPOINT) and this machine's DNS and proxy settings.", target, ex);
+            }
             catch (HttpRequestException ex) when (!mutating && attempt < 4)
             {
                 _log.Verbose($"{method} {url.Host}: {ex.Message}; retrying.");
@@ -76,7 +87,7 @@ internal sealed class GoogleApiTransport : IDisposable
             catch (HttpRequestException ex)
             {
                 throw new GkeApiException("GkeConnectionFailed", RhaiiErrorCategory.ConnectionError,
-                    $"Could not reach {url.Host} for {target}: {ex.Message}", "Check the network and the endpoint (-Endpoint, RHAII_GKE_ENDPOINT).", target, ex)
+                    $"Could not reach {url.Host} for {target}: {Net.TransportFailure.Detail(ex)}", "Check the network and the endpoint (-Endpoint, RHAII_GKE_ENDPOINT).", target, ex)
                 { Retryable = true };
             }
             catch (TaskCanceledException ex) when (!ct.IsCancellationRequested)

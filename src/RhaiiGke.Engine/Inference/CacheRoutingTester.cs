@@ -143,7 +143,7 @@ public static class CacheRoutingTester
         foreach (var u in list)
         {
             try { all.AddRange(await MetricsScraper.ScrapeAsync(u, TimeSpan.FromSeconds(15), ct, o.ApiKey, o.SkipCertificateCheck, o.AllowUnencryptedAuthentication).ConfigureAwait(false)); }
-            catch (RhaiiException)
+            catch (RhaiiException e) when (e.ErrorId is not ("InferenceUnauthorized" or "InferenceForbidden"))
             {
                 var w = urls.Length > 0 ? $"Could not scrape {u}; counter evidence is incomplete." : "The gateway does not serve /metrics: pass -PodUrl or -MetricsUrl for counter evidence.";
                 if (!warnings.Contains(w)) warnings.Add(w);
@@ -212,6 +212,7 @@ public static class CacheRoutingTester
         try { await conn.SendAsync(req, obs, cts.Token).ConfigureAwait(false); }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested) { return new Sent(p.Group, null, 0, 0, double.NaN, 0, false); }
         catch (RawHttpException) { return new Sent(p.Group, null, 0, 0, double.NaN, 0, false); }
+        if (InferenceHttp.AuthFailure(obs.Status, target.BaseUrl, $"POST {target.BaseUrl}/v1/chat/completions", target.HasApiKey) is { } auth) throw auth;
         var ok = obs.Status == 200 && obs.Error is null && obs.ChoiceChunks > 0;
         double Ms(long ts) => ts > 0 ? (ts - t0) * 1000.0 / Stopwatch.Frequency : double.NaN;
         return new Sent(p.Group, obs.Pod, obs.PromptTokens ?? InferenceText.CountTokens(p.Text), obs.CachedTokens ?? 0, Ms(obs.FirstContentAt), Ms(obs.LastChoiceAt), ok);

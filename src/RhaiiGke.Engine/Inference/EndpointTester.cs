@@ -49,6 +49,8 @@ public static class EndpointTester
             if (h.Pod is not null) pods.Add(h.Pod);
             if (h.Status == 200) Add("Health", InferenceCheckStatus.Passed, "GET /health answered 200.", h.Ms, h.Status);
             else if (h.Status == 404) Add("Health", InferenceCheckStatus.Warning, "GET /health is not routed here (404); gateways often do not expose it.", h.Ms, h.Status);
+            else if (InferenceHttp.AuthFailure(h.Status, target.BaseUrl, "GET /health", target.HasApiKey) is { } auth)
+                Add("Health", InferenceCheckStatus.Failed, $"{auth.Message} {auth.RecommendedAction}", h.Ms, h.Status);
             else Add("Health", InferenceCheckStatus.Failed, $"GET /health answered {h.Status}: the server is not ready.", h.Ms, h.Status);
         }
         catch (RawHttpException ex)
@@ -77,7 +79,9 @@ public static class EndpointTester
                     }
                     catch (JsonException) { }
                 }
-                if (m.Status != 200) Add("Models", InferenceCheckStatus.Failed, $"GET /v1/models answered {m.Status}.", m.Ms, m.Status);
+                if (InferenceHttp.AuthFailure(m.Status, target.BaseUrl, "GET /v1/models", target.HasApiKey) is { } auth)
+                    Add("Models", InferenceCheckStatus.Failed, $"{auth.Message} {auth.RecommendedAction}", m.Ms, m.Status);
+                else if (m.Status != 200) Add("Models", InferenceCheckStatus.Failed, $"GET /v1/models answered {m.Status}.", m.Ms, m.Status);
                 else if (ids.Count == 0) Add("Models", InferenceCheckStatus.Failed, "GET /v1/models listed no model.", m.Ms, m.Status);
                 else if (model is not null && !ids.Contains(model))
                     Add("Models", InferenceCheckStatus.Failed, $"The server serves {string.Join(", ", ids)}, not '{model}'.", m.Ms, m.Status);

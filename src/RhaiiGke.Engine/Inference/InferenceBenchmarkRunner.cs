@@ -150,7 +150,9 @@ public sealed class InferenceBenchmarkRunner
             {
                 await ex.Conn.SendAsync(_requests[i % _requests.Length], ex.Obs, ex.Cts.Token).ConfigureAwait(false);
                 _log.Verbose($"Warm-up request {i + 1}: HTTP {ex.Obs.Status} in {Stopwatch.GetElapsedTime(t0).TotalMilliseconds:0} ms (excluded from results).");
-                if (ex.Obs.Status != 200)
+                if (InferenceHttp.AuthFailure(ex.Obs.Status, _target.BaseUrl, $"Warm-up request {i + 1}", _target.HasApiKey) is { } auth)
+                    _log.Warning($"{auth.Message} {auth.RecommendedAction}");
+                else if (ex.Obs.Status != 200)
                     _log.Warning($"Warm-up request {i + 1} answered HTTP {ex.Obs.Status}: {_target.Redact(ex.Obs.Error)}");
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)

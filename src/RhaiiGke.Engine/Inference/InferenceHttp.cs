@@ -46,6 +46,21 @@ internal static class InferenceHttp
         return new SimpleResponse { Status = sink.Status, Body = sink.Body, Pod = sink.Pod, ContentType = sink.ContentType, Ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds };
     }
 
+    /// <summary>
+    /// A 401 or 403 from an inference endpoint as an authentication error (InferenceUnauthorized, InferenceForbidden)
+    /// with the fix; null for any other status. The server's body is never quoted: servers echo rejected keys.
+    /// </summary>
+    public static RhaiiException? AuthFailure(int status, string baseUrl, string what, bool hadKey) => status switch
+    {
+        401 => new RhaiiException("InferenceUnauthorized", RhaiiErrorCategory.AuthenticationError,
+            $"{what} answered HTTP 401 Unauthorized: {baseUrl} requires an API key{(hadKey ? " and rejected the one given" : " and none was given")}.",
+            hadKey ? "Check the key passed with -ApiKey (a SecureString; it may be expired or for another endpoint)." : "Pass the endpoint's key with -ApiKey (a SecureString, e.g. -ApiKey (Read-Host -AsSecureString)).", baseUrl),
+        403 => new RhaiiException("InferenceForbidden", RhaiiErrorCategory.PermissionDenied,
+            $"{what} answered HTTP 403 Forbidden: {baseUrl} refuses this {(hadKey ? "API key" : "anonymous request")}.",
+            hadKey ? "Use an -ApiKey that is allowed to call this endpoint (and model)." : "Pass a key that is allowed to call this endpoint with -ApiKey.", baseUrl),
+        _ => null,
+    };
+
     /// <summary>The first model id from /v1/models.</summary>
     public static async Task<string> DiscoverModelAsync(HttpTarget target, CancellationToken ct)
     {
@@ -56,6 +71,7 @@ internal static class InferenceHttp
             throw new RhaiiException("InferenceEndpointUnreachable", RhaiiErrorCategory.ConnectionError, $"Cannot reach {target.BaseUrl}: {ex.Message}",
                 "Check the URL and that the server or port-forward is running; Test-InferenceEndpoint shows each check.", target.BaseUrl, ex);
         }
+        if (AuthFailure(r.Status, target.BaseUrl, $"GET {target.BaseUrl}/v1/models (model auto-detection)", target.HasApiKey) is { } auth) throw auth;
         if (r.Status == 200)
         {
             try

@@ -159,6 +159,7 @@ public static class MetricsScraper
             throw new RhaiiException("MetricsUnreachable", RhaiiErrorCategory.ConnectionError, $"Cannot scrape {url}: {ex.Message}",
                 "Check the URL; vLLM serves /metrics on its API port (8000), the EPP on its metrics port (9090). Use kubectl port-forward to reach a pod.", url, ex);
         }
+        if (InferenceHttp.AuthFailure(r.Status, $"{u.Scheme}://{u.Authority}", $"GET {u.Scheme}://{u.Authority}{path}", apiKey is not null) is { } auth) throw auth;
         if (r.Status != 200)
             throw new RhaiiException("MetricsScrapeFailed", RhaiiErrorCategory.InvalidResult, $"GET {u.Scheme}://{u.Authority}{path} answered HTTP {r.Status}.",
                 "Scrape the pods' /metrics directly; gateways usually do not route it.", url);

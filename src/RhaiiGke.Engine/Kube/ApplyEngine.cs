@@ -187,8 +187,8 @@ public sealed class ApplyEngine
                 MaxRetryAttempts = options.MaxRetries,
                 ShouldHandle = new PredicateBuilder()
                     .Handle<KubeApiException>(e => e.IsTransient)
-                    .Handle<HttpRequestException>()
-                    .Handle<IOException>()
+                    .Handle<HttpRequestException>(client.ShouldRetryTransport)
+                    .Handle<IOException>(client.ShouldRetryTransport)
                     .Handle<TaskCanceledException>(e => !e.CancellationToken.IsCancellationRequested),
                 DelayGenerator = args =>
                 {
@@ -308,6 +308,10 @@ public sealed class ApplyEngine
         {
             throw e.Scrubbed(_secrets).ToRhaii($"{Label(options)}applying {result.Id}", options.Component ?? result.Id);
         }
+        catch (KubeTransportException e)
+        {
+            throw e.ToRhaii($"{Label(options)}applying {result.Id}", options.Component ?? result.Id);
+        }
     }
 
     private static bool SameIgnoringServerFields(JsonObject a, JsonObject b)
@@ -345,6 +349,7 @@ public sealed class ApplyEngine
         while (true)
         {
             var pending = new List<(KubeObjectResult Result, string Why)>();
+            (string Collection, string Name, string? Rv)? watch = null;
             foreach (var (obj, result, map) in gated)
             {
                 if (result.Ready) continue;
@@ -352,12 +357,17 @@ public sealed class ApplyEngine
                 JsonObject? live;
                 try { live = await pipeline.ExecuteAsync(async token => await client.GetAsync(path, token).ConfigureAwait(false), ct).ConfigureAwait(false); }
                 catch (KubeApiException e) { throw e.ToRhaii($"{Label(options)}reading {result.Id}", options.Component ?? result.Id); }
+                catch (KubeTransportException e) { throw e.ToRhaii($"{Label(options)}waiting for {result.Id}", options.Component ?? result.Id); }
                 if (live is null) { pending.Add((result, "it does not exist (deleted by someone else?)")); continue; }
                 var state = await Readiness.CheckAsync(client, live, ct).ConfigureAwait(false);
                 notes.TryAdd(result, result.Message);
                 result.Ready = state.Ready;
                 result.Message = state.Ready ? notes[result] : state.Why;
-                if (!state.Ready) pending.Add((result, state.Why));
+                if (!state.Ready)
+                {
+                    pending.Add((result, state.Why));
+                    watch ??= (map.Collection(result.Namespace), result.Name, live.Str("metadata", "resourceVersion"));
+                }
             }
             if (pending.Count == 0) return;
             if (DateTime.UtcNow >= deadline)
@@ -369,8 +379,28 @@ public sealed class ApplyEngine
                     options.Component ?? pending[0].Result.Id);
             }
             _log.Progress(options.Component ?? "apply", $"{phase}: waiting for {pending.Count} object(s) ({(int)(DateTime.UtcNow - started).TotalSeconds}s): {pending[0].Result.Id}: {pending[0].Why}", -1);
-            await Task.Delay(options.PollInterval, ct).ConfigureAwait(false);
+            await PauseAsync(client, watch, options.PollInterval, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Waits until the watched object changes (or is deleted), or <paramref name="poll"/> at the latest; dropped and expired
+    /// watches are handled by <see cref="KubeWatch"/> and counted in the result's TransientErrors (WatchDropped, WatchExpired).
+    /// </summary>
+    private async Task PauseAsync(KubeClient client, (string Collection, string Name, string? Rv)? watch, TimeSpan poll, CancellationToken ct)
+    {
+        if (watch is not { } w || w.Rv is null)
+        {
+            await Task.Delay(poll, ct).ConfigureAwait(false);
+            return;
+        }
+        var outcome = await KubeWatch.WaitForChangeAsync(client, w.Collection, w.Name, w.Rv, poll, CountTransient, ct).ConfigureAwait(false);
+        if (outcome == KubeWatch.Outcome.Unavailable) await Task.Delay(poll, ct).ConfigureAwait(false);
+    }
+
+    private void CountTransient(string tag)
+    {
+        lock (_transient) _transient[tag] = _transient.TryGetValue(tag, out var n) ? n + 1 : 1;
     }
 
     /// <summary>
@@ -417,6 +447,7 @@ public sealed class ApplyEngine
                     if (!options.DryRun) waiting.Add((r, path));
                 }
                 catch (KubeApiException e) { throw e.ToRhaii($"{Label(options)}deleting {r.Id}", options.Component ?? r.Id); }
+                catch (KubeTransportException e) { throw e.ToRhaii($"{Label(options)}deleting {r.Id}", options.Component ?? r.Id); }
             }
             if (!options.Wait || waiting.Count == 0) continue;
             var deadline = DateTime.UtcNow + options.Timeout;
@@ -441,7 +472,9 @@ public sealed class ApplyEngine
                         "A controller that owns these finalizers must be running to release them; check it, or remove the finalizers by hand as a last resort.", options.Component);
                 }
                 _log.Progress(options.Component ?? "delete", $"{phase}: waiting for {still.Count} object(s) to go", -1);
-                await Task.Delay(options.PollInterval, ct).ConfigureAwait(false);
+                var first = still[0];
+                var firstPath = waiting.First(w => ReferenceEquals(w.Result, first.Item1)).Path;
+                await PauseAsync(client, (firstPath[..firstPath.LastIndexOf('/')], first.Item1.Name, first.Item2.Str("metadata", "resourceVersion")), options.PollInterval, ct).ConfigureAwait(false);
             }
         }
         return new KubeApplyResult

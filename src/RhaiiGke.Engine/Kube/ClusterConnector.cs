@@ -181,6 +181,11 @@ public static class ClusterConnector
                 "Use the CA of this cluster: the kubeconfig's certificate-authority-data, -CertificateAuthority, or the cluster's masterAuth.clusterCaCertificate (Get-TpuClusterCredential). Only for a throw-away test cluster: -SkipTlsVerify.",
                 c.Server, e);
         }
+        catch (KubeTransportException e)
+        {
+            throw Net.TransportFailure.ToRhaii(e.Kind, e, "Cluster", "the Kubernetes API", c.Server, "Connecting",
+                "Check the endpoint and your network (for GKE: authorized networks, a running cluster); for a sandbox, Start-RhaiiSandbox again.", c.Server);
+        }
         catch (HttpRequestException e)
         {
             throw new RhaiiException("ClusterUnreachable", RhaiiErrorCategory.ConnectionError, $"Cannot reach the Kubernetes API at {c.Server}: {e.Message}",
@@ -188,7 +193,7 @@ public static class ClusterConnector
         }
         catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
         {
-            throw new RhaiiException("ClusterUnreachable", RhaiiErrorCategory.OperationTimeout, $"The Kubernetes API at {c.Server} did not answer in time.",
+            throw new RhaiiException("ClusterTimeout", RhaiiErrorCategory.OperationTimeout, $"The Kubernetes API at {c.Server} did not answer in time.",
                 "Check the endpoint and your network.", c.Server, e);
         }
     }

@@ -56,10 +56,71 @@ internal sealed class KubeClient : IDisposable
             RhaiiGke.Engine.Net.TransportSecurity.EnsureAllowed(uri, "the cluster credentials (Authorization header)", AllowUnencryptedAuthentication);
         Interlocked.Increment(ref _requests);
         if (method != HttpMethod.Get && method != HttpMethod.Head) Interlocked.Increment(ref _mutating);
-        using var res = await _k.HttpClient.SendAsync(req, ct).ConfigureAwait(false);
-        if (!res.IsSuccessStatusCode) throw await KubeApiException.FromResponseAsync(res, method.Method, pathAndQuery, ct).ConfigureAwait(false);
-        var text = await res.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-        return (res.StatusCode, text, res.Headers);
+        try
+        {
+            using var res = await _k.HttpClient.SendAsync(req, ct).ConfigureAwait(false);
+            if (!res.IsSuccessStatusCode) throw await KubeApiException.FromResponseAsync(res, method.Method, pathAndQuery, ct).ConfigureAwait(false);
+            var text = await res.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            Reachable();
+            return (res.StatusCode, text, res.Headers);
+        }
+        catch (KubeApiException) { Reachable(); throw; }
+        catch (Exception e) when (!ct.IsCancellationRequested && Wrap(e, method.Method, pathAndQuery) is { } wrapped) { throw wrapped; }
+    }
+
+    /// <summary>
+    /// Opens a watch (or any streaming GET): the response once its headers arrived, for the caller to read and dispose.
+    /// Non-2xx answers throw <see cref="KubeApiException"/>, transport failures <see cref="KubeTransportException"/>.
+    /// </summary>
+    public async Task<HttpResponseMessage> OpenStreamAsync(string pathAndQuery, CancellationToken ct)
+    {
+        var uri = new Uri(BaseUri.ToString().TrimEnd('/') + "/" + pathAndQuery.TrimStart('/'));
+        using var req = new HttpRequestMessage(HttpMethod.Get, uri);
+        req.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        req.Headers.UserAgent.ParseAdd("rhaiigke/0.1");
+        if (_k.Credentials is not null) await _k.Credentials.ProcessHttpRequestAsync(req, ct).ConfigureAwait(false);
+        Interlocked.Increment(ref _requests);
+        HttpResponseMessage res;
+        try { res = await _k.HttpClient.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false); }
+        catch (Exception e) when (!ct.IsCancellationRequested && Wrap(e, "GET", pathAndQuery) is { } wrapped) { throw wrapped; }
+        if (!res.IsSuccessStatusCode)
+        {
+            using (res) throw await KubeApiException.FromResponseAsync(res, "GET", pathAndQuery, ct).ConfigureAwait(false);
+        }
+        Reachable();
+        return res;
+    }
+
+    // ------------------------------------------------------------------ transport failures
+
+    private long _unreachableSince;
+
+    /// <summary>
+    /// How long connection failures (refused, reset, no answer) are retried, counted from the first failure of a
+    /// streak: long enough to ride out a restart of the API server, short enough that a server that is gone is
+    /// reported in seconds, not after every retry of every layer. DNS and TLS failures are never retried.
+    /// </summary>
+    public TimeSpan UnreachableRetryBudget { get; set; } = TimeSpan.FromSeconds(5);
+
+    private void Reachable() => Interlocked.Exchange(ref _unreachableSince, 0);
+
+    /// <summary>True when a retry of <paramref name="e"/> can help: a connection failure within <see cref="UnreachableRetryBudget"/>.</summary>
+    public bool ShouldRetryTransport(Exception e)
+    {
+        var kind = e is KubeTransportException t ? t.Kind : Net.TransportFailure.Classify(e);
+        if (kind is null or Net.TransportFailureKind.NameResolution or Net.TransportFailureKind.Tls) return false;
+        var since = Interlocked.Read(ref _unreachableSince);
+        return since == 0 || Environment.TickCount64 - since < UnreachableRetryBudget.TotalMilliseconds;
+    }
+
+    private KubeTransportException? Wrap(Exception e, string method, string path)
+    {
+        if (e is KubeTransportException k) return k;
+        var kind = Net.TransportFailure.Classify(e) ?? (e is TaskCanceledException ? Net.TransportFailureKind.Timeout : null);
+        if (kind is null) return null;
+        if (kind is Net.TransportFailureKind.Unreachable or Net.TransportFailureKind.Timeout)
+            Interlocked.CompareExchange(ref _unreachableSince, Math.Max(1, Environment.TickCount64), 0);
+        return new KubeTransportException(kind.Value, BaseUri.ToString().TrimEnd('/'), method, path, e);
     }
 
     /// <summary>Reads (GET) are retried here on 429, 5xx and connection failures: they are idempotent, and every status check needs them.</summary>
@@ -78,7 +139,7 @@ internal sealed class KubeClient : IDisposable
                 return text.Length == 0 ? new JsonObject() : KJson.ParseObject(text);
             }
             catch (Exception e) when (method == HttpMethod.Get && attempt < ReadRetries && !ct.IsCancellationRequested &&
-                                      (e is KubeApiException { Code: 429 or >= 500 } || e is HttpRequestException || e is IOException) &&
+                                      (e is KubeApiException { Code: 429 or >= 500 } || e is HttpRequestException or IOException && ShouldRetryTransport(e)) &&
                                       ClusterConnector.TlsFailure(e) is null) // a certificate the CA does not sign stays rejected
             {
                 var delay = TimeSpan.FromMilliseconds(50 * Math.Pow(2, attempt));
@@ -126,6 +187,31 @@ internal sealed class KubeClient : IDisposable
         try { return Marshal.PtrToStringUni(ptr) ?? ""; }
         finally { Marshal.ZeroFreeGlobalAllocUnicode(ptr); }
     }
+}
+
+/// <summary>
+/// A request that failed below HTTP (refused, reset, DNS, TLS, timeout), with the server it was for. It is an
+/// <see cref="HttpRequestException"/> so retry policies that handle those keep working.
+/// </summary>
+internal sealed class KubeTransportException : HttpRequestException
+{
+    public KubeTransportException(Net.TransportFailureKind kind, string server, string method, string path, Exception inner)
+        : base($"{method} {server}{(path.StartsWith('/') ? "" : "/")}{StripQuery(path)}: {Net.TransportFailure.Detail(inner)}", inner)
+    {
+        Kind = kind;
+        Server = server;
+    }
+
+    public Net.TransportFailureKind Kind { get; }
+    public string Server { get; }
+
+    private static string StripQuery(string p) => p.IndexOf('?') is var i and >= 0 ? p[..i] : p;
+
+    /// <summary>The error as users see it: ClusterUnreachable, ClusterNameNotResolved, KubeApiTlsFailed or ClusterTimeout, with a fix.</summary>
+    public RhaiiException ToRhaii(string? doing = null, object? target = null) =>
+        Net.TransportFailure.ToRhaii(Kind, this, "Cluster", "the Kubernetes API", Server, doing,
+            "Check that the API server is running and reachable (for GKE: a running cluster, authorized networks; for a sandbox: it was stopped, so Start-RhaiiSandbox again) and re-run: the command continues where it stopped.",
+            target, tlsErrorId: "KubeApiTlsFailed");
 }
 
 /// <summary>Maps apiVersion + kind to REST paths from discovery, one group/version at a time, refreshed on a miss.</summary>

@@ -506,7 +506,8 @@ public sealed class LlmServiceManager
         var activity = $"{ns}/{name}";
         while (true)
         {
-            var s = await GetAsync(ns, name, ct).ConfigureAwait(false)
+            var obj = await GetServiceObjectAsync(ns, name, ct).ConfigureAwait(false);
+            var s = (obj is null ? null : await DescribeAsync(obj, ct).ConfigureAwait(false))
                 ?? throw new RhaiiException("LlmInferenceServiceNotFound", RhaiiErrorCategory.ObjectNotFound, $"LLMInferenceService {ns}/{name} was not found.",
                     "Check -Namespace and -Name (Get-LlmInferenceService lists them).", name);
             var current = s.ObservedGeneration >= s.Generation;
@@ -530,7 +531,10 @@ public sealed class LlmServiceManager
             var limit = o.LimitFor(s.Stage);
             if (inStage.Elapsed > limit || total.Elapsed > o.Timeout)
                 throw await FailureAsync(s, inStage.Elapsed > limit ? $"{Describe(s.Stage)} for {inStage.Elapsed.TotalSeconds:0} s (limit {limit.TotalSeconds:0} s)" : $"not Ready after {total.Elapsed.TotalSeconds:0} s", ct).ConfigureAwait(false);
-            await Task.Delay(o.PollInterval, ct).ConfigureAwait(false);
+            // event-driven: wake up when the service changes (KServe reports every stage in its status), at the latest after a poll interval
+            var path = ServicePath(ns, name);
+            var outcome = await KubeWatch.WaitForChangeAsync(_client, path[..path.LastIndexOf('/')], name, obj!.Str("metadata", "resourceVersion"), o.PollInterval, null, ct).ConfigureAwait(false);
+            if (outcome == KubeWatch.Outcome.Unavailable) await Task.Delay(o.PollInterval, ct).ConfigureAwait(false);
         }
     }
 

@@ -18,6 +18,10 @@ public sealed class RhaiiSandbox
     public string KubernetesVersion { get; init; } = "";
     /// <summary>Share of injected API faults (0 when none).</summary>
     public double FaultRate { get; init; }
+    /// <summary>Seed of the fault sequence (-FaultSeed), so a run can be reproduced; null when random.</summary>
+    public int? FaultSeed { get; init; }
+    /// <summary>Faults injected so far, by kind (live counters; null for a GKE sandbox).</summary>
+    public RhaiiSandboxFaults? Faults { get; init; }
     public TimeSpan ControllerDelay { get; init; }
     /// <summary>
     /// Which schemas the sandbox validates writes with: "upstream schemas from &lt;folder&gt; ..." (CRDs served with
@@ -31,4 +35,32 @@ public sealed class RhaiiSandbox
     public ClusterConnection? Connection { get; init; }
 
     public override string ToString() => $"{Name} ({Server})";
+}
+
+/// <summary>Live counts of the faults a Kubernetes sandbox has injected since it started.</summary>
+public sealed class RhaiiSandboxFaults
+{
+    private readonly Func<IReadOnlyDictionary<string, long>> _read;
+
+    public RhaiiSandboxFaults(Func<IReadOnlyDictionary<string, long>> read) => _read = read;
+
+    private long Get(string key) => _read().TryGetValue(key, out var v) ? v : 0;
+
+    /// <summary>Requests answered 500, 503 or 504.</summary>
+    public long ServerErrors => Get(nameof(ServerErrors));
+    /// <summary>Requests answered 429 TooManyRequests with Retry-After.</summary>
+    public long TooManyRequests => Get(nameof(TooManyRequests));
+    /// <summary>Updates, patches and applies answered 409 Conflict.</summary>
+    public long Conflicts => Get(nameof(Conflicts));
+    /// <summary>Requests answered late (not counted in <see cref="Total"/>).</summary>
+    public long SlowResponses => Get(nameof(SlowResponses));
+    /// <summary>Watch streams cut mid-way.</summary>
+    public long DroppedWatches => Get(nameof(DroppedWatches));
+    /// <summary>Watch resumes answered 410 Expired.</summary>
+    public long ExpiredWatches => Get(nameof(ExpiredWatches));
+    /// <summary>Every injected fault but slow responses.</summary>
+    public long Total => ServerErrors + TooManyRequests + Conflicts + DroppedWatches + ExpiredWatches;
+
+    public override string ToString() =>
+        $"{Total} faults: {ServerErrors} 5xx, {TooManyRequests} 429, {Conflicts} conflicts, {DroppedWatches} dropped watches, {ExpiredWatches} expired watches ({SlowResponses} slow)";
 }

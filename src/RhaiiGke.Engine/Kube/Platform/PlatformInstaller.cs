@@ -433,6 +433,7 @@ public sealed class PlatformInstaller
             };
         }
         catch (KubeApiException e) { throw e.ToRhaii("reading the operator status", _connection.Server); }
+        catch (KubeTransportException e) { throw e.ToRhaii("reading the operator status", _connection.Server); }
         catch (HttpRequestException e)
         {
             throw new RhaiiException("ClusterUnreachable", RhaiiErrorCategory.ConnectionError, $"Cannot reach the Kubernetes API at {_connection.Server}: {e.Message}",

@@ -1,12 +1,12 @@
 namespace RhaiiGke.Engine.Simulators.KubeApi;
 
-/// <summary>Decides, per resource request, whether to inject a fault (5xx, 429, conflict, delay, dropped watch).</summary>
+/// <summary>Decides, per resource request, whether to inject a fault (5xx, 429, conflict, delay, dropped watch, expired watch resume).</summary>
 internal sealed class FaultInjector
 {
     private readonly object _gate = new();
     private Random _random;
     private KubeFaultOptions _options;
-    private long _server, _throttle, _conflict, _slow, _drops;
+    private long _server, _throttle, _conflict, _slow, _drops, _expired;
 
     public FaultInjector(KubeFaultOptions options)
     {
@@ -30,6 +30,7 @@ internal sealed class FaultInjector
     public long Conflicts => Interlocked.Read(ref _conflict);
     public long Slow => Interlocked.Read(ref _slow);
     public long Drops => Interlocked.Read(ref _drops);
+    public long Expired => Interlocked.Read(ref _expired);
 
     public void Reset()
     {
@@ -38,11 +39,18 @@ internal sealed class FaultInjector
         Interlocked.Exchange(ref _conflict, 0);
         Interlocked.Exchange(ref _slow, 0);
         Interlocked.Exchange(ref _drops, 0);
+        Interlocked.Exchange(ref _expired, 0);
     }
 
     public void CountDrop() => Interlocked.Increment(ref _drops);
+    public void CountExpired() => Interlocked.Increment(ref _expired);
 
-    public readonly record struct Decision(TimeSpan Delay, StatusError? Error, string? Name, bool DropWatch);
+    /// <summary>
+    /// What to do with one request. For watches: <see cref="DropWatchAfter"/> (when set) cuts the stream that long after
+    /// it opened, a random point up to <see cref="KubeFaultOptions.WatchDropAfter"/> so that short watches are cut too;
+    /// <see cref="ExpireWatch"/> answers a resume from a resourceVersion with 410 Expired, as a server does after compaction.
+    /// </summary>
+    public readonly record struct Decision(TimeSpan Delay, StatusError? Error, string? Name, bool DropWatch, TimeSpan DropWatchAfter = default, bool ExpireWatch = false);
 
     public Decision Decide(string verb)
     {
@@ -56,10 +64,16 @@ internal sealed class FaultInjector
             r2 = _random.NextDouble();
             r3 = _random.NextDouble();
         }
+        if (verb == "watch")
+        {
+            // a watch is never answered 5xx/429 here: it is cut mid-way or told its resume point expired
+            var expire = r3 < o.WatchExpireRate;
+            var drop = !expire && r2 < o.WatchDropRate;
+            var after = TimeSpan.FromTicks((long)(o.WatchDropAfter.Ticks * (0.1 + 0.9 * r1)));
+            return new Decision(TimeSpan.Zero, null, expire ? "watch-expired" : drop ? "watch-dropped" : null, drop, after, expire);
+        }
         var delay = TimeSpan.Zero;
         if (r1 < o.SlowResponseRate) { delay = o.SlowResponseDelay; Interlocked.Increment(ref _slow); }
-        if (verb == "watch")
-            return new Decision(delay, null, null, r2 < o.WatchDropRate);
         var x = r2;
         if (x < o.ServerErrorRate)
         {

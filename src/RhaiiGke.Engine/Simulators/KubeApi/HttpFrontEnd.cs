@@ -331,7 +331,7 @@ internal sealed class HttpFrontEnd : IDisposable
                 await ListAsync(r, target).ConfigureAwait(false);
                 return;
             case "watch":
-                await WatchAsync(r, target, fault.DropWatch).ConfigureAwait(false);
+                await WatchAsync(r, target, fault).ConfigureAwait(false);
                 return;
             case "create":
             {
@@ -520,8 +520,9 @@ internal sealed class HttpFrontEnd : IDisposable
         await WriteJson(r, code, obj).ConfigureAwait(false);
     }
 
-    private async Task WatchAsync(Req r, Target target, bool drop)
+    private async Task WatchAsync(Req r, Target target, FaultInjector.Decision fault)
     {
+        var drop = fault.DropWatch;
         var t = target.Type;
         var ls = ParseLabels(r.Q("labelSelector"));
         var fs = ParseFields(r.Q("fieldSelector"));
@@ -533,6 +534,13 @@ internal sealed class HttpFrontEnd : IDisposable
         var res = r.Ctx.Response;
         try
         {
+            // injected: the resume point was compacted away (only a watch that resumes from a version can be told so)
+            if (fault.ExpireWatch && r.Q("resourceVersion") is { Length: > 0 } resume && resume != "0")
+            {
+                _faults.CountExpired();
+                r.Fault = "watch-expired";
+                throw new StatusError(410, "Expired", $"too old resource version: {resume} ({_core.CurrentRv})");
+            }
             lock (_core.Gate) (w, initial) = _core.Watch(t, target.Namespace, r.Q("resourceVersion"));
         }
         catch (StatusError e) when (e.Code == 410)
@@ -550,7 +558,10 @@ internal sealed class HttpFrontEnd : IDisposable
         res.SendChunked = true;
         res.KeepAlive = false;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
-        cts.CancelAfter(drop ? _faults.Options.WatchDropAfter : timeout);
+        using var dropTimer = new CancellationTokenSource();
+        using var dropLink = dropTimer.Token.Register(cts.Cancel);
+        cts.CancelAfter(timeout);
+        if (drop) dropTimer.CancelAfter(fault.DropWatchAfter > TimeSpan.Zero ? fault.DropWatchAfter : _faults.Options.WatchDropAfter);
         await SendHeadersNow(res).ConfigureAwait(false);
         var lastRv = _core.CurrentRv;
         try
@@ -588,7 +599,8 @@ internal sealed class HttpFrontEnd : IDisposable
         finally
         {
             lock (_core.Gate) _core.Unwatch(w);
-            if (drop && !_cts.IsCancellationRequested)
+            // counted only when the cut happened while the stream was still open (not after the client left on its own)
+            if (drop && dropTimer.IsCancellationRequested && !_cts.IsCancellationRequested)
             {
                 _faults.CountDrop();
                 r.Fault = "watch-dropped";

@@ -245,7 +245,7 @@ public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
     {
         Requests = _http.Requests, MutatingRequests = _http.Mutating, DryRunRequests = _http.DryRun,
         ServerErrorsInjected = _faults.ServerErrors, TooManyRequestsInjected = _faults.Throttles, ConflictsInjected = _faults.Conflicts,
-        SlowResponsesInjected = _faults.Slow, WatchesDropped = _faults.Drops, WebhookFailures = Interlocked.Read(ref _core.WebhookFailures),
+        SlowResponsesInjected = _faults.Slow, WatchesDropped = _faults.Drops, WatchesExpired = _faults.Expired, WebhookFailures = Interlocked.Read(ref _core.WebhookFailures),
     };
 
     public void ResetStats()

@@ -181,9 +181,14 @@ public sealed class KubeFaultOptions
     /// <summary>Share of requests delayed by <see cref="SlowResponseDelay"/>.</summary>
     public double SlowResponseRate { get; set; }
     public TimeSpan SlowResponseDelay { get; set; } = TimeSpan.FromMilliseconds(250);
-    /// <summary>Share of watch streams cut (connection aborted) after <see cref="WatchDropAfter"/>.</summary>
+    /// <summary>Share of watch streams cut (connection aborted) mid-way: at a random point up to <see cref="WatchDropAfter"/> after they open.</summary>
     public double WatchDropRate { get; set; }
     public TimeSpan WatchDropAfter { get; set; } = TimeSpan.FromMilliseconds(300);
+    /// <summary>
+    /// Share of watches that resume from a resourceVersion answered with a 410 Expired ERROR event (what a real API server
+    /// sends once etcd compacted past that version): the client must list again and watch from the new version.
+    /// </summary>
+    public double WatchExpireRate { get; set; }
     /// <summary>Seed for reproducible fault sequences; null for a random seed.</summary>
     public int? Seed { get; set; }
 
@@ -192,10 +197,10 @@ public sealed class KubeFaultOptions
     {
         ServerErrorRate = rate * 0.4, TooManyRequestsRate = rate * 0.3, ConflictRate = rate * 0.3,
         SlowResponseRate = rate, SlowResponseDelay = TimeSpan.FromMilliseconds(20),
-        WatchDropRate = rate * 3, RetryAfterSeconds = 1, Seed = seed,
+        WatchDropRate = Math.Min(1, rate * 3), WatchDropAfter = TimeSpan.FromMilliseconds(60), WatchExpireRate = rate / 2, RetryAfterSeconds = 1, Seed = seed,
     };
 
-    public bool Any => ServerErrorRate > 0 || TooManyRequestsRate > 0 || ConflictRate > 0 || SlowResponseRate > 0 || WatchDropRate > 0;
+    public bool Any => ServerErrorRate > 0 || TooManyRequestsRate > 0 || ConflictRate > 0 || SlowResponseRate > 0 || WatchDropRate > 0 || WatchExpireRate > 0;
 }
 
 /// <summary>A node to pre-load: labels, taints and capacity (e.g. <c>google.com/tpu: 4</c>).</summary>
@@ -251,10 +256,12 @@ public sealed class KubeApiSimulatorStats
     public long ConflictsInjected { get; init; }
     public long SlowResponsesInjected { get; init; }
     public long WatchesDropped { get; init; }
+    /// <summary>Watch resumes answered 410 Expired by injection.</summary>
+    public long WatchesExpired { get; init; }
     /// <summary>Requests rejected because a webhook could not be called (no endpoints, x509).</summary>
     public long WebhookFailures { get; init; }
     /// <summary>Injected faults of every kind (slow responses not counted).</summary>
-    public long FaultsInjected => ServerErrorsInjected + TooManyRequestsInjected + ConflictsInjected + WatchesDropped;
+    public long FaultsInjected => ServerErrorsInjected + TooManyRequestsInjected + ConflictsInjected + WatchesDropped + WatchesExpired;
 }
 
 /// <summary>One request as the simulator saw it.</summary>

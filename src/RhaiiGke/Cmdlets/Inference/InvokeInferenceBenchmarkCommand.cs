@@ -195,9 +195,15 @@ public sealed class InvokeInferenceBenchmarkCommand : RhaiiCmdlet
         if (!ShouldProcess(BaseUrl + (dir is null ? "" : $", writing results to {dir}"), what)) return;
         if (dir is not null) Directory.CreateDirectory(dir);
         var all = new List<InferenceBenchmarkResult>();
+        var authReported = false;
         await foreach (var r in runner.RunAsync(cancellationToken))
         {
             all.Add(r);
+            if (!authReported && RhaiiGke.Engine.Inference.InferenceAuthErrors.FromBenchmark(r, ApiKey is not null) is { } auth)
+            {
+                authReported = true;
+                WriteError(auth);
+            }
             if (dir is not null)
             {
                 r.JsonPath = Path.Combine(dir, BenchmarkExport.FileName(r));

@@ -63,6 +63,7 @@ public sealed class TestInferenceEndpointCommand : RhaiiCmdlet
             AllowUnencryptedAuthentication = AllowUnencryptedAuthentication,
         }, this, cancellationToken);
         foreach (var c in result.Checks.Where(c => c.Status == InferenceCheckStatus.Warning)) WriteWarning($"{c.Name}: {c.Detail}");
+        if (InferenceAuthErrors.FromStatusCodes(result.Checks.Select(c => c.StatusCode), result.BaseUrl, $"{BaseUrl}", ApiKey is not null) is { } auth) WriteError(auth);
         if (Quiet) WriteObject(result.Passed);
         else WriteObject(result);
     }

@@ -89,6 +89,10 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
     [ValidateRange(0.0, 0.5)]
     public double FaultRate { get; set; }
 
+    /// <summary>Seed of the injected fault sequence, so a failing run can be replayed; random when not given.</summary>
+    [Parameter(ParameterSetName = KubernetesSet)]
+    public int? FaultSeed { get; set; }
+
     /// <summary>Write a kubeconfig here so kubectl can use the sandbox.</summary>
     [Parameter(ParameterSetName = KubernetesSet)]
     public string? KubeconfigPath { get; set; }
@@ -140,7 +144,7 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
             options.Nodes.AddRange(SimulatedNode.TpuPool("tpu-pool", TpuNodes, t.NodeLabel, t.Topology, t.MachineType, t.ChipsPerHost));
             pools.Add($"tpu-pool: {TpuNodes} x {t.MachineType} ({t.Accelerator} {t.Topology}, {t.ChipsPerHost} chips each)");
         }
-        if (FaultRate > 0) options.Faults = KubeFaultOptions.Mixed(FaultRate);
+        if (FaultRate > 0) options.Faults = KubeFaultOptions.Mixed(FaultRate, FaultSeed);
         if (!ShouldProcess(Name, "Start a local Kubernetes API sandbox")) return;
 
         var sim = new KubeApiSimulator(options);
@@ -171,6 +175,7 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
             Name = Name, Server = sim.Server, KubeconfigPath = kubeconfig, Context = kubeconfig is null ? null : Name, NodePools = pools,
             KubernetesVersion = KubernetesVersion, FaultRate = FaultRate, ControllerDelay = ControllerDelay, Connection = connection,
             Validation = sim.Validation,
+            FaultSeed = FaultRate > 0 ? FaultSeed : null, Faults = new RhaiiSandboxFaults(() => FaultCounts(sim.Stats)),
         };
         SandboxRegistry.Running[Name] = new SandboxEntry { Info = info, Owned = [sim] };
         if (!NoConnect) ClusterSession.Default = connection;
@@ -192,6 +197,12 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
         var env = Environment.GetEnvironmentVariable("RHAII_CRD_SCHEMAS");
         return !string.IsNullOrEmpty(env) && Directory.Exists(env) ? env : null;
     }
+
+    private static IReadOnlyDictionary<string, long> FaultCounts(KubeApiSimulatorStats s) => new Dictionary<string, long>
+    {
+        ["ServerErrors"] = s.ServerErrorsInjected, ["TooManyRequests"] = s.TooManyRequestsInjected, ["Conflicts"] = s.ConflictsInjected,
+        ["SlowResponses"] = s.SlowResponsesInjected, ["DroppedWatches"] = s.WatchesDropped, ["ExpiredWatches"] = s.WatchesExpired,
+    };
 
     private void StartGke(string? schemaPath)
     {

@@ -31,7 +31,7 @@ Describe 'GKE sandbox' -Tag Integration {
             Get-TpuClusterCredential -AuthMode Token |
             Connect-RhaiiCluster |
             Install-RhaiiOperators |
-            Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -RegistryCredential $cred -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue |
+            Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -RegistryCredential $cred -Wait -Timeout 00:05:00 -WarningAction SilentlyContinue |
             Test-InferenceEndpoint |
             Invoke-InferenceBenchmark -Concurrency 2 -NumPrompts 10 -InputTokens 32 -OutputTokens 4
         $result.Completed | Should -Be 10
@@ -46,7 +46,7 @@ Describe 'GKE sandbox' -Tag Integration {
             Get-TpuClusterCredential -AuthMode Token |
             Connect-RhaiiCluster |
             Install-RhaiiOperators |
-            Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Pattern GkeNativeGateway -RegistryCredential $cred -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue
+            Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Pattern GkeNativeGateway -RegistryCredential $cred -Wait -Timeout 00:05:00 -WarningAction SilentlyContinue
         $svc.Ready | Should -BeTrue
         $svc.InferencePoolGroup | Should -Be 'inference.networking.k8s.io'
         $svc.Objects.Kind | Should -Contain 'HealthCheckPolicy'

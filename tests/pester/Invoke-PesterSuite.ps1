@@ -9,6 +9,9 @@ param(
 $ErrorActionPreference = 'Stop'
 Import-Module $PesterPath
 $env:RHAII_MODULE_MANIFEST = (Resolve-Path $ModuleManifest).Path
+# this run's own kubeconfig (beside its results): suites running at the same time never share ~/.kube/config
+$env:KUBECONFIG = Join-Path (Split-Path -Parent ([IO.Path]::GetFullPath($SummaryPath))) 'kubeconfig'
+
 $c = New-PesterConfiguration
 $c.Run.Path = $PSScriptRoot
 $c.Run.PassThru = $true

@@ -91,6 +91,12 @@ public sealed class ApplyEngine
 
     public async Task<KubeApplyResult> ApplyAsync(IEnumerable<JsonObject> objects, KubeApplyOptions options, CancellationToken ct)
     {
+        try { return await ApplyCoreAsync(objects, options, ct).ConfigureAwait(false); }
+        catch (KubeTransportException e) { throw e.ToRhaii(options.Component is { Length: > 0 } c ? c : null, options.Component); }
+    }
+
+    private async Task<KubeApplyResult> ApplyCoreAsync(IEnumerable<JsonObject> objects, KubeApplyOptions options, CancellationToken ct)
+    {
         var sw = Stopwatch.StartNew();
         var client = KubeClients.For(_connection);
         client.ReadRetryMaxDelay = options.MaxRetryDelay;
@@ -408,6 +414,12 @@ public sealed class ApplyEngine
     /// for each phase to be gone so controllers can run their finalizers before they are removed.
     /// </summary>
     public async Task<KubeApplyResult> DeleteAsync(IEnumerable<JsonObject> objects, KubeApplyOptions options, CancellationToken ct)
+    {
+        try { return await DeleteCoreAsync(objects, options, ct).ConfigureAwait(false); }
+        catch (KubeTransportException e) { throw e.ToRhaii(options.Component is { Length: > 0 } c ? c : null, options.Component); }
+    }
+
+    private async Task<KubeApplyResult> DeleteCoreAsync(IEnumerable<JsonObject> objects, KubeApplyOptions options, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         var client = KubeClients.For(_connection);

@@ -71,7 +71,7 @@ public class EmptyProjectToOperatorsTests
                 Get-TpuClusterCredential @c -AuthMode Token |
                 Connect-RhaiiCluster |
                 Install-RhaiiOperators |
-                Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -RegistryCredential $cred -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue |
+                Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -RegistryCredential $cred -Wait -Timeout 00:05:00 -WarningAction SilentlyContinue |
                 Test-InferenceEndpoint |
                 Invoke-InferenceBenchmark -Concurrency 2 -NumPrompts 20 -InputTokens 64 -OutputTokens 8
             """).Single<InferenceBenchmarkResult>();

@@ -32,8 +32,8 @@ public sealed class GkeTestBed : IDisposable
         ComputeEndpoint = Simulator.ComputeEndpoint,
         ServiceUsageEndpoint = Simulator.ServiceUsageEndpoint,
         PollInterval = TimeSpan.FromMilliseconds(20),
-        BusyRetryTimeout = TimeSpan.FromSeconds(20),
-        OperationTimeout = TimeSpan.FromSeconds(30),
+        BusyRetryTimeout = TimeSpan.FromMinutes(2),
+        OperationTimeout = TimeSpan.FromMinutes(3),
     };
 
     public GkeSession Session(string? project = Project) => GkeSession.Open(Connection(project), Log, _ => null);

@@ -31,7 +31,7 @@ public sealed class EndpointAndMetricsTests : IDisposable
         Assert.Contains("Completion", tooShort.FailedChecks);
         Assert.Contains("WarmupTimeout", tooShort.Checks.Single(c => c.Name == "Completion").Detail);
         using var slow2 = VllmSimulator.Start(new InferenceSimulatorOptions { FirstRequestDelayMs = 300 });
-        var ok = await EndpointTester.TestAsync(new EndpointTestOptions { BaseUrl = slow2.Info.BaseUrl, WarmupTimeout = TimeSpan.FromSeconds(30) });
+        var ok = await EndpointTester.TestAsync(new EndpointTestOptions { BaseUrl = slow2.Info.BaseUrl, WarmupTimeout = TimeSpan.FromMinutes(2) });
         Assert.True(ok.Passed);
         Assert.True(ok.FirstRequestMs >= 300);
     }

@@ -100,7 +100,7 @@ public sealed class EventLoopTests : IDisposable
         var r = await Run(new InferenceBenchmarkSpec
         {
             BaseUrl = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}", Model = "m", Api = InferenceApi.Completions, Streaming = false,
-            Concurrency = [4], NumPrompts = 40, Warmups = 0, RequestTimeout = TimeSpan.FromSeconds(10),
+            Concurrency = [4], NumPrompts = 40, Warmups = 0, RequestTimeout = TimeSpan.FromSeconds(60),
         });
         cts.Cancel();
         Assert.Equal(40, r.Completed);

@@ -120,7 +120,7 @@ public sealed class ReportRoutingCompareTests : IDisposable
             using var p = Process.Start(psi)!;
             var dom = p.StandardOutput.ReadToEndAsync();
             _ = p.StandardError.ReadToEndAsync();
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
             await p.WaitForExitAsync(cts.Token);
             var text = await dom;
             Assert.Contains($"data-charts-drawn=\"{expected}\"", text);

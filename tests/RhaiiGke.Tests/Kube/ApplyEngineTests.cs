@@ -12,7 +12,7 @@ internal static class Fast
     public static KubeApplyOptions Options(string? component = null, TimeSpan? timeout = null) => new()
     {
         Component = component, PollInterval = TimeSpan.FromMilliseconds(20), RetryBaseDelay = TimeSpan.FromMilliseconds(10),
-        MaxRetryDelay = TimeSpan.FromMilliseconds(100), MaxRetries = 40, Timeout = timeout ?? TimeSpan.FromSeconds(20),
+        MaxRetryDelay = TimeSpan.FromMilliseconds(100), MaxRetries = 40, Timeout = timeout ?? TimeSpan.FromMinutes(3),
     };
 
     public static ClusterConnection Connect(KubeApiSimulator sim) =>
@@ -216,7 +216,9 @@ public sealed class ApplyEngineTests : IDisposable
 
     private static async Task WaitFor(Func<bool> condition)
     {
-        for (var i = 0; i < 400 && !condition(); i++) await Task.Delay(10);
+        // an event (the condition), with a limit that holds on a loaded machine
+        var until = DateTime.UtcNow.AddMinutes(2);
+        while (!condition() && DateTime.UtcNow < until) await Task.Delay(10);
         Assert.True(condition());
     }
 }
@@ -231,7 +233,7 @@ public sealed class PlatformInstallerTests(ITestOutputHelper output)
         return o;
     }
 
-    private static RhaiiInstallOptions InstallOptions() => new() { Apply = Fast.Options(timeout: TimeSpan.FromSeconds(30)) };
+    private static RhaiiInstallOptions InstallOptions() => new() { Apply = Fast.Options(timeout: TimeSpan.FromMinutes(5)) };
 
     [Fact]
     public async Task AFreshInstallConvergesAndASecondInstallSendsNoMutatingRequest()

@@ -100,7 +100,7 @@ internal sealed class DataPlaneCluster : IAsyncDisposable
         o?["status"]?["conditions"]?.AsArray().Any(c => c!["type"]!.GetValue<string>() == "Ready" && c["status"]!.GetValue<string>() == "True") == true;
 
     /// <summary>Polls until <paramref name="done"/> holds; fails with <paramref name="what"/> and the controller errors otherwise.</summary>
-    public async Task<T> WaitAsync<T>(Func<T?> probe, Func<T?, bool> done, string what, double seconds = 20)
+    public async Task<T> WaitAsync<T>(Func<T?> probe, Func<T?, bool> done, string what, double seconds = 120)
     {
         var sw = Stopwatch.StartNew();
         T? last = default;
@@ -116,7 +116,7 @@ internal sealed class DataPlaneCluster : IAsyncDisposable
         return last!;
     }
 
-    public Task<JsonObject> ServiceReadyAsync(string name, double seconds = 20) =>
+    public Task<JsonObject> ServiceReadyAsync(string name, double seconds = 120) =>
         WaitAsync(() => Get("serving.kserve.io/v1alpha1", "LLMInferenceService", Ns, name), Ready, $"LLMInferenceService {name} Ready", seconds)!;
 
     public string GatewayAddress() =>
@@ -132,7 +132,7 @@ internal sealed class DataPlaneCluster : IAsyncDisposable
         var target = new HttpTarget(baseUrl);
         using var conn = new RawHttpConnection(target);
         var sink = new Sink();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await conn.SendAsync(target.BuildRequest(method, path, json is null ? [] : Encoding.UTF8.GetBytes(json), false), sink, cts.Token);
         return (sink.Status, sink.Body.ToString(), sink.Pod);
     }
@@ -178,7 +178,7 @@ public sealed class DataPlaneServingTests
         var events = c.Sim.ListObjects("v1", "Event", DataPlaneCluster.Ns);
         Assert.Contains(events, e => e["reason"]!.GetValue<string>() == "Unhealthy" && e["message"]!.GetValue<string>().StartsWith("Startup probe failed", StringComparison.Ordinal));
 
-        var result = await EndpointTester.TestAsync(new EndpointTestOptions { BaseUrl = url, Model = "Qwen/Qwen2.5-3B-Instruct", Timeout = TimeSpan.FromSeconds(20) });
+        var result = await EndpointTester.TestAsync(new EndpointTestOptions { BaseUrl = url, Model = "Qwen/Qwen2.5-3B-Instruct", Timeout = TimeSpan.FromMinutes(2) });
         Assert.True(result.Passed, string.Join("; ", result.Checks.Select(x => $"{x.Name}: {x.Status} {x.Detail}")));
         Assert.Contains(result.Checks, x => x.Name == "StreamingFraming" && x.Passed);
         var podNames = pods.Select(p => p["metadata"]!["name"]!.GetValue<string>()).ToHashSet();

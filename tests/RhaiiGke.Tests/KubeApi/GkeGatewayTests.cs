@@ -91,7 +91,7 @@ public sealed class GkeGatewayTests
         await new ApplyEngine(conn).ApplyAsync(yaml, o, CancellationToken.None);
     }
 
-    private static async Task<T> WaitAsync<T>(Func<T?> probe, Func<T?, bool> done, string what, KubeApiSimulator sim, double seconds = 30)
+    private static async Task<T> WaitAsync<T>(Func<T?> probe, Func<T?, bool> done, string what, KubeApiSimulator sim, double seconds = 120)
     {
         var sw = Stopwatch.StartNew();
         T? last = default;
@@ -135,7 +135,7 @@ public sealed class GkeGatewayTests
 
         var url = $"http://{ip}/{spec.Namespace}/{spec.Name}";
         Assert.Equal(url, svc["status"]!["url"]!.GetValue<string>());
-        var result = await EndpointTester.TestAsync(new EndpointTestOptions { BaseUrl = url, Model = spec.ModelName, Timeout = TimeSpan.FromSeconds(20) });
+        var result = await EndpointTester.TestAsync(new EndpointTestOptions { BaseUrl = url, Model = spec.ModelName, Timeout = TimeSpan.FromMinutes(2) });
         Assert.True(result.Passed, string.Join("; ", result.Checks.Select(x => $"{x.Name}: {x.Status} {x.Detail}")));
         var (status, body, pod) = await DataPlaneCluster.SendAsync(url, "POST", "/v1/completions",
             new JsonObject { ["model"] = spec.ModelName, ["prompt"] = "Hello", ["max_tokens"] = 4 }.ToJsonString());

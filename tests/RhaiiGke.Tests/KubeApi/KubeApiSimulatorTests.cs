@@ -156,7 +156,7 @@ public class KubeApiSimulatorRestTests : SimulatorTestBase
     public async Task WatchStreamsEventsAndResumesFromAResourceVersion()
     {
         var events = new List<(WatchEventType, string)>();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         var list = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
         var watch = Task.Run(async () =>
         {

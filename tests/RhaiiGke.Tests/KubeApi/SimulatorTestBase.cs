@@ -41,7 +41,7 @@ public abstract class SimulatorTestBase : IDisposable
 
     protected static V1Patch Merge(object patch) => new(JsonSerializer.Serialize(patch), V1Patch.PatchType.MergePatch);
 
-    protected static async Task Eventually(Func<Task<bool>> condition, string what, int timeoutMs = 8000)
+    protected static async Task Eventually(Func<Task<bool>> condition, string what, int timeoutMs = 120000)
     {
         var until = DateTime.UtcNow.AddMilliseconds(timeoutMs);
         while (DateTime.UtcNow < until)

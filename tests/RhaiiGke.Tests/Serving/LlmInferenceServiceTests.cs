@@ -28,7 +28,7 @@ public class LlmInferenceServiceTests : IDisposable
     {
         Platform(1);
         var deployed = Svc(Assert.Single(_ps.Run(
-            "$DebugPreference = 'Continue'; $out = Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -RegistryCredential $cred -HuggingFaceToken $hf -Wait -Timeout 00:02:00 -Verbose 4>&1 5>&1 3>&1; $DebugPreference = 'SilentlyContinue'; " +
+            "$DebugPreference = 'Continue'; $out = Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -RegistryCredential $cred -HuggingFaceToken $hf -Wait -Timeout 00:05:00 -Verbose 4>&1 5>&1 3>&1; $DebugPreference = 'SilentlyContinue'; " +
             "$global:verbose = @($out | Where-Object { $_ -is [System.Management.Automation.InformationalRecord] } | ForEach-Object Message); " +
             "$out | Where-Object { $_ -is [RhaiiGke.LlmInferenceService] }")));
         Assert.True(deployed.Ready);
@@ -83,7 +83,7 @@ public class LlmInferenceServiceTests : IDisposable
     {
         Platform(3);
         _ps.Run("$spec = New-LlmInferenceServiceSpec -Name cache -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -Pattern CacheAware");
-        var svc = Svc(Assert.Single(_ps.Run("$spec | Deploy-LlmInferenceService -RegistryCredential $cred -HuggingFaceToken $hf -Wait -Timeout 00:02:00")));
+        var svc = Svc(Assert.Single(_ps.Run("$spec | Deploy-LlmInferenceService -RegistryCredential $cred -HuggingFaceToken $hf -Wait -Timeout 00:05:00")));
         Assert.True(svc.Ready);
         Assert.Equal(3, svc.Replicas);
         Assert.Equal(3, svc.ReadyReplicas);
@@ -109,18 +109,18 @@ public class LlmInferenceServiceTests : IDisposable
         Assert.Contains(verified.Checks, c => c.Name == "Scheduler" && c.Passed);
         Assert.Contains(verified.Checks, c => c.Name == "GatewayCompletion" && c.Passed);
 
-        var scaled = Svc(Assert.Single(_ps.Run("Set-LlmInferenceService -Namespace llm -Name cache -Replicas 2 -Wait -Timeout 00:01:00")));
+        var scaled = Svc(Assert.Single(_ps.Run("Set-LlmInferenceService -Namespace llm -Name cache -Replicas 2 -Wait -Timeout 00:05:00")));
         Assert.Equal(2, scaled.Replicas);
         Assert.Equal(2, scaled.ReadyReplicas);
         var (_, same) = _ps.Invoke("Set-LlmInferenceService -Namespace llm -Name cache -Replicas 2 -Verbose 4>&1 | Out-Null");
         Assert.Empty(same);
 
-        var stopped = Svc(Assert.Single(_ps.Run("Get-LlmInferenceService -Namespace llm -Name cache | Set-LlmInferenceService -Stop -Wait -Timeout 00:01:00")));
+        var stopped = Svc(Assert.Single(_ps.Run("Get-LlmInferenceService -Namespace llm -Name cache | Set-LlmInferenceService -Stop -Wait -Timeout 00:05:00")));
         Assert.True(stopped.Stopped);
         Assert.Equal(ServingStage.Stopped, stopped.Stage);
         Assert.DoesNotContain(stopped.Pods, p => p.Role == "workload");
 
-        var resumed = Svc(Assert.Single(_ps.Run("Set-LlmInferenceService -Namespace llm -Name cache -Start -Wait -Timeout 00:01:00")));
+        var resumed = Svc(Assert.Single(_ps.Run("Set-LlmInferenceService -Namespace llm -Name cache -Start -Wait -Timeout 00:05:00")));
         Assert.True(resumed.Ready);
         Assert.False(resumed.Stopped);
 
@@ -154,7 +154,7 @@ public class LlmInferenceServiceTests : IDisposable
             Assert.StartsWith("ManifestPlaceholder", Assert.Single(errors).FullyQualifiedErrorId);
             Assert.Empty(_ps.Run("Get-LlmInferenceService -Namespace files"));
 
-            var svc = Svc(Assert.Single(_ps.Run($"Deploy-LlmInferenceService -Path '{dir}' -HuggingFaceToken $hf -RegistryCredential $cred -Wait -Timeout 00:01:00")));
+            var svc = Svc(Assert.Single(_ps.Run($"Deploy-LlmInferenceService -Path '{dir}' -HuggingFaceToken $hf -RegistryCredential $cred -Wait -Timeout 00:05:00")));
             Assert.True(svc.Ready);
             Assert.Equal(0, Svc(Assert.Single(_ps.Run($"Deploy-LlmInferenceService -Path '{dir}' -HuggingFaceToken $hf -RegistryCredential $cred"))).MutatingRequests);
             foreach (var f in Directory.GetFiles(dir)) Assert.DoesNotContain(Token, File.ReadAllText(f)); // the files are not rewritten
@@ -201,7 +201,7 @@ public class LlmInferenceServiceTests : IDisposable
     {
         Platform(1);
         // wrong topology: the pool is v6e 2x2; a 2x4 pod is refused by the scheduler
-        var (_, errors) = _ps.Invoke("Deploy-LlmInferenceService -Name topo -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace faults -Topology 2x4 -RegistryCredential $cred -HuggingFaceToken $hf -Wait -SchedulingTimeout 00:00:02 -Timeout 00:01:00");
+        var (_, errors) = _ps.Invoke("Deploy-LlmInferenceService -Name topo -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace faults -Topology 2x4 -RegistryCredential $cred -HuggingFaceToken $hf -Wait -SchedulingTimeout 00:00:02 -Timeout 00:05:00");
         var error = Assert.Single(errors);
         Assert.StartsWith("LlmInferenceServiceUnschedulable", error.FullyQualifiedErrorId);
         Assert.Contains("didn't match Pod's node affinity/selector", error.Exception.Message);
@@ -213,7 +213,7 @@ public class LlmInferenceServiceTests : IDisposable
 
         // a gated model without a token: the storage initializer is refused; the error carries the diagnosis' fix
         (_, errors) = _ps.Invoke("$env:HF_TOKEN = $null; $env:HUGGING_FACE_HUB_TOKEN = $null; " +
-            "Deploy-LlmInferenceService -Name gated -Model meta-llama/Llama-3.2-1B-Instruct -Namespace gated -RegistryCredential $cred -Wait -Timeout 00:01:00 -WarningVariable w -WarningAction SilentlyContinue; " +
+            "Deploy-LlmInferenceService -Name gated -Model meta-llama/Llama-3.2-1B-Instruct -Namespace gated -RegistryCredential $cred -Wait -Timeout 00:05:00 -WarningVariable w -WarningAction SilentlyContinue; " +
             "if (-not ($w -match 'No Hugging Face token')) { throw 'expected the no-token warning' }");
         error = Assert.Single(errors);
         Assert.StartsWith("LlmInferenceServiceModelDownloadFailed", error.FullyQualifiedErrorId);
@@ -221,7 +221,7 @@ public class LlmInferenceServiceTests : IDisposable
         Assert.Contains("HF_TOKEN", error.ErrorDetails?.RecommendedAction ?? "");
 
         // the fix: deploy again with the token; the same command converges to Ready
-        var healed = Svc(Assert.Single(_ps.Run("Deploy-LlmInferenceService -Name gated -Model meta-llama/Llama-3.2-1B-Instruct -Namespace gated -HuggingFaceToken $hf -Wait -Timeout 00:01:00 -WarningAction SilentlyContinue")));
+        var healed = Svc(Assert.Single(_ps.Run("Deploy-LlmInferenceService -Name gated -Model meta-llama/Llama-3.2-1B-Instruct -Namespace gated -HuggingFaceToken $hf -Wait -Timeout 00:05:00 -WarningAction SilentlyContinue")));
         Assert.True(healed.Ready);
     }
 

@@ -3,7 +3,8 @@ namespace RhaiiGke;
 /// <summary>
 /// A Google Cloud API failure, classified: <see cref="RhaiiException.ErrorId"/> is one of GkeStockout,
 /// GkeQuotaExceeded, GkePermissionDenied, GkeAuthenticationFailed, GkeNotFound, GkeInvalidArgument,
-/// GkeAlreadyExists, GkeClusterBusy, GkeApiDisabled, GkeRateLimited, GkeServiceUnavailable, GkeOperationFailed.
+/// GkeAlreadyExists, GkeClusterBusy, GkeApiDisabled, GkeRateLimited, GkeServiceUnavailable, GkeOperationFailed, and for
+/// transport failures GkeConnectionFailed, GkeNameNotResolved, GkeTlsFailed, GkeRequestTimeout.
 /// </summary>
 public class GkeApiException : RhaiiException
 {

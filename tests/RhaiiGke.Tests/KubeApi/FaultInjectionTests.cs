@@ -27,8 +27,8 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
             Assert.NotNull(sb.Faults);
             var platform = (RhaiiPlatform)Assert.Single(ps.Run("$sb | Install-RhaiiOperators -Timeout 00:10:00")).BaseObject;
             Assert.True(platform.Ready, string.Join("; ", platform.Components.Select(c => $"{c.Name}: {c.State} {c.Message}")));
-            ps.Run("New-InferenceGateway | Out-Null");
-            var svc = (LlmInferenceService)Assert.Single(ps.Run("Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -Wait -Timeout 00:10:00")).BaseObject;
+            ps.Run("New-InferenceGateway | Out-Null; $cred = [pscredential]::new('svc-account', (ConvertTo-SecureString 'registry-password-xyz' -AsPlainText -Force))");
+            var svc = (LlmInferenceService)Assert.Single(ps.Run("Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -RegistryCredential $cred -Wait -Timeout 00:10:00")).BaseObject;
             Assert.True(svc.Ready);
             Assert.Equal(1, svc.ReadyReplicas);
             var removed = (KubeApplyResult)Assert.Single(ps.Run("Remove-LlmInferenceService -Namespace llm -Name qwen -IncludeSecrets -Confirm:$false -PassThru")).BaseObject;

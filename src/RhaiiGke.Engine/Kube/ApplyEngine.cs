@@ -93,6 +93,7 @@ public sealed class ApplyEngine
     {
         try { return await ApplyCoreAsync(objects, options, ct).ConfigureAwait(false); }
         catch (KubeTransportException e) { throw e.ToRhaii(options.Component is { Length: > 0 } c ? c : null, options.Component); }
+        catch (KubeApiException e) { throw e.ToRhaii(options.Component is { Length: > 0 } c ? c : null, options.Component); }
     }
 
     private async Task<KubeApplyResult> ApplyCoreAsync(IEnumerable<JsonObject> objects, KubeApplyOptions options, CancellationToken ct)
@@ -417,6 +418,7 @@ public sealed class ApplyEngine
     {
         try { return await DeleteCoreAsync(objects, options, ct).ConfigureAwait(false); }
         catch (KubeTransportException e) { throw e.ToRhaii(options.Component is { Length: > 0 } c ? c : null, options.Component); }
+        catch (KubeApiException e) { throw e.ToRhaii(options.Component is { Length: > 0 } c ? c : null, options.Component); }
     }
 
     private async Task<KubeApplyResult> DeleteCoreAsync(IEnumerable<JsonObject> objects, KubeApplyOptions options, CancellationToken ct)

@@ -11,7 +11,8 @@ public class GkeClientTests
     [Fact]
     public async Task CreatesAClusterAndPollsItsOperationToDone()
     {
-        using var bed = new GkeTestBed();
+        // long enough that the cluster is still PROVISIONING when read right after the create, even on a loaded machine
+        using var bed = new GkeTestBed(TimeSpan.FromSeconds(3));
         using var session = bed.Session();
         var gke = new GkeClient(session);
 

@@ -12,7 +12,8 @@ public class TpuClusterServiceTests
     [InlineData("CREATE_NODE_POOL")]
     public async Task AnInterruptedCreateResumesWithoutDuplicates(string interruptDuring)
     {
-        using var bed = new GkeTestBed(TimeSpan.FromMilliseconds(400));
+        // the interruption (50 ms into the operation) must land while the operation runs, even on a loaded machine
+        using var bed = new GkeTestBed(TimeSpan.FromSeconds(3));
         using var session = bed.Session();
         var service = new TpuClusterService(session);
         using var cts = new CancellationTokenSource();

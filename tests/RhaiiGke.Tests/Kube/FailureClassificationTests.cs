@@ -104,6 +104,31 @@ public sealed class FailureClassificationTests
     }
 
     [Fact]
+    public async Task A401Or403FromTheApiServerIsAnAuthenticationOrPermissionError()
+    {
+        var options = KubeApiSimulatorOptions.Fast(TimeSpan.FromMilliseconds(15));
+        options.BearerToken = "the-right-token";
+        using var sim = new KubeApiSimulator(options);
+        sim.Start();
+        // no token: the server answers 401 to everything
+        var ex = await Assert.ThrowsAsync<RhaiiException>(() => new ApplyEngine(Fast.Connect(sim)).ApplyAsync(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\ndata: {a: b}\n", Fast.Options("demo"), CancellationToken.None));
+        Assert.Equal("KubeUnauthorized", ex.ErrorId);
+        Assert.Equal(RhaiiErrorCategory.AuthenticationError, ex.Category);
+        Assert.Contains("Connect-RhaiiCluster", ex.RecommendedAction);
+
+        var wrong = new System.Security.SecureString();
+        foreach (var ch in "a-wrong-token") wrong.AppendChar(ch);
+        var conn = ClusterConnector.FromEndpoint(new Uri(sim.Server), wrong, null, false, "default", "wrong");
+        ex = await Assert.ThrowsAsync<RhaiiException>(() => ClusterConnector.VerifyAsync(conn, CancellationToken.None));
+        Assert.Equal("KubeUnauthorized", ex.ErrorId);
+        Assert.DoesNotContain("a-wrong-token", ex.Message);
+
+        Assert.Equal("KubeForbidden", FailureClassifier.Classify(new KubeApiException(403, "Forbidden",
+            "namespaces is forbidden: User \"dev\" cannot create resource \"namespaces\"", null, null, "POST", "/api/v1/namespaces"))!.ErrorId);
+    }
+
+    [Fact]
     public void TheCmdletsReportAStoppedSandboxWithAnErrorIdAndAFix()
     {
         using var ps = new PowerShellHost();

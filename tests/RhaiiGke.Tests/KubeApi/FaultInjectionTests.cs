@@ -22,7 +22,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
         var name = "faults-" + Guid.NewGuid().ToString("N")[..6];
         try
         {
-            var sb = (RhaiiSandbox)Assert.Single(ps.Run($"$sb = Start-RhaiiSandbox -Name {name} -TpuNodes 1 -ControllerDelay 00:00:00.01 -FaultRate 0.3 -FaultSeed 30; $sb")).BaseObject;
+            var sb = (RhaiiSandbox)Assert.Single(ps.Run($"$sb = Start-RhaiiSandbox -Name {name} -TpuNodes 1 -ControllerDelay 00:00:00.03 -FaultRate 0.3 -FaultSeed 30; $sb")).BaseObject;
             Assert.Equal(30, sb.FaultSeed);
             Assert.NotNull(sb.Faults);
             var platform = (RhaiiPlatform)Assert.Single(ps.Run("$sb | Install-RhaiiOperators -Timeout 00:10:00")).BaseObject;

@@ -69,7 +69,7 @@ internal sealed class FaultInjector
             // a watch is never answered 5xx/429 here: it is cut mid-way or told its resume point expired
             var expire = r3 < o.WatchExpireRate;
             var drop = !expire && r2 < o.WatchDropRate;
-            var after = TimeSpan.FromTicks((long)(o.WatchDropAfter.Ticks * (0.1 + 0.9 * r1)));
+            var after = TimeSpan.FromTicks((long)(o.WatchDropAfter.Ticks * (0.05 + 0.95 * r1)));
             return new Decision(TimeSpan.Zero, null, expire ? "watch-expired" : drop ? "watch-dropped" : null, drop, after, expire);
         }
         var delay = TimeSpan.Zero;

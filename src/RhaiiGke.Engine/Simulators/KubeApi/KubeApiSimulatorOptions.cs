@@ -197,7 +197,7 @@ public sealed class KubeFaultOptions
     {
         ServerErrorRate = rate * 0.4, TooManyRequestsRate = rate * 0.3, ConflictRate = rate * 0.3,
         SlowResponseRate = rate, SlowResponseDelay = TimeSpan.FromMilliseconds(20),
-        WatchDropRate = Math.Min(1, rate * 3), WatchDropAfter = TimeSpan.FromMilliseconds(60), WatchExpireRate = rate / 2, RetryAfterSeconds = 1, Seed = seed,
+        WatchDropRate = Math.Min(1, rate * 3), WatchDropAfter = TimeSpan.FromMilliseconds(30), WatchExpireRate = rate / 2, RetryAfterSeconds = 1, Seed = seed,
     };
 
     public bool Any => ServerErrorRate > 0 || TooManyRequestsRate > 0 || ConflictRate > 0 || SlowResponseRate > 0 || WatchDropRate > 0 || WatchExpireRate > 0;

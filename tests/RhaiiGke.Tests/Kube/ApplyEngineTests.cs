@@ -404,7 +404,9 @@ public sealed class PlatformInstallerTests(ITestOutputHelper output)
         options.Components = ["cert-manager"];
         Assert.True((await new PlatformInstaller(conn).InstallAsync(options, CancellationToken.None)).Ready);
 
-        // the webhook's CA rotates: the injected caBundle is stale until the cainjector re-injects (150 ms here)
+        // the webhook's CA rotates: the injected caBundle is stale until the cainjector re-injects; 2 s, so that the
+        // apply below lands inside the window even on a loaded machine (the apply's retries outlast it)
+        sim.Options.Delays.CaInjection = TimeSpan.FromSeconds(2);
         using var key = System.Security.Cryptography.ECDsa.Create();
         var req = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=cert-manager-webhook-ca", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
         var pem = req.CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1)).ExportCertificatePem();

@@ -56,12 +56,12 @@ public sealed class FailureClassificationTests
     }
 
     [Fact]
-    public async Task AnUntrustedOrMismatchedCertificateIsClusterTlsFailedAndNeverRetried()
+    public async Task AnUntrustedOrMismatchedCertificateIsKubeApiTlsFailedAndNeverRetried()
     {
         using var server = new TlsServer();
         var conn = ClusterConnector.FromEndpoint(new Uri($"https://127.0.0.1:{server.Port}"), null, null, false, "default", "tls");
         var ex = await Assert.ThrowsAsync<RhaiiException>(() => ClusterConnector.VerifyAsync(conn, CancellationToken.None));
-        Assert.Equal("ClusterTlsFailed", ex.ErrorId);
+        Assert.Equal("KubeApiTlsFailed", ex.ErrorId);
         Assert.Equal(RhaiiErrorCategory.SecurityError, ex.Category);
         Assert.Contains("certificate", ex.RecommendedAction);
         Assert.Equal(1, server.Handshakes); // DNS and TLS failures are final: one attempt, no retries
@@ -113,7 +113,7 @@ public sealed class FailureClassificationTests
         // no token: the server answers 401 to everything
         var ex = await Assert.ThrowsAsync<RhaiiException>(() => new ApplyEngine(Fast.Connect(sim)).ApplyAsync(
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\ndata: {a: b}\n", Fast.Options("demo"), CancellationToken.None));
-        Assert.Equal("KubeUnauthorized", ex.ErrorId);
+        Assert.Equal("KubeApiUnauthorized", ex.ErrorId);
         Assert.Equal(RhaiiErrorCategory.AuthenticationError, ex.Category);
         Assert.Contains("Connect-RhaiiCluster", ex.RecommendedAction);
 
@@ -121,7 +121,7 @@ public sealed class FailureClassificationTests
         foreach (var ch in "a-wrong-token") wrong.AppendChar(ch);
         var conn = ClusterConnector.FromEndpoint(new Uri(sim.Server), wrong, null, false, "default", "wrong");
         ex = await Assert.ThrowsAsync<RhaiiException>(() => ClusterConnector.VerifyAsync(conn, CancellationToken.None));
-        Assert.Equal("KubeUnauthorized", ex.ErrorId);
+        Assert.Equal("KubeApiUnauthorized", ex.ErrorId);
         Assert.DoesNotContain("a-wrong-token", ex.Message);
 
         Assert.Equal("KubeForbidden", FailureClassifier.Classify(new KubeApiException(403, "Forbidden",

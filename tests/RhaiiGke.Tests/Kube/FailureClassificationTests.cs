@@ -111,7 +111,8 @@ public sealed class FailureClassificationTests
         using var sim = new KubeApiSimulator(options);
         sim.Start();
         // no token: the server answers 401 to everything
-        var ex = await Assert.ThrowsAsync<RhaiiException>(() => new ApplyEngine(Fast.Connect(sim)).ApplyAsync(
+        var anonymous = ClusterConnector.FromEndpoint(new Uri(sim.Server), null, sim.CaCertificateData, false, "default", "anonymous");
+        var ex = await Assert.ThrowsAsync<RhaiiException>(() => new ApplyEngine(anonymous).ApplyAsync(
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\ndata: {a: b}\n", Fast.Options("demo"), CancellationToken.None));
         Assert.Equal("KubeApiUnauthorized", ex.ErrorId);
         Assert.Equal(RhaiiErrorCategory.AuthenticationError, ex.Category);
@@ -119,7 +120,7 @@ public sealed class FailureClassificationTests
 
         var wrong = new System.Security.SecureString();
         foreach (var ch in "a-wrong-token") wrong.AppendChar(ch);
-        var conn = ClusterConnector.FromEndpoint(new Uri(sim.Server), wrong, null, false, "default", "wrong");
+        var conn = ClusterConnector.FromEndpoint(new Uri(sim.Server), wrong, sim.CaCertificateData, false, "default", "wrong");
         ex = await Assert.ThrowsAsync<RhaiiException>(() => ClusterConnector.VerifyAsync(conn, CancellationToken.None));
         Assert.Equal("KubeApiUnauthorized", ex.ErrorId);
         Assert.DoesNotContain("a-wrong-token", ex.Message);

@@ -22,12 +22,13 @@ internal static class AuthReviews
          (s[1] == "authentication.k8s.io" && s[2] == "v1" && s[3] == "selfsubjectreviews"));
 
     /// <summary>Handles the request; returns the status code and body to write.</summary>
-    public static (int Code, JsonObject Body) Handle(string method, string resource, string contentType, string body)
+    public static (int Code, JsonObject Body) Handle(string method, string resource, string contentType, byte[] bodyBytes)
     {
         if (method != "POST") throw StatusError.MethodNotAllowed();
-        if (contentType.Contains("protobuf", StringComparison.Ordinal))
-            throw new StatusError(415, "UnsupportedMediaType", $"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (the simulator does not decode {contentType})");
+        var body = Encoding.UTF8.GetString(bodyBytes);
         JsonObject obj;
+        if (contentType.Contains("protobuf", StringComparison.Ordinal))
+            return resource == "selfsubjectreviews" ? Whoami(new JsonObject()) : CanI(Proto.SelfSubjectAccessReview(bodyBytes));
         try { obj = string.IsNullOrWhiteSpace(body) ? new JsonObject() : KJson.ParseObject(body); }
         catch (System.Text.Json.JsonException ex) { throw StatusError.BadRequest("error decoding the request body: " + ex.Message); }
         return resource == "selfsubjectreviews" ? Whoami(obj) : CanI(obj);
@@ -76,9 +77,9 @@ internal static class AuthReviews
 
     public static async Task ServeAsync(HttpListenerContext ctx, string[] s)
     {
-        string body;
-        using (var reader = new StreamReader(ctx.Request.InputStream, Encoding.UTF8)) body = await reader.ReadToEndAsync().ConfigureAwait(false);
-        var (code, obj) = Handle(ctx.Request.HttpMethod.ToUpperInvariant(), s[3], ctx.Request.ContentType ?? "", body);
+        using var buffer = new MemoryStream();
+        await ctx.Request.InputStream.CopyToAsync(buffer).ConfigureAwait(false);
+        var (code, obj) = Handle(ctx.Request.HttpMethod.ToUpperInvariant(), s[3], ctx.Request.ContentType ?? "", buffer.ToArray());
         var bytes = obj.Utf8();
         var res = ctx.Response;
         res.StatusCode = code;
@@ -86,5 +87,82 @@ internal static class AuthReviews
         res.ContentLength64 = bytes.Length;
         await res.OutputStream.WriteAsync(bytes).ConfigureAwait(false);
         res.Close();
+    }
+
+    /// <summary>
+    /// Just enough of the Kubernetes protobuf envelope (magic "k8s\0", runtime.Unknown) and of
+    /// authorization/v1 generated.proto to read the spec kubectl auth can-i sends.
+    /// </summary>
+    private static class Proto
+    {
+        public static JsonObject SelfSubjectAccessReview(byte[] data)
+        {
+            if (data.Length < 4 || data[0] != (byte)'k' || data[1] != (byte)'8' || data[2] != (byte)'s' || data[3] != 0)
+                throw StatusError.BadRequest("provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]");
+            try
+            {
+                var unknown = Fields(data.AsSpan(4).ToArray());
+                var raw = unknown.FirstOrDefault(f => f.Num == 2).Bytes ?? [];
+                var review = Fields(raw);
+                var spec = new JsonObject();
+                var specBytes = review.FirstOrDefault(f => f.Num == 2).Bytes;
+                if (specBytes is not null)
+                    foreach (var (num, bytes) in Fields(specBytes))
+                    {
+                        if (num == 1 && bytes is not null)
+                            spec["resourceAttributes"] = Strings(bytes, "namespace", "verb", "group", "version", "resource", "subresource", "name");
+                        else if (num == 2 && bytes is not null)
+                            spec["nonResourceAttributes"] = Strings(bytes, "path", "verb");
+                    }
+                return new JsonObject { ["kind"] = "SelfSubjectAccessReview", ["apiVersion"] = "authorization.k8s.io/v1", ["spec"] = spec };
+            }
+            catch (IndexOutOfRangeException) { throw StatusError.BadRequest("unable to decode the protobuf SelfSubjectAccessReview"); }
+            catch (ArgumentOutOfRangeException) { throw StatusError.BadRequest("unable to decode the protobuf SelfSubjectAccessReview"); }
+        }
+
+        private static JsonObject Strings(byte[] data, params string[] names)
+        {
+            var o = new JsonObject();
+            foreach (var (num, bytes) in Fields(data))
+                if (num >= 1 && num <= names.Length && bytes is not null && bytes.Length > 0) o[names[num - 1]] = Encoding.UTF8.GetString(bytes);
+            return o;
+        }
+
+        /// <summary>Top-level fields: number and, for length-delimited ones, the bytes (varints and fixed are skipped).</summary>
+        private static List<(int Num, byte[]? Bytes)> Fields(byte[] data)
+        {
+            var list = new List<(int, byte[]?)>();
+            var i = 0;
+            while (i < data.Length)
+            {
+                var key = Varint(data, ref i);
+                var num = (int)(key >> 3);
+                switch (key & 7)
+                {
+                    case 0: Varint(data, ref i); list.Add((num, null)); break;
+                    case 1: i += 8; list.Add((num, null)); break;
+                    case 5: i += 4; list.Add((num, null)); break;
+                    case 2:
+                        var len = (int)Varint(data, ref i);
+                        list.Add((num, data[i..(i + len)]));
+                        i += len;
+                        break;
+                    default: throw new IndexOutOfRangeException("unsupported wire type");
+                }
+            }
+            return list;
+        }
+
+        private static ulong Varint(byte[] data, ref int i)
+        {
+            ulong v = 0;
+            for (var shift = 0; shift < 64; shift += 7)
+            {
+                var b = data[i++];
+                v |= (ulong)(b & 0x7f) << shift;
+                if ((b & 0x80) == 0) return v;
+            }
+            throw new IndexOutOfRangeException("varint too long");
+        }
     }
 }

@@ -367,3 +367,9 @@ internal static class ContainerOutput
     public static bool IsEpp(JsonObject pod) =>
         pod.Labels().TryGetValue("app.kubernetes.io/component", out var c) && c == "llminferenceservice-router-scheduler";
 }
+
+public sealed partial class KubeApiSimulator
+{
+    /// <summary>Appends a line to the log of a container of the pod with this UID, as the container would print it (followers receive it).</summary>
+    public void WritePodLog(string podUid, string container, string line) => _core.PodLogs.Write(podUid, container, line);
+}

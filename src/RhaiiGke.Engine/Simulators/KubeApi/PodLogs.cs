@@ -199,6 +199,16 @@ internal static class PodLogEndpoint
         var res = ctx.Response;
         res.StatusCode = 200;
         res.ContentType = "text/plain";
+        if (!follow)
+        {
+            // a complete answer: sized, on a connection that stays open, like the other responses
+            using var buffer = new MemoryStream();
+            await WriteLines(buffer, first, timestamps, limitBytes, new long[1]).ConfigureAwait(false);
+            res.ContentLength64 = buffer.Length;
+            await res.OutputStream.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), stop).ConfigureAwait(false);
+            res.Close();
+            return;
+        }
         res.SendChunked = true;
         res.KeepAlive = false;
         var stream = res.OutputStream;

@@ -148,7 +148,23 @@ internal static class Defaulting
                 c["terminationMessagePolicy"] ??= "File";
                 c["resources"] ??= new JsonObject();
                 foreach (var p in c.Arr("ports")?.OfType<JsonObject>() ?? []) p["protocol"] ??= "TCP";
+                foreach (var kind in new[] { "livenessProbe", "readinessProbe", "startupProbe" })
+                    if (c[kind] is JsonObject probe) Probe(probe);
             }
+    }
+
+    /// <summary>SetDefaults_Probe and SetDefaults_HTTPGetAction of k8s.io/kubernetes/pkg/apis/core/v1/defaults.go.</summary>
+    private static void Probe(JsonObject probe)
+    {
+        probe["timeoutSeconds"] ??= 1;
+        probe["periodSeconds"] ??= 10;
+        probe["successThreshold"] ??= 1;
+        probe["failureThreshold"] ??= 3;
+        if (probe["httpGet"] is JsonObject get)
+        {
+            get["path"] ??= "/";
+            get["scheme"] ??= "HTTP";
+        }
     }
 }
 

@@ -48,7 +48,7 @@ internal static class Discovery
             var r = new JsonObject
             {
                 ["name"] = t.Plural, ["singularName"] = t.Singular, ["namespaced"] = t.Namespaced, ["kind"] = t.Kind,
-                ["verbs"] = new JsonArray(AllVerbs.Select(v => (JsonNode)v).ToArray()),
+                ["verbs"] = new JsonArray((t.Verbs ?? AllVerbs).Select(v => (JsonNode)v).ToArray()),
             };
             if (t.ShortNames.Length > 0) r["shortNames"] = new JsonArray(t.ShortNames.Select(v => (JsonNode)v).ToArray());
             if (t.Categories.Length > 0) r["categories"] = new JsonArray(t.Categories.Select(v => (JsonNode)v).ToArray());
@@ -58,6 +58,8 @@ internal static class Discovery
                 resources.Add(new JsonObject { ["name"] = t.Plural + "/status", ["singularName"] = "", ["namespaced"] = t.Namespaced, ["kind"] = t.Kind, ["verbs"] = new JsonArray("get", "patch", "update") });
             if (t.HasScale)
                 resources.Add(new JsonObject { ["name"] = t.Plural + "/scale", ["singularName"] = "", ["namespaced"] = t.Namespaced, ["group"] = "autoscaling", ["version"] = "v1", ["kind"] = "Scale", ["verbs"] = new JsonArray("get", "patch", "update") });
+            if (t.Kind == "Pod" && t.Group.Length == 0)
+                resources.Add(new JsonObject { ["name"] = "pods/log", ["singularName"] = "", ["namespaced"] = true, ["kind"] = "Pod", ["verbs"] = new JsonArray("get") });
             if (t.Kind == "Namespace")
                 resources.Add(new JsonObject { ["name"] = "namespaces/finalize", ["singularName"] = "", ["namespaced"] = false, ["kind"] = "Namespace", ["verbs"] = new JsonArray("update") });
         }

@@ -217,6 +217,15 @@ internal sealed class HttpFrontEnd : IDisposable
                 await WriteJson(r, 200, list).ConfigureAwait(false);
                 return;
             }
+            case "api" when PodLogEndpoint.Matches(s):
+                r.Verb = "get";
+                await PodLogEndpoint.ServeAsync(_core, r.Ctx, s[3], s[5], r.Query, _cts.Token).ConfigureAwait(false);
+                return;
+            case "apis" when AuthReviews.Matches(s):
+                r.Verb = "create";
+                await AuthReviews.ServeAsync(r.Ctx, s).ConfigureAwait(false);
+                r.Status = r.Ctx.Response.StatusCode;
+                return;
             case "api" or "apis":
                 await ResourceAsync(r).ConfigureAwait(false);
                 return;

@@ -21,7 +21,7 @@ namespace RhaiiGke.Engine.Simulators.KubeApi;
 /// File.WriteAllText("kubeconfig", sim.Kubeconfig());   // certificate-authority-data and the token
 /// </code>
 /// </example>
-public sealed class KubeApiSimulator : IDisposable, IAsyncDisposable
+public sealed partial class KubeApiSimulator : IDisposable, IAsyncDisposable
 {
     private readonly SimCore _core;
     private readonly FaultInjector _faults;

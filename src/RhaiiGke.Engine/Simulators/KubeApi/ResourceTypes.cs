@@ -25,6 +25,8 @@ internal sealed class ResourceType
     public JsonArray? PrinterColumns { get; init; }
     public bool Served { get; init; } = true;
     public bool Storage { get; init; } = true;
+    /// <summary>Discovery verbs when not the full set (create-only review resources).</summary>
+    public string[]? Verbs { get; init; }
 
     public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
     public string GroupResource => Group.Length == 0 ? Plural : $"{Plural}.{Group}";
@@ -82,6 +84,9 @@ internal sealed class ResourceRegistry
         B("apiregistration.k8s.io", "v1", "APIService", "apiservices", false, status: true);
         B("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false, ["pc"]);
         B("storage.k8s.io", "v1", "StorageClass", "storageclasses", false, ["sc"]);
+        // create-only reviews (AuthReviews answers them; nothing is stored)
+        _builtIn.Add(new ResourceType { Group = "authorization.k8s.io", Version = "v1", Kind = "SelfSubjectAccessReview", Plural = "selfsubjectaccessreviews", Singular = "selfsubjectaccessreview", Verbs = ["create"] });
+        _builtIn.Add(new ResourceType { Group = "authentication.k8s.io", Version = "v1", Kind = "SelfSubjectReview", Plural = "selfsubjectreviews", Singular = "selfsubjectreview", Verbs = ["create"] });
     }
 
     private void B(string group, string version, string kind, string plural, bool ns, string[]? shortNames = null, string[]? categories = null,

@@ -69,7 +69,8 @@ internal sealed partial class PodController
                 run.InitEnds = now + duration;
                 if (duration > TimeSpan.Zero)
                 {
-                    if (run.InitRestarts == 0) RecordEvent(pod, "Normal", "Started", $"Started container {c.Str("name")}", Kubelet, node);
+                    if (run.InitRestarts == 0) StartEvents(pod, c, node);
+                    Logs.Write(uid, c.Str("name") ?? "", ContainerOutput.StorageInitializerStart(c, now), now);
                     WriteStatus(pod, run, initState: InitRunning(c, run), mainsWaiting: "PodInitializing");
                     Enqueue(key, duration);
                     return;
@@ -79,6 +80,8 @@ internal sealed partial class PodController
             run.InitEnds = null;
             if (InitFailure(pod, c) is { } failure)
             {
+                Logs.Write(uid, c.Str("name") ?? "", failure);
+                Logs.Stop(uid, c.Str("name") ?? "");
                 run.InitRestarts++;
                 run.InitLastTerm = new JsonObject
                 {
@@ -95,6 +98,9 @@ internal sealed partial class PodController
                 Enqueue(key, backoff);
                 return;
             }
+            if (c.Str("name") == "storage-initializer")
+                Logs.Write(uid, c.Str("name") ?? "", ContainerOutput.StorageInitializerDone(c, run.InitStartedAt, now), now);
+            Logs.Stop(uid, c.Str("name") ?? "");
             run.Init++;
             run.InitRestarts = 0;
             run.InitLastTerm = null;
@@ -112,6 +118,9 @@ internal sealed partial class PodController
         {
             if (CrashMessage(pod, c) is not { } crash) continue;
             run.MainRestarts++;
+            StartEvents(pod, c, node);
+            Logs.Write(uid, c.Str("name") ?? "", ContainerOutput.VllmCrash(c, crash, now), now);
+            Logs.Stop(uid, c.Str("name") ?? "");
             var started = Stamp(now);
             run.MainLastTerm = new JsonObject
             {
@@ -129,7 +138,11 @@ internal sealed partial class PodController
         }
         run.MainStarted ??= now;
         if (run.MainStarted == now)
-            foreach (var c in mains) RecordEvent(pod, "Normal", "Started", $"Started container {c.Str("name")}", Kubelet, node);
+            foreach (var c in mains)
+            {
+                StartEvents(pod, c, node);
+                StartOutput(pod, c, readyNow: false);
+            }
         var compile = IsWorkloadPod(pod) && !job ? Delays.XlaCompile : TimeSpan.Zero;
         var readyAt = run.MainStarted.Value + compile;
         if (readyAt > now)
@@ -155,6 +168,8 @@ internal sealed partial class PodController
             return;
         }
         var at = run.MainStarted.Value;
+        foreach (var c in mains) ReadyOutput(pod, c, at);
+        if (job) foreach (var c in mains) Logs.Stop(uid, c.Str("name") ?? "");
         if (job)
             WriteStatus(pod, run, mainState: _ => (new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = 0, ["reason"] = "Completed", ["startedAt"] = Stamp(at), ["finishedAt"] = SimCore.Now() } }, false, false), phase: "Succeeded");
         else

@@ -100,11 +100,19 @@ internal sealed class DeploymentController(ControllerManager m) : SimController(
                 ["spec"] = new JsonObject { ["replicas"] = replicas, ["selector"] = selector, ["template"] = rsTemplate },
             }, WriteOptions.Controller(Name));
             current = Core.Peek(rsType, ns, rsName);
+            if (replicas > 0) RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled up replica set {rsName} from 0 to {replicas}", Name);
         }
-        else if (current.Long("spec", "replicas") != replicas)
+        else if (current.Long("spec", "replicas") is var had && had != replicas)
+        {
             current = Core.Mutate(rsType, current, o => o.Ensure("spec")["replicas"] = replicas, Name);
+            RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled {(replicas > (had ?? 0) ? "up" : "down")} replica set {rsName} from {had ?? 0} to {replicas}", Name);
+        }
         foreach (var old in owned.Where(rs => rs.Name() != rsName && (rs.Long("spec", "replicas") ?? 0) != 0))
+        {
+            var from = old.Long("spec", "replicas") ?? 0;
             Core.Mutate(rsType, old, o => o.Ensure("spec")["replicas"] = 0, Name);
+            RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled down replica set {old.Name()} from {from} to 0", Name);
+        }
 
         var pods = All("", "pods", ns).Where(p => owned.Concat(current is null ? [] : [current]).Any(rs => Owns(rs, p))).ToList();
         var newPods = current is null ? [] : pods.Where(p => Owns(current, p)).ToList();
@@ -157,9 +165,13 @@ internal sealed class ReplicaSetController(ControllerManager m) : SimController(
         {
             var pod = Pods.FromTemplate(rs, rs.Obj("spec", "template") ?? new JsonObject(), $"{name}-{SimCore.RandomSuffix()}");
             Core.Create(podType, ns, pod, WriteOptions.Controller(Name));
+            RecordEvent(rs, "Normal", "SuccessfulCreate", $"Created pod: {pod.Name()}", Name);
         }
         foreach (var extra in pods.OrderBy(Pods.Ready).Skip(want).ToList().Take(Math.Max(0, pods.Count - want)))
+        {
             Core.Delete(podType, ns, extra.Name(), WriteOptions.Controller(Name), new DeleteOptions());
+            RecordEvent(rs, "Normal", "SuccessfulDelete", $"Deleted pod: {extra.Name()}", Name);
+        }
         pods = All("", "pods", ns).Where(p => Owns(rs, p) && !Deleting(p)).ToList();
         var ready = pods.Count(Pods.Ready);
         var status = new JsonObject
@@ -179,7 +191,7 @@ internal sealed partial class PodController(ControllerManager m) : SimController
 
     public override void OnEvent(WatchEvent ev)
     {
-        if (Is(ev, "", "pods") && ev.Type == "DELETED") _runs.Remove(ev.Object.Str("metadata", "uid") ?? "");
+        if (Is(ev, "", "pods") && ev.Type == "DELETED") { _runs.Remove(ev.Object.Str("metadata", "uid") ?? ""); Logs.Forget(ev.Object.Str("metadata", "uid") ?? ""); }
         if (Is(ev, "", "pods") && ev.Type != "DELETED")
         {
             var p = ev.Object;
@@ -214,9 +226,11 @@ internal sealed partial class PodController(ControllerManager m) : SimController
                 st["phase"] = "Pending";
                 st["conditions"] = new JsonArray(Condition("PodScheduled", false, "Unschedulable", why, previous: prev));
                 Core.WriteStatus(podType, ns, name, st, Name);
+                FailedSchedulingEvent(pod, why);
                 return;
             }
             pod = Core.Mutate(podType, pod, o => o.Ensure("spec")["nodeName"] = node, Name);
+            ScheduledEvent(pod, node);
             var s2 = pod.Obj("status")?.Clone() ?? new JsonObject();
             s2["phase"] = "Pending";
             s2["conditions"] = new JsonArray(Condition("PodScheduled", true, "", "", previous: prev));
@@ -263,6 +277,12 @@ internal sealed partial class PodController(ControllerManager m) : SimController
                     : new JsonObject { ["running"] = new JsonObject { ["startedAt"] = now } },
             });
         var job = restart is "Never" or "OnFailure";
+        foreach (var c in (pod.Arr("spec", "containers") ?? []).OfType<JsonObject>())
+        {
+            StartEvents(pod, c, nodeName);
+            StartOutput(pod, c, readyNow: true);
+            if (job) Logs.Stop(Uid(pod), c.Str("name") ?? "");
+        }
         var p0 = pod.Obj("status");
         var status = new JsonObject
         {

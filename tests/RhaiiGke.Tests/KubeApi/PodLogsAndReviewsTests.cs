@@ -23,22 +23,10 @@ public class PodLogsAndReviewsTests : SimulatorTestBase
 
     private HttpClient Http()
     {
-        // trusts only the sandbox's CA, as a kubeconfig client does
-        var ca = Sim.CaCertificate;
-        var handler = new HttpClientHandler
-        {
-            ServerCertificateCustomValidationCallback = (_, cert, _, _) =>
-            {
-                if (cert is null) return false;
-                using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
-                chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
-                return chain.Build(cert);
-            },
-        };
-        var h = new HttpClient(handler) { BaseAddress = new Uri(Sim.Server.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(60) };
-        h.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Sim.Token);
+        // trusts only the sandbox's CA and sends its token, as a kubeconfig client does
+        var h = Sim.HttpClient();
+        h.BaseAddress = new Uri(Sim.Server.TrimEnd('/') + "/");
+        h.Timeout = TimeSpan.FromSeconds(60);
         return h;
     }
 

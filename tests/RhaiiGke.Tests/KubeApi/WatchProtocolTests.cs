@@ -13,21 +13,9 @@ public sealed class WatchProtocolTests : SimulatorTestBase
     private HttpClient Http()
     {
         // verify the sandbox CA, authenticate with its token, as any client of the sandbox does
-        var ca = Sim.CaCertificate;
-        var handler = new HttpClientHandler
-        {
-            ServerCertificateCustomValidationCallback = (_, cert, _, _) =>
-            {
-                if (cert is null) return false;
-                using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
-                chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
-                return chain.Build(cert);
-            },
-        };
-        var http = new HttpClient(handler) { BaseAddress = Sim.Endpoint, Timeout = Timeout.InfiniteTimeSpan };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Sim.Token);
+        var http = Sim.HttpClient();
+        http.BaseAddress = Sim.Endpoint;
+        http.Timeout = Timeout.InfiniteTimeSpan;
         return http;
     }
 

@@ -62,6 +62,8 @@ public sealed class GkeClusterInspector : IClusterInspector
     {
         RhaiiException r => r,
         KubeApiException k => k.ToRhaii($"Reading cluster {cluster.Name}", cluster.Name),
+        // refused, DNS, TLS, timeout: the shared transport classification (a wrong CA stays KubeApiTlsFailed)
+        KubeTransportException t => t.ToRhaii($"Reading cluster {cluster.Name}", cluster.Name),
         _ => new RhaiiException("ClusterUnreachable", RhaiiErrorCategory.ConnectionError,
             $"Cannot reach the Kubernetes API of {cluster.Name} at {cluster.Endpoint}: {e.Message}",
             "Check that the cluster is RUNNING and that this machine may reach its endpoint (authorized networks).", cluster.Name, e),

@@ -92,6 +92,25 @@ function Read-TrxCounts([string]$Path) {
     [pscustomobject]@{ Passed = [int]$c.passed; Failed = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted; Skipped = [int]$c.total - [int]$c.executed }
 }
 
+# The failed tests of a TRX file with the first lines of their message, so the tail of a CI log names them.
+function Read-TrxFailures([string]$Path) {
+    [xml]$trx = Get-Content -LiteralPath $Path -Raw
+    foreach ($r in $trx.TestRun.Results.UnitTestResult) {
+        if ($r.outcome -in 'Passed', 'NotExecuted') { continue }
+        $msg = "$($r.Output.ErrorInfo.Message)" -split "`n" | Select-Object -First 6
+        "xunit FAILED $($r.testName) ($($r.duration)): $($msg -join ' | ')"
+    }
+}
+
+# The failed tests of a Pester NUnit XML file, likewise.
+function Read-PesterFailures([string]$Path) {
+    [xml]$x = Get-Content -LiteralPath $Path -Raw
+    foreach ($t in $x.SelectNodes('//test-case[@result="Failure" or @result="Error"]')) {
+        $msg = "$($t.failure.message)" -split "`n" | Select-Object -First 6
+        "pester FAILED $($t.name): $($msg -join ' | ')"
+    }
+}
+
 function Invoke-Test {
     Invoke-Build
     $results = Join-Path $OutputPath 'test-results'
@@ -128,6 +147,12 @@ function Invoke-Test {
             $total.Passed += $p.Passed; $total.Failed += $p.Failed; $total.Skipped += $p.Skipped
             if ($code -ne 0 -and $p.Failed -eq 0) { $problems.Add("pester exited $code") }
         } else { $problems.Add("pester exited $code and wrote no summary") }
+    }
+    if ($total.Failed -gt 0) {
+        $trx = Join-Path $results 'xunit.trx'
+        if (Test-Path $trx) { try { Read-TrxFailures $trx | ForEach-Object { Write-Host $_ } } catch { Write-Host "test: could not read $trx ($_)" } }
+        $px = Join-Path $results 'pester.xml'
+        if (Test-Path $px) { try { Read-PesterFailures $px | ForEach-Object { Write-Host $_ } } catch { Write-Host "test: could not read $px ($_)" } }
     }
     foreach ($p in $problems) { Write-Host "test: $p" }
     $failed = $total.Failed + $problems.Count

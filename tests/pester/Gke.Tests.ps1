@@ -3,12 +3,15 @@
 # pipelines between the commands, format views, and Application Default Credentials in a fresh pwsh.
 BeforeAll {
     Import-Module $env:RHAII_MODULE_MANIFEST -Force
-    $null = Get-TpuTopology -Accelerator v6e   # loads RhaiiGke.Engine into its load context
-    # Engine types live in the RhaiiGke AssemblyLoadContext, which PowerShell type literals do not search.
-    $script:engine = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'RhaiiGke.Engine' } | Select-Object -First 1
-    $options = [Activator]::CreateInstance($engine.GetType('RhaiiGke.Engine.Simulators.Gke.GkeApiSimulatorOptions'))
+    $null = Get-TpuTopology -Accelerator v6e   # creates the module's load context
+    # Simulator types live in RhaiiGke.Sandbox in the RhaiiGke AssemblyLoadContext, which PowerShell type
+    # literals do not search; load it through that context (the module loads it on first use the same way).
+    $alc = [System.Runtime.Loader.AssemblyLoadContext]::All | Where-Object Name -eq 'RhaiiGke' | Select-Object -First 1
+    $script:engine = if ($alc) { $alc.LoadFromAssemblyName([System.Reflection.AssemblyName]::new('RhaiiGke.Sandbox')) }
+                     else { [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'RhaiiGke.Sandbox' } | Select-Object -First 1 }
+    $options = [Activator]::CreateInstance($engine.GetType('RhaiiGke.Sandbox.Gke.GkeApiSimulatorOptions'))
     $options.OperationDuration = [timespan]::FromMilliseconds(50)
-    $script:sim = [Activator]::CreateInstance($engine.GetType('RhaiiGke.Engine.Simulators.Gke.GkeApiSimulator'), @($options))
+    $script:sim = [Activator]::CreateInstance($engine.GetType('RhaiiGke.Sandbox.Gke.GkeApiSimulator'), @($options))
     $script:saved = @{}
     foreach ($kv in $sim.EnvironmentVariables.GetEnumerator()) {
         $saved[$kv.Key] = [Environment]::GetEnvironmentVariable($kv.Key)

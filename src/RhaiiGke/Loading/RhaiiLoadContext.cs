@@ -54,7 +54,7 @@ internal sealed class RhaiiLoadContext : AssemblyLoadContext
         (a.GetPublicKeyToken() ?? []).AsSpan().SequenceEqual(b.GetPublicKeyToken() ?? []);
 }
 
-/// <summary>Hooks the default context so that RhaiiGke.Engine resolves into <see cref="RhaiiLoadContext"/>.</summary>
+/// <summary>Hooks the default context so that RhaiiGke.Engine and RhaiiGke.Sandbox resolve into <see cref="RhaiiLoadContext"/>.</summary>
 public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssemblyCleanup
 {
     private static readonly string s_dependencies =
@@ -78,7 +78,8 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
 
     private static Assembly? ResolveEngine(AssemblyLoadContext context, AssemblyName name)
     {
-        if (name.Name != "RhaiiGke.Engine") return null;
-        return s_alc.Value.LoadFromAssemblyPath(Path.Combine(s_dependencies, "RhaiiGke.Engine.dll"));
+        // RhaiiGke.Sandbox (the simulators) resolves the same way, when a sandbox or simulator first starts.
+        if (name.Name is not ("RhaiiGke.Engine" or "RhaiiGke.Sandbox")) return null;
+        return s_alc.Value.LoadFromAssemblyPath(Path.Combine(s_dependencies, name.Name + ".dll"));
     }
 }

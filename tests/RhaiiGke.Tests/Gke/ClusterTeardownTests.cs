@@ -1,5 +1,5 @@
 using RhaiiGke.Engine.Gke;
-using RhaiiGke.Engine.Simulators.Sandbox;
+using RhaiiGke.Sandbox;
 using Xunit;
 
 namespace RhaiiGke.Tests.Gke;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using RhaiiGke.Engine.Simulators.Gke;
+using RhaiiGke.Sandbox.Gke;
 using Xunit;
 
 namespace RhaiiGke.Tests.Gke;

@@ -1,4 +1,4 @@
-using RhaiiGke.Engine.Simulators.Sandbox;
+using RhaiiGke.Sandbox;
 using Xunit;
 
 namespace RhaiiGke.Tests.Gke;

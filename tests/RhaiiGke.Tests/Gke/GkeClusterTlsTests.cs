@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using RhaiiGke.Engine.Gke;
 using RhaiiGke.Engine.Kube;
-using RhaiiGke.Engine.Simulators.Sandbox;
+using RhaiiGke.Sandbox;
 using RhaiiGke.Tests.KubeApi;
 using Xunit;
 

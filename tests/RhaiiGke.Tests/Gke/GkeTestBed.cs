@@ -1,7 +1,7 @@
 using System.Net;
 using System.Security;
 using RhaiiGke.Engine.Gke;
-using RhaiiGke.Engine.Simulators.Gke;
+using RhaiiGke.Sandbox.Gke;
 
 namespace RhaiiGke.Tests.Gke;
 

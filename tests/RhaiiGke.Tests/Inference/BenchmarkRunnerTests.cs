@@ -1,6 +1,6 @@
 using System.Text.Json;
 using RhaiiGke.Engine.Inference;
-using RhaiiGke.Engine.Simulators.Vllm;
+using RhaiiGke.Sandbox.Vllm;
 using Xunit;
 
 namespace RhaiiGke.Tests.Inference;

@@ -1,5 +1,5 @@
 using RhaiiGke.Engine.Inference;
-using RhaiiGke.Engine.Simulators.Vllm;
+using RhaiiGke.Sandbox.Vllm;
 using RhaiiGke.Tests.Infrastructure;
 using Xunit;
 

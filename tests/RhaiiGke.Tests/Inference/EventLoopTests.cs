@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using RhaiiGke.Engine.Inference;
-using RhaiiGke.Engine.Simulators.Vllm;
+using RhaiiGke.Sandbox.Vllm;
 using Xunit;
 
 namespace RhaiiGke.Tests.Inference;

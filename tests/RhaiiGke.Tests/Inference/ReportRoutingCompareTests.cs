@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using RhaiiGke.Engine.Inference;
-using RhaiiGke.Engine.Simulators.Vllm;
+using RhaiiGke.Sandbox.Vllm;
 using RhaiiGke.Tests.Infrastructure;
 using Xunit;
 

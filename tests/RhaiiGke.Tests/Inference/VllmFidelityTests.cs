@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using RhaiiGke.Engine.Inference;
-using RhaiiGke.Engine.Simulators.Vllm;
+using RhaiiGke.Sandbox.Vllm;
 using Xunit;
 
 namespace RhaiiGke.Tests.Inference;

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using OpenAI;
 using OpenAI.Chat;
-using RhaiiGke.Engine.Simulators.Vllm;
+using RhaiiGke.Sandbox.Vllm;
 using Xunit;
 
 namespace RhaiiGke.Tests.Inference;

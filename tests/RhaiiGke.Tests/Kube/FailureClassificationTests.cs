@@ -9,7 +9,7 @@ using RhaiiGke.Engine.Gke;
 using RhaiiGke.Engine.Kube;
 using RhaiiGke.Engine.Kube.Platform;
 using RhaiiGke.Engine.Net;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 using RhaiiGke.Tests.Infrastructure;
 using Xunit;
 

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using RhaiiGke.Engine.Kube;
 using RhaiiGke.Engine.Kube.Platform;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 using Xunit;
 
 namespace RhaiiGke.Tests.Kube;

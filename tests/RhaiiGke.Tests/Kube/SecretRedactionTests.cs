@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using RhaiiGke.Engine.Kube;
 using RhaiiGke.Engine.Kube.Json;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 using RhaiiGke.Tests.Gke;
 using Xunit;
 

@@ -7,7 +7,7 @@ using RhaiiGke.Engine.Kube.Platform;
 using RhaiiGke.Engine.Manifests;
 using RhaiiGke.Engine.Serving;
 using RhaiiGke.Engine.Serving.Diagnosis;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 using RhaiiGke.Tests.Kube;
 using Xunit;
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using RhaiiGke.Engine.Manifests;
-using RhaiiGke.Engine.Simulators.Vllm;
+using RhaiiGke.Sandbox.Vllm;
 using Xunit;
 
 namespace RhaiiGke.Tests.KubeApi;

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using RhaiiGke.Engine.Kube;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 using RhaiiGke.Tests.Infrastructure;
 using RhaiiGke.Tests.Kube;
 using Xunit;

@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using k8s;
 using k8s.Models;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 using Xunit;
 
 namespace RhaiiGke.Tests.KubeApi;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 using Xunit;
 
 namespace RhaiiGke.Tests.KubeApi;

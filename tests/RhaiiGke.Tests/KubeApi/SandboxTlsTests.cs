@@ -8,7 +8,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using k8s;
 using RhaiiGke.Engine.Kube;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 using RhaiiGke.Tests.Infrastructure;
 using Xunit;
 

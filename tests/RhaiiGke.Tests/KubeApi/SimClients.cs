@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using k8s;
 using RhaiiGke.Engine.Kube;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 
 namespace RhaiiGke.Tests.KubeApi;
 

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using RhaiiGke.Engine.Kube.Json;
 using RhaiiGke.Engine.Kube.Platform;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 using RhaiiGke.Tests.Infrastructure;
 using Xunit;
 

@@ -5,7 +5,7 @@ using RhaiiGke.Engine.Kube;
 using RhaiiGke.Engine.Kube.Platform;
 using RhaiiGke.Engine.Manifests;
 using RhaiiGke.Engine.Serving;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 using RhaiiGke.Tests.Kube;
 using Xunit;
 

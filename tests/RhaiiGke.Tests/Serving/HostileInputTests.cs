@@ -1,7 +1,7 @@
 using System.Management.Automation;
 using System.Text;
 using RhaiiGke.Engine.Kube.Json;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 using RhaiiGke.Tests.Infrastructure;
 using RhaiiGke.Tests.KubeApi;
 using RhaiiGke.Tests.Manifests;

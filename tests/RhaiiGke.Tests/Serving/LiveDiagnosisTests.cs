@@ -1,5 +1,5 @@
 using RhaiiGke.Engine.Serving.Diagnosis;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 using Xunit;
 
 namespace RhaiiGke.Tests.Serving;

@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using RhaiiGke.Engine.Simulators.Vllm;
+using RhaiiGke.Sandbox.Vllm;
 
 namespace RhaiiGke.Cmdlets.Inference;
 

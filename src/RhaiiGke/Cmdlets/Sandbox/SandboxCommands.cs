@@ -4,9 +4,9 @@ using RhaiiGke.Cmdlets.Platform;
 using RhaiiGke.Completers;
 using RhaiiGke.Engine.Catalog;
 using RhaiiGke.Engine.Kube;
-using RhaiiGke.Engine.Simulators.Gke;
-using RhaiiGke.Engine.Simulators.KubeApi;
-using RhaiiGke.Engine.Simulators.Sandbox;
+using RhaiiGke.Sandbox.Gke;
+using RhaiiGke.Sandbox.KubeApi;
+using RhaiiGke.Sandbox;
 using RhaiiGke.Validation;
 
 namespace RhaiiGke.Cmdlets.Sandbox;

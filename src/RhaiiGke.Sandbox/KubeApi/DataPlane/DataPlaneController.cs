@@ -1,0 +1,190 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using RhaiiGke.Engine.Kube.Json;
+using RhaiiGke.Engine.Net;
+using RhaiiGke.Sandbox.KubeApi.Controllers;
+using RhaiiGke.Sandbox.Vllm;
+
+namespace RhaiiGke.Sandbox.KubeApi.DataPlane;
+
+/// <summary>
+/// Keeps the simulated data plane in step with the store: a vLLM simulator behind every ready workload pod
+/// (kserve.io/component=workload) at podIP:8000, and an Envoy-like proxy behind every Istio Gateway address
+/// (and, on GKE clusters, every programmed gke-l7-* Gateway address)
+/// and listener port, both registered in <see cref="EndpointOverrides"/> so clients reach them by the
+/// cluster's addresses. Everything is stopped and unregistered when the pod or gateway goes away, and on
+/// <see cref="Dispose"/>.
+/// </summary>
+internal sealed partial class DataPlaneController : SimController, IDisposable
+{
+    public const int VllmPort = 8000;
+    private readonly Dictionary<string, PodBackend> _pods = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GatewayProxy> _gateways = new(StringComparer.Ordinal);
+    private readonly GatewayRouter _router;
+    private bool _disposed;
+
+    private sealed record PodBackend(VllmSimulator Sim, string Ip, int TargetPort, string Model);
+
+    public DataPlaneController(ControllerManager m) : base(m) => _router = new GatewayRouter(m.Core);
+
+    protected override string Name => "dataplane";
+
+    public override void OnEvent(WatchEvent ev)
+    {
+        switch (ev.StoreKey)
+        {
+            case "/pods":
+                var labels = ev.Object.Labels();
+                if (labels.ContainsKey("kserve.io/component")) Enqueue("pods");
+                if (labels.ContainsKey("gateway.networking.k8s.io/gateway-name")) Enqueue("gateways");
+                break;
+            case "gateway.networking.k8s.io/gateways" or "/services":
+                Enqueue("gateways");
+                break;
+        }
+    }
+
+    public override void Reconcile(string key)
+    {
+        if (_disposed) return;
+        if (key == "pods") SyncPods();
+        else SyncGateways();
+    }
+
+    private void SyncPods()
+    {
+        var want = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        foreach (var p in All("", "pods"))
+            if (PodController.IsWorkloadPod(p) && Pods.Ready(p) && p.Str("status", "podIP") is not null)
+                want[p.Str("metadata", "uid")!] = p;
+        foreach (var (uid, backend) in _pods.Where(kv => !want.ContainsKey(kv.Key) || want[kv.Key].Str("status", "podIP") != kv.Value.Ip).ToList())
+        {
+            EndpointOverrides.Unregister(backend.Ip, VllmPort, backend.TargetPort);
+            backend.Sim.Dispose();
+            _pods.Remove(uid);
+        }
+        foreach (var (uid, pod) in want)
+        {
+            if (_pods.ContainsKey(uid)) continue;
+            var model = ServedModel(pod);
+            var sim = VllmSimulator.Start(new InferenceSimulatorOptions
+            {
+                Model = model, Replicas = 1, PodNamePrefix = pod.Name(),
+                TimeToFirstTokenMs = Core.Options.VllmTimeToFirstTokenMs, InterTokenLatencyMs = Core.Options.VllmInterTokenLatencyMs,
+                Seed = (int)(uint)uid.GetHashCode(),
+                MaxModelLength = MaxModelLen(pod) ?? new InferenceSimulatorOptions().MaxModelLength,
+                VllmVersion = VllmVersions.ForImage(MainContainer(pod)?.Str("image")),
+            }, $"{pod.Namespace()}/{pod.Name()}");
+            var url = new Uri(sim.Info.ReplicaUrls[0]);
+            var ip = pod.Str("status", "podIP")!;
+            EndpointOverrides.Register(ip, VllmPort, url.Host, url.Port);
+            _pods[uid] = new PodBackend(sim, ip, url.Port, model);
+        }
+    }
+
+    [GeneratedRegex(@"--max-model-len(?:=|\s+)(""?)(\d+)\1(?:\s|$)")] private static partial Regex MaxModelLenArg();
+    [GeneratedRegex(@"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")] private static partial Regex ShellVar();
+    [GeneratedRegex(@"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")] private static partial Regex KubeVar();
+
+    private static JsonObject? MainContainer(JsonObject pod) =>
+        (pod.Arr("spec", "containers") ?? []).OfType<JsonObject>().FirstOrDefault(c => c.Str("name") == "main")
+        ?? (pod.Arr("spec", "containers") ?? []).OfType<JsonObject>().FirstOrDefault();
+
+    /// <summary>
+    /// vLLM's --max-model-len as the container runs it: command and args with $(VAR) expanded by the kubelet and
+    /// ${VAR}/$VAR by the shell KServe's template starts vLLM with (VLLM_ADDITIONAL_ARGS carries the module's flags),
+    /// from the container's literal env values. The last occurrence wins, as with argparse. Null without the flag
+    /// (vLLM then uses the model's own context length).
+    /// </summary>
+    private static int? MaxModelLen(JsonObject pod)
+    {
+        var main = MainContainer(pod);
+        if (main is null) return null;
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var e in (main.Arr("env") ?? []).OfType<JsonObject>())
+            if (e.Str("name") is { } n && e.Str("value") is { } v) env[n] = v;
+        var text = string.Join(' ', (main.Arr("command") ?? []).Concat(main.Arr("args") ?? []).Select(a => a?.ToString()));
+        text = KubeVar().Replace(text, m => env.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value);
+        text = ShellVar().Replace(text, m => env.GetValueOrDefault(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value, ""));
+        var last = MaxModelLenArg().Matches(text).LastOrDefault();
+        return last is not null && int.TryParse(last.Groups[2].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n2) && n2 >= 2 ? n2 : null;
+    }
+
+    [GeneratedRegex(@"--served-model-name(?:=|\s+)(""[^""]*""|'[^']*'|\S+)")] private static partial Regex ServedName();
+    [GeneratedRegex(@"vllm\s+serve\s+(""[^""]*""|'[^']*'|\S+)")] private static partial Regex ServePath();
+
+    /// <summary>
+    /// The model name vLLM serves: --served-model-name from the main container's command and args (KServe's
+    /// template passes the service's spec.model.name); without it, the path after "vllm serve" (clients then
+    /// have to send /mnt/models); else the owning LLMInferenceService's spec.model.name or name.
+    /// </summary>
+    private string ServedModel(JsonObject pod)
+    {
+        var main = (pod.Arr("spec", "containers") ?? []).OfType<JsonObject>().FirstOrDefault(c => c.Str("name") == "main")
+                   ?? (pod.Arr("spec", "containers") ?? []).OfType<JsonObject>().FirstOrDefault();
+        var text = string.Join(' ', (main?.Arr("command") ?? []).Concat(main?.Arr("args") ?? []).Select(a => a?.ToString()));
+        if (ServedName().Match(text) is { Success: true } m) return m.Groups[1].Value.Trim('"', '\'');
+        if (ServePath().Match(text) is { Success: true } s && !s.Groups[1].Value.StartsWith('-')) return s.Groups[1].Value.Trim('"', '\'');
+        var owner = pod.Labels().GetValueOrDefault("app.kubernetes.io/name");
+        var svc = owner is null ? null : Get("serving.kserve.io", "llminferenceservices", pod.Namespace(), owner);
+        return svc?.Str("spec", "model", "name") ?? owner ?? pod.Name();
+    }
+
+    private void SyncGateways()
+    {
+        var want = new Dictionary<string, (JsonObject Gw, string Ip, List<int> Ports)>(StringComparer.Ordinal);
+        foreach (var gw in All("gateway.networking.k8s.io", "gateways"))
+        {
+            var cls = gw.Str("spec", "gatewayClassName");
+            if (Deleting(gw) || !(cls == "istio" || (Core.Options.GkeGatewayApi && GkeGateway.IsGkeClass(cls)))) continue;
+            var ip = gw.Arr("status", "addresses")?.FirstOrDefault().Str("value");
+            if (ip is null) continue;
+            var key = KeyOf(gw);
+            // serve from the first time the gateway is Programmed; keep serving (resetting connections) while its address stays
+            if (!_gateways.ContainsKey(key) && !ConditionTrue(gw, "Programmed")) continue;
+            var ports = (gw.Arr("spec", "listeners") ?? []).Select(l => (int)(l.Long("port") ?? 80)).Distinct().OrderBy(p => p).ToList();
+            want[key] = (gw, ip, ports);
+        }
+        foreach (var (key, proxy) in _gateways.ToList())
+        {
+            if (want.TryGetValue(key, out var w) && proxy.Registered.Select(r => r.Port).SequenceEqual(w.Ports) && proxy.Registered.All(r => r.Host == w.Ip)) continue;
+            Release(proxy);
+            _gateways.Remove(key);
+        }
+        foreach (var (key, w) in want)
+        {
+            if (_gateways.ContainsKey(key)) continue;
+            var proxy = new GatewayProxy(_router, w.Gw.Namespace()!, w.Gw.Name(), Core.Options.GatewayConnectTimeout,
+                google: Core.Options.GkeGatewayApi && GkeGateway.IsGkeClass(w.Gw.Str("spec", "gatewayClassName")));
+            foreach (var port in w.Ports)
+            {
+                EndpointOverrides.Register(w.Ip, port, "127.0.0.1", proxy.Port);
+                proxy.Registered.Add((w.Ip, port));
+            }
+            _gateways[key] = proxy;
+        }
+    }
+
+    private static void Release(GatewayProxy proxy)
+    {
+        foreach (var (host, port) in proxy.Registered) EndpointOverrides.Unregister(host, port, proxy.Port);
+        proxy.Dispose();
+    }
+
+    public void Dispose()
+    {
+        lock (Core.Gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (var p in _gateways.Values) Release(p);
+            _gateways.Clear();
+            foreach (var b in _pods.Values)
+            {
+                EndpointOverrides.Unregister(b.Ip, VllmPort, b.TargetPort);
+                b.Sim.Dispose();
+            }
+            _pods.Clear();
+        }
+    }
+}

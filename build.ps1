@@ -171,7 +171,9 @@ function Invoke-Bench {
 
 function Invoke-Demo {
     Invoke-Build
-    $null = Invoke-ChildPwsh @('-File', (Join-Path $Root 'examples/Demo.ps1'), '-ModuleManifest', (Join-Path $ModuleOut 'RhaiiGke.psd1'), '-OutputPath', (Join-Path $OutputPath 'manifests'))
+    # The card's pipeline on a simulated Google Cloud project; a failed step exits non-zero. The offline
+    # manifest tour is examples/ManifestTour.ps1.
+    $null = Invoke-ChildPwsh @('-File', (Join-Path $Root 'examples/Demo.ps1'), '-ModuleManifest', (Join-Path $ModuleOut 'RhaiiGke.psd1'), '-OutputPath', (Join-Path $OutputPath 'demo'))
 }
 
 function Invoke-Package {

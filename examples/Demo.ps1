@@ -73,11 +73,14 @@ Set-StrictMode -Version 3.0
 $clock = [Diagnostics.Stopwatch]::StartNew()
 
 if (-not $ModuleManifest) {
+    # The module already imported in this session, else the build beside this checkout, else the installed one.
     $built = Join-Path $PSScriptRoot '../out/RhaiiGke/RhaiiGke.psd1'
-    $ModuleManifest = if (Test-Path $built) { $built } else { 'RhaiiGke' }
+    $ModuleManifest = if (Get-Module RhaiiGke) { '' } elseif (Test-Path $built) { $built } else { 'RhaiiGke' }
 }
-if (Test-Path -LiteralPath $ModuleManifest) { $ModuleManifest = (Resolve-Path -LiteralPath $ModuleManifest).Path }
-Import-Module $ModuleManifest -ErrorAction Stop
+if ($ModuleManifest) {
+    if (Test-Path -LiteralPath $ModuleManifest) { $ModuleManifest = (Resolve-Path -LiteralPath $ModuleManifest).Path }
+    Import-Module $ModuleManifest -ErrorAction Stop
+}
 $null = New-Item -ItemType Directory -Force -Path $OutputPath
 $OutputPath = (Resolve-Path -LiteralPath $OutputPath).Path
 
@@ -101,6 +104,7 @@ $run = [ordered]@{
     Deployment = $null; Endpoint = $null; CacheRouting = $null; Benchmark = @(); Report = $null; Cost = $null
     Teardown = $null
 }
+$activity = "RhaiiGke demo$(if ($simulated) { ' (simulated project)' })"
 # What this run created, so the teardown removes that and nothing else.
 $own = @{ Sandbox = $null; Cluster = $false; Operators = $false; Service = $false }
 
@@ -114,7 +118,7 @@ function Write-DemoLine([string]$Step, [string]$Text, [double]$Seconds) {
 # A failure prints the step, the error and its fix, and stops the run.
 function Invoke-DemoStep([string]$Name, [string]$Status, [scriptblock]$Action) {
     $index = [array]::IndexOf($stepNames, $Name)
-    Write-Progress -Id 1 -Activity "RhaiiGke demo$(if ($simulated) { ' (simulated project)' })" -Status "$Name`: $Status" -PercentComplete ([math]::Max(0, 100 * $index / $stepNames.Count))
+    Write-Progress -Id 1 -Activity $activity -Status "$Name`: $Status" -PercentComplete ([math]::Max(0, 100 * $index / $stepNames.Count))
     $ProgressPreference = 'SilentlyContinue'
     $watch = [Diagnostics.Stopwatch]::StartNew()
     try {
@@ -191,7 +195,8 @@ try {
     Invoke-DemoStep credentials 'getting cluster credentials' {
         # TODO(h-creds-ci): drop -AuthMode Token once Get-TpuClusterCredential's default works with Connect-RhaiiCluster.
         $script:credential = $run.TpuCluster | Get-TpuClusterCredential @gcp -AuthMode Token
-        "$($credential.ContextName): $($credential.Server), $($credential.AuthMode) valid until $($credential.TokenExpiresAt.ToUniversalTime().ToString('HH:mm')) UTC (kept in memory, never written)"
+        $until = if ($credential.TokenExpiresAt) { " valid until $($credential.TokenExpiresAt.ToUniversalTime().ToString('HH:mm')) UTC" }
+        "$($credential.ContextName): $($credential.Server), $($credential.AuthMode)$until$(if ("$($credential.AuthMode)" -eq 'Token') { ' (kept in memory, never written)' })"
     }
 
     Invoke-DemoStep connect 'connecting to the API server' {
@@ -292,7 +297,8 @@ finally {
         $problems = [Collections.Generic.List[string]]::new()
         $clustersLeft = $null
         $watch = [Diagnostics.Stopwatch]::StartNew()
-        Write-Progress -Id 1 -Activity 'RhaiiGke demo' -Status 'teardown: removing what this run created' -PercentComplete 95
+        Write-Progress -Id 1 -Activity $activity -Status 'teardown: removing what this run created' -PercentComplete 95
+        $progress = $ProgressPreference
         $ProgressPreference = 'SilentlyContinue'
         if ($own.Service -and $run.Connection) {
             try {
@@ -323,6 +329,7 @@ finally {
             catch { $problems.Add("sandbox: $($_.Exception.Message)") }
         }
         $watch.Stop()
+        $ProgressPreference = $progress
         $left = if ($null -ne $clustersLeft) { "; $($clustersLeft.Count) cluster(s) left in $Zone$(if ($clustersLeft) { ": $($clustersLeft -join ', ')" })" } else { '' }
         $text = if ($removed.Count) { "removed $($removed -join ', ')$left" } else { 'nothing to remove' }
         if ($problems.Count) { $text += "; NOT removed: $($problems -join '; ')" }
@@ -330,7 +337,7 @@ finally {
         $steps.Add([pscustomobject]@{ PSTypeName = 'RhaiiGke.DemoStep'; Step = 'teardown'; Passed = ($problems.Count -eq 0); Summary = $text; Seconds = [math]::Round($watch.Elapsed.TotalSeconds, 2); Warnings = @() })
         $run.Teardown = [pscustomobject]@{ Kept = $false; Removed = @($removed); ClustersLeft = $clustersLeft; Problems = @($problems) }
     }
-    Write-Progress -Id 1 -Activity 'RhaiiGke demo' -Completed
+    Write-Progress -Id 1 -Activity $activity -Completed
 }
 
 $clock.Stop()

@@ -195,8 +195,9 @@ try {
     Invoke-DemoStep credentials 'getting cluster credentials' {
         # TODO(h-creds-ci): drop -AuthMode Token once Get-TpuClusterCredential's default works with Connect-RhaiiCluster.
         $script:credential = $run.TpuCluster | Get-TpuClusterCredential @gcp -AuthMode Token
-        $until = if ($credential.TokenExpiresAt) { " valid until $($credential.TokenExpiresAt.ToUniversalTime().ToString('HH:mm')) UTC" }
-        "$($credential.ContextName): $($credential.Server), $($credential.AuthMode)$until$(if ("$($credential.AuthMode)" -eq 'Token') { ' (kept in memory, never written)' })"
+        $auth = if ("$($credential.AuthMode)" -eq 'Token') { 'token in memory' } else { "$($credential.AuthMode)" }
+        $until = if ($credential.TokenExpiresAt) { " until $($credential.TokenExpiresAt.ToUniversalTime().ToString('HH:mm')) UTC" }
+        "$($credential.ContextName): $($credential.Server), $auth$until"
     }
 
     Invoke-DemoStep connect 'connecting to the API server' {
@@ -276,8 +277,8 @@ try {
     Invoke-DemoStep cost 'pricing the TPU pool' {
         $cost = @($run.TpuCluster | Get-RhaiiCostEstimate -OutputTokensPerSecond $bestStage.OutputThroughput)[0]
         $script:run.Cost = $cost
-        $per = if ($cost.CostPerMillionOutputTokens) { "; {0} per 1M output tokens{1}" -f (Format-Money $cost.CostPerMillionOutputTokens $cost.Currency), $(if ($simulated) { ' (simulated throughput)' }) }
-        "{0}/hour, {1}/month {2} ({3} x {4}, {5} chips, prices of {6:yyyy-MM-dd}); scaled to zero {7}/hour{8}" -f `
+        $per = if ($cost.CostPerMillionOutputTokens) { "; {0} per 1M output tokens{1}" -f (Format-Money $cost.CostPerMillionOutputTokens $cost.Currency), $(if ($simulated) { ' (simulated)' }) }
+        "{0}/hour, {1}/month {2} ({3} x {4}, {5} chips, {6:yyyy-MM-dd} prices); {7}/hour at zero{8}" -f `
             (Format-Money $cost.Hourly $cost.Currency), (Format-Money $cost.Monthly $cost.Currency), ("$($cost.PricingModel)" -creplace '(?<=[a-z])([A-Z])', ' $1').ToLowerInvariant(), $cost.TpuNodes, $cost.MachineType, $cost.Chips,
             $cost.PriceTableDate, (Format-Money $cost.ScaledToZeroHourly $cost.Currency), $per
     }

@@ -53,7 +53,8 @@ Describe 'examples/Demo.ps1 on a simulated project, as build.ps1 -Task Demo runs
         $line.endpoint | Should -Match '^(\d+)/\1 checks passed.*first request \d+ ms'
         $line.cache | Should -Match '^warm requests reused \d+(\.\d)? % of their prompt tokens'
         $line.benchmark | Should -Match '^3 stages \(synchronous, throughput, rate-[\d.]+\), best [\d,]+ req/s \(\S+\), [\d,]+ output tok/s, TTFT p99 [\d,]+ ms, 0 failed$'
-        $line.cost | Should -Match '^\$[\d,.]+/hour, \$[\d,.]+/month on demand \(2 x ct6e-standard-4t, 8 chips, prices of \d{4}-\d\d-\d\d\); scaled to zero \$[\d.]+/hour; \$[\d.]+ per 1M output tokens'
+        $line.cost | Should -Match '^\$[\d,.]+/hour, \$[\d,.]+/month on demand \(2 x ct6e-standard-4t, 8 chips, \d{4}-\d\d-\d\d prices\); \$[\d.]+/hour at zero; \$[\d.]+ per 1M output tokens \(simulated\)$'
+        $line.credentials | Should -Match '^gke_rhaii-sandbox_europe-west4-a_rhaii-demo: https://127\.0\.0\.1:\d+, token in memory until \d\d:\d\d UTC$'
         $line.teardown | Should -Match '^removed service rhaii-inference/qwen, cluster rhaii-demo, simulated project stopped; 0 cluster\(s\) left in europe-west4-a$'
     }
 
@@ -78,7 +79,7 @@ Describe 'examples/Demo.ps1 on a simulated project, as build.ps1 -Task Demo runs
         @($summary.steps | Where-Object { -not $_.passed }).Count | Should -Be 0
         $summary.steps.summary | Should -Be $steps.Text
         # the small sample's p99 warning is kept here instead of on the console
-        @($summary.steps | Where-Object step -eq 'benchmark').warnings | Should -Match 'p99 of \d+ requests'
+        (@($summary.steps | Where-Object step -eq 'benchmark').warnings -join "`n") | Should -Match 'p99 of \d+ requests'
         Write-Host "Demo script's own duration: $($summary.durationSeconds) s ($(($summary.steps | ForEach-Object { '{0} {1}' -f $_.step, $_.seconds }) -join ', '))"
     }
 }

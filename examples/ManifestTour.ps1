@@ -79,4 +79,4 @@ if (Get-Command Test-LlmInferenceServiceManifest -ErrorAction SilentlyContinue) 
 }
 $bad = @($summary | Where-Object Errors -gt 0)
 if ($bad) { throw "Lint errors in exported patterns: $($bad.Pattern -join ', ')" }
-Write-Host "Demo done: $(($summary | Measure-Object Files -Sum).Sum) manifests in $OutputPath"
+Write-Host "Tour done: $(($summary | Measure-Object Files -Sum).Sum) manifests in $OutputPath"

@@ -20,6 +20,10 @@ param(
     [switch]$SkipXunit,
     [switch]$SkipPester,
     [switch]$UpdateMarkdown,
+    # xunit tests that fail are run once more on their own; a pass there counts, and is reported as flaky
+    # by name above the summary line. 0 turns the second run off.
+    [ValidateRange(0, 3)]
+    [int]$RetryFailed = 1,
     # Where the module and test results go (default ./out)
     [string]$OutputPath = (Join-Path $PSScriptRoot 'out')
 )
@@ -102,6 +106,17 @@ function Read-TrxFailures([string]$Path) {
     }
 }
 
+# The fully qualified method names (Class.Method, theory arguments dropped) of a TRX file's failed tests.
+function Read-TrxFailedMethods([string]$Path) {
+    [xml]$trx = Get-Content -LiteralPath $Path -Raw
+    $byId = @{}
+    foreach ($d in $trx.TestRun.TestDefinitions.UnitTest) { $byId[$d.id] = "$($d.TestMethod.className).$($d.TestMethod.name)" }
+    @(foreach ($r in $trx.TestRun.Results.UnitTestResult) {
+        if ($r.outcome -in 'Passed', 'NotExecuted') { continue }
+        $byId[$r.testId]
+    }) | Where-Object { $_ } | Sort-Object -Unique
+}
+
 # The failed tests of a Pester NUnit XML file, likewise.
 function Read-PesterFailures([string]$Path) {
     [xml]$x = Get-Content -LiteralPath $Path -Raw
@@ -128,6 +143,29 @@ function Invoke-Test {
         if (Test-Path $trx) {
             $x = Read-TrxCounts $trx
             Write-Host "xunit: $($x.Passed) passed, $($x.Failed) failed, $($x.Skipped) skipped"
+            $attempt = 0
+            while ($x.Failed -gt 0 -and $attempt -lt $RetryFailed) {
+                $attempt++
+                $methods = @(Read-TrxFailedMethods $trx)
+                if ($methods.Count -eq 0 -or $methods.Count -gt 10) { break }   # many failures are not flakes
+                Write-Host "xunit: failed in run $($attempt): $($methods -join ', ')"
+                Read-TrxFailures $trx | ForEach-Object { Write-Host $_ }
+                $retryTrx = "xunit-retry$attempt.trx"
+                $retryArgs = @('test', (Join-Path $Root 'tests/RhaiiGke.Tests/RhaiiGke.Tests.csproj'), '-c', $Configuration, '--nologo', '--no-build',
+                    '--logger', "trx;LogFileName=$retryTrx", '--logger', 'console;verbosity=minimal', '--results-directory', $results,
+                    '--filter', (($methods | ForEach-Object { "FullyQualifiedName=$_" }) -join '|'))
+                $code = Invoke-Native dotnet $retryArgs -AllowFailure
+                $rt = Join-Path $results $retryTrx
+                if (-not (Test-Path $rt)) { break }
+                $r = Read-TrxCounts $rt
+                # Tests that passed the second time count as passed, and are named as flaky.
+                $x = [pscustomobject]@{ Passed = $x.Passed + $r.Passed; Failed = $r.Failed; Skipped = $x.Skipped }
+                $still = @(Read-TrxFailedMethods $rt)
+                $flaky = @($methods | Where-Object { $_ -notin $still })
+                if ($flaky.Count) { Write-Host "xunit: FLAKY (failed, then passed when run again on their own): $($flaky -join ', ')" }
+                $trx = $rt
+                Write-Host "xunit after run $($attempt + 1): $($x.Passed) passed, $($x.Failed) failed, $($x.Skipped) skipped"
+            }
             $total.Passed += $x.Passed; $total.Failed += $x.Failed; $total.Skipped += $x.Skipped
             if ($code -ne 0 -and $x.Failed -eq 0) { $problems.Add("dotnet test exited $code") }
         } else { $problems.Add("dotnet test exited $code and wrote no results") }
@@ -149,8 +187,8 @@ function Invoke-Test {
         } else { $problems.Add("pester exited $code and wrote no summary") }
     }
     if ($total.Failed -gt 0) {
-        $trx = Join-Path $results 'xunit.trx'
-        if (Test-Path $trx) { try { Read-TrxFailures $trx | ForEach-Object { Write-Host $_ } } catch { Write-Host "test: could not read $trx ($_)" } }
+        $trx = Get-ChildItem $results -Filter 'xunit*.trx' | Sort-Object LastWriteTime | Select-Object -Last 1 -ExpandProperty FullName
+        if ($trx) { try { Read-TrxFailures $trx | ForEach-Object { Write-Host $_ } } catch { Write-Host "test: could not read $trx ($_)" } }
         $px = Join-Path $results 'pester.xml'
         if (Test-Path $px) { try { Read-PesterFailures $px | ForEach-Object { Write-Host $_ } } catch { Write-Host "test: could not read $px ($_)" } }
     }

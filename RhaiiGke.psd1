@@ -31,6 +31,7 @@
         'Wait-LlmInferenceService'
         'Set-LlmInferenceService'
         'Remove-LlmInferenceService'
+        'Enable-LlmInferenceServiceMonitoring'
         'Test-LlmInferenceServiceManifest'
         'Start-InferenceSimulator'
         'Stop-InferenceSimulator'

@@ -241,9 +241,11 @@ public static class MonitoringBuilder
     // ---------------- alerts ----------------
 
     private static string Sel(MonitoringPlan p) => $"namespace=\"{p.Namespace}\",{ServiceLabel}=\"{p.Name}\"";
-    private static string PodRegex(MonitoringPlan p) => $"{System.Text.RegularExpressions.Regex.Escape(p.Name)}-kserve-.*";
+    /// <summary>A Kubernetes name as an RE2 pattern inside a PromQL string: dots escaped, and the backslash escaped for the string.</summary>
+    private static string NameRegex(string name) => name.Replace(".", "\\\\.", StringComparison.Ordinal);
+    private static string PodRegex(MonitoringPlan p) => $"{NameRegex(p.Name)}-kserve-.*";
     private static string GatewaySel(MonitoringPlan p) =>
-        $"destination_service_namespace=\"{p.Namespace}\",destination_service_name=~\"{System.Text.RegularExpressions.Regex.Escape(p.Name)}-(inference-pool|kserve-workload-svc).*\"";
+        $"destination_service_namespace=\"{p.Namespace}\",destination_service_name=~\"{NameRegex(p.Name)}-(inference-pool|kserve-workload-svc).*\"";
 
     /// <summary>The alerts of the rules, in order.</summary>
     public static IReadOnlyList<AlertDefinition> Alerts(MonitoringPlan p)

@@ -42,7 +42,7 @@ public static class PrometheusConfig
         if (endpoint.Str("interval") is { } interval) job["scrape_interval"] = interval;
         string File(string secret, string key) => Path.Combine(secretsDirectory, secret, key);
         var tls = gmp ? endpoint.Obj("tls") : endpoint.Obj("tlsConfig");
-        if (tls is not null)
+        if (tls is not null && job.Str("scheme") == "https")
         {
             var t = new JsonObject();
             if (tls.Bool("insecureSkipVerify") == true) t["insecure_skip_verify"] = true;

@@ -157,8 +157,13 @@ public static class MonitoringInstaller
             else if (!(support.OperatorPodMonitor && support.OperatorServiceMonitor))
             {
                 kserveOn = currentlyOn;
-                note = $"Left {MonitoringEnv}={current ?? "(unset)"}: with it false the KServe controller creates PodMonitor and ServiceMonitor objects (monitoring.coreos.com/v1), which this cluster does not serve, so its reconciles would fail. The {backend} objects above scrape the same vLLM and EPP endpoints.";
-                if (!currentlyOn) log.Warning(note);
+                if (currentlyOn)
+                {
+                    note = $"KServe's monitoring is on ({MonitoringEnv}={current ?? "(unset)"}) but this cluster does not serve PodMonitor and ServiceMonitor (monitoring.coreos.com/v1), which the controller then creates, so its reconciles fail. Set {MonitoringEnv}=true on {controller.Namespace()}/{controller.Name()} or install the Prometheus Operator CRDs; the {backend} objects above scrape the same vLLM and EPP endpoints.";
+                    log.Warning(note);
+                }
+                else
+                    note = $"Left {MonitoringEnv}={current}: with it false the KServe controller creates PodMonitor and ServiceMonitor objects (monitoring.coreos.com/v1), which this cluster does not serve, so its reconciles would fail. The {backend} objects above scrape the same vLLM and EPP endpoints.";
             }
             else
             {

@@ -186,7 +186,7 @@ public sealed class PrometheusMonitoringTests : IDisposable
                 if (_prometheus.HasExited) throw new Xunit.Sdk.XunitException("prometheus exited: " + Log());
                 var r = await http.GetAsync(promUrl + "/-/ready");
                 return r.IsSuccessStatusCode ? "ready" : null;
-            }, TimeSpan.FromMinutes(2), () => "Prometheus /-/ready: " + Log());
+            }, TimeSpan.FromMinutes(5), () => "Prometheus /-/ready: " + Log());
 
             // exactly the two replicas are vLLM targets (the decoys were dropped by the selector), and both are up
             var vllmUp = await EventuallyAsync(async () =>
@@ -194,7 +194,7 @@ public sealed class PrometheusMonitoringTests : IDisposable
                 var r = await QueryAsync(http, promUrl, $"up{{job=\"{MonitoringBuilder.VllmMonitorName(plan)}\"}} == 1");
                 var res = r["data"]!["result"]!.AsArray();
                 return res.Count == 2 ? res : null;
-            }, TimeSpan.FromMinutes(2), () => "two vLLM targets up: " + Log());
+            }, TimeSpan.FromMinutes(5), () => "two vLLM targets up: " + Log());
             Assert.All(vllmUp, s =>
             {
                 Assert.Equal("qwen", s!["metric"]!["llm_isvc_name"]!.ToString());
@@ -213,7 +213,7 @@ public sealed class PrometheusMonitoringTests : IDisposable
                     var r = await QueryAsync(http, promUrl, expr);
                     Assert.Equal("success", r["status"]!.ToString());
                     return r["data"]!["result"]!.AsArray().Count > 0 ? r : null;
-                }, TimeSpan.FromMinutes(2), () => $"dashboard panel '{q.Panel}' ({expr}) returned no series");
+                }, TimeSpan.FromMinutes(5), () => $"dashboard panel '{q.Panel}' ({expr}) returned no series");
             }
             // the series carry what the rules filter on: the TTFT histogram has observations of this service
             var count = await QueryAsync(http, promUrl, "sum(vllm:time_to_first_token_seconds_count{namespace=\"rhaii-inference\",llm_isvc_name=\"qwen\"})");
@@ -225,7 +225,7 @@ public sealed class PrometheusMonitoringTests : IDisposable
                 var r = JsonNode.Parse(await http.GetStringAsync(promUrl + "/api/v1/rules"))!;
                 var all = r["data"]!["groups"]!.AsArray().SelectMany(g => g!["rules"]!.AsArray()).ToList();
                 return all.Count > 0 && all.All(x => x!["lastEvaluation"]?.ToString() is { } t && !t.StartsWith("0001", StringComparison.Ordinal)) ? all : null;
-            }, TimeSpan.FromMinutes(2), () => "rules evaluated");
+            }, TimeSpan.FromMinutes(5), () => "rules evaluated");
             Assert.Equal(MonitoringBuilder.Alerts(plan).Select(a => a.Alert).OrderBy(x => x), ruleState.Select(r => r!["name"]!.ToString()).OrderBy(x => x));
             Assert.All(ruleState, r => Assert.Equal("ok", r!["health"]!.ToString()));
         }

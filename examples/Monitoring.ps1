@@ -35,7 +35,7 @@ if ($Context) {
     $sandbox | Install-RhaiiOperators | Out-Null
     New-InferenceGateway | Out-Null
     $registry = [pscredential]::new('demo', (ConvertTo-SecureString 'not-a-real-password' -AsPlainText -Force))
-    Deploy-LlmInferenceService -Name $Name -Namespace $Namespace -Model Qwen/Qwen2.5-1.5B-Instruct -RegistryCredential $registry | Out-Null
+    Deploy-LlmInferenceService -Name $Name -Namespace $Namespace -Model Qwen/Qwen2.5-1.5B-Instruct -RegistryCredential $registry -WarningAction SilentlyContinue | Out-Null
 }
 
 try {
@@ -74,7 +74,7 @@ spec:
 
     # What would be applied, as a server-side dry run.
     Enable-LlmInferenceServiceMonitoring -Name $Name -Namespace $Namespace -WhatIf |
-        ForEach-Object Objects | Format-Table Kind, Namespace, Name, Action
+        ForEach-Object Objects | Format-Table Id, Action
 
     # The real run, with the dashboard, the rule file and a plain prometheus.yml written next to it.
     $dashboard = Join-Path $OutputDirectory "$Name-dashboard.json"

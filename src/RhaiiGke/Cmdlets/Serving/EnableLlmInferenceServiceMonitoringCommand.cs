@@ -80,7 +80,7 @@ public sealed class EnableLlmInferenceServiceMonitoringCommand : NamedServiceCmd
         MonitoringInstaller.Validate(thresholds); // before anything else, even before a connection is needed
         var connection = Connection;
         var dryRun = !ShouldProcess($"{Namespace}/{Name} on {connection.Name}",
-            $"Apply {Backend} scrape targets and alert rules{(SkipKServeMonitoring ? "" : ", and turn KServe's LLMInferenceService monitoring on where the cluster supports it")}");
+            $"Apply scrape targets and alert rules ({(Backend == MonitoringBackend.Auto ? "the monitoring stack the cluster serves" : Backend.ToString())}){(SkipKServeMonitoring ? "" : ", and turn KServe's LLMInferenceService monitoring on where the cluster supports it")}");
         if (dryRun && !MyInvocation.BoundParameters.ContainsKey("WhatIf")) return;
         var plan = new MonitoringPlan
         {

@@ -28,6 +28,7 @@
         'New-InferenceGateway'
         'Deploy-LlmInferenceService'
         'Get-LlmInferenceService'
+        'Get-LlmInferenceServiceLog'
         'Wait-LlmInferenceService'
         'Set-LlmInferenceService'
         'Remove-LlmInferenceService'

@@ -221,6 +221,11 @@ internal sealed class HttpFrontEnd : IDisposable
                 r.Verb = "get";
                 await PodLogEndpoint.ServeAsync(_core, r.Ctx, s[3], s[5], r.Query, _cts.Token).ConfigureAwait(false);
                 return;
+            case "api" when PodProxyEndpoint.Matches(s):
+                r.Verb = "proxy";
+                await PodProxyEndpoint.ServeAsync(_core, r.Ctx, s, _cts.Token).ConfigureAwait(false);
+                r.Status = r.Ctx.Response.StatusCode;
+                return;
             case "apis" when AuthReviews.Matches(s):
                 r.Verb = "create";
                 await AuthReviews.ServeAsync(r.Ctx, s).ConfigureAwait(false);

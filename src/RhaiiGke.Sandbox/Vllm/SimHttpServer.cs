@@ -14,6 +14,8 @@ internal sealed class SimHttpRequest
     public bool Http10;
     public bool KeepAlive;
     public ReadOnlyMemory<byte> Body;
+    /// <summary>The status of the response written (0 until one is), for the access log.</summary>
+    public int Status;
 }
 
 /// <summary>
@@ -108,6 +110,9 @@ internal sealed class SimHttpConnection : IDisposable
     private int _disposed;
 
     public SimHttpConnection(Socket socket) => _socket = socket;
+
+    /// <summary>The client's address as the access log prints it.</summary>
+    public string Peer => _socket.RemoteEndPoint?.ToString() ?? "-";
 
     public async ValueTask<bool> ReadRequestAsync(SimHttpRequest req)
     {
@@ -311,6 +316,7 @@ internal static class HttpOut
     /// <summary>Status line and common headers, without the blank line.</summary>
     public static void Head(IBufferWriter<byte> w, SimHttpRequest req, int status, ReadOnlySpan<byte> contentType, string? pod)
     {
+        req.Status = status;
         Bytes(w, req.Http10 ? "HTTP/1.0 "u8 : "HTTP/1.1 "u8);
         Int(w, status);
         Bytes(w, " "u8);

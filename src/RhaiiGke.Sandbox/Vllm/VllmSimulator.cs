@@ -135,7 +135,22 @@ public sealed class VllmSimulator : IDisposable
         }
     }
 
+    /// <summary>Receives uvicorn's access log line of every request a replica answered (the sandbox writes it to the pod's log).</summary>
+    internal Action<string>? AccessLog { get; set; }
+
     private async ValueTask HandleAsync(SimHttpConnection c, SimHttpRequest req, VllmReplica? replica)
+    {
+        req.Status = 0;
+        await HandleRequestAsync(c, req, replica).ConfigureAwait(false);
+        if (replica is not null && AccessLog is { } log && req.Status != 0)
+        {
+            // uvicorn: INFO:     10.0.0.7:51234 - "POST /v1/completions HTTP/1.1" 200 OK
+            var target = req.Path + (string.IsNullOrEmpty(req.Query) ? "" : (req.Query.StartsWith('?') ? req.Query : "?" + req.Query));
+            log($"INFO:     {c.Peer} - \"{req.Method} {target} HTTP/{(req.Http10 ? "1.0" : "1.1")}\" {req.Status} {Encoding.ASCII.GetString(HttpOut.Reason(req.Status))}");
+        }
+    }
+
+    private async ValueTask HandleRequestAsync(SimHttpConnection c, SimHttpRequest req, VllmReplica? replica)
     {
         var pod = replica?.PodName;
         switch (req.Path)

@@ -34,5 +34,8 @@ public sealed class PowerShellHost : IDisposable
         return o;
     }
 
+    /// <summary>The runspace, for tests that run a pipeline asynchronously and stop it (Ctrl+C).</summary>
+    public Runspace Runspace => _runspace;
+
     public void Dispose() => _runspace.Dispose();
 }

@@ -10,7 +10,7 @@ namespace RhaiiGke.Sandbox.KubeApi.Controllers;
 /// <see cref="SimController.OnEvent"/>; keys are reconciled (deduplicated, optionally after a delay)
 /// with the simulator lock held, so controllers see a consistent store.
 /// </summary>
-internal sealed class ControllerManager
+internal sealed partial class ControllerManager
 {
     private readonly SimCore _core;
     private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });

@@ -75,6 +75,8 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
                 MaxModelLength = MaxModelLen(pod) ?? new InferenceSimulatorOptions().MaxModelLength,
                 VllmVersion = VllmVersions.ForImage(MainContainer(pod)?.Str("image")),
             }, $"{pod.Namespace()}/{pod.Name()}");
+            var podUid = uid;
+            sim.AccessLog = line => Core.PodLogs.Write(podUid, "main", line);
             var url = new Uri(sim.Info.ReplicaUrls[0]);
             var ip = pod.Str("status", "podIP")!;
             EndpointOverrides.Register(ip, VllmPort, url.Host, url.Port);

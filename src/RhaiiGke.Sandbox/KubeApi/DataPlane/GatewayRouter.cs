@@ -124,6 +124,7 @@ internal sealed class GatewayRouter(SimCore core)
                     picker = Picker($"{bns}/{group}/{bname}");
                     var names = candidates.Select(c => c.Pod.Name()).ToList();
                     var pick = picker.Pick(PromptOf(body), names);
+                    EppMetrics.Count(core, bns, epp!.Str("name") ?? "", body);
                     candidates = candidates.Where(c => c.Pod.Name() == pick).ToList();
                 }
                 else if ((epp?.Str("failureMode") ?? "FailClose") == "FailClose")

@@ -24,6 +24,7 @@
         'New-LlmInferenceServiceSpec'
         'Export-RhaiiManifest'
         'Get-RhaiiDiagnosis'
+        'Export-RhaiiSupportBundle'
         'Test-RhaiiDeployment'
         'New-InferenceGateway'
         'Deploy-LlmInferenceService'

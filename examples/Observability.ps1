@@ -2,8 +2,8 @@
 <#
 .SYNOPSIS
     Day-2 observation of a deployed service without pod URLs: metrics of every vLLM pod and the EPP
-    through the Kubernetes API, the vLLM and EPP logs as objects, and a container that is killed and
-    followed through its restart. Runs on a local sandbox; point it at a real cluster by replacing the
+    through the Kubernetes API, the vLLM and EPP logs as objects, and a support bundle read back by
+    Get-RhaiiDiagnosis. Runs on a local sandbox; point it at a real cluster by replacing the
     sandbox with Connect-RhaiiCluster.
 .EXAMPLE
     dotnet pwsh ./examples/Observability.ps1 -ModuleManifest ./out/RhaiiGke/RhaiiGke.psd1
@@ -44,6 +44,11 @@ try {
     # What the EPP logged at start-up.
     Get-LlmInferenceServiceLog qwen -Namespace llm -Component Scheduler |
         ForEach-Object { ($_.Line | ConvertFrom-Json).msg }
+
+    # Everything a diagnosis needs, in one zip without secret values, and the diagnosis read back from it.
+    $zip = Join-Path ([IO.Path]::GetTempPath()) 'rhaii-support.zip'
+    Export-RhaiiSupportBundle -Path $zip -Force | Format-Table
+    Get-RhaiiDiagnosis -Path $zip | Format-Table
 }
 finally {
     $sandbox | Stop-RhaiiSandbox

@@ -103,7 +103,7 @@ public class ServiceMetricsAndLogsTests : IDisposable
 
         var (_, conflict) = _ps.Invoke("Get-LlmInferenceServiceLog qwen -Namespace llm -Follow -Previous");
         Assert.Equal("FollowPreviousConflict", Assert.Single(conflict).FullyQualifiedErrorId.Split(',')[0]);
-        var (_, badSince) = _ps.Invoke("Get-LlmInferenceServiceLog qwen -Namespace llm -Since -00:01:00");
+        var (_, badSince) = _ps.Invoke("Get-LlmInferenceServiceLog qwen -Namespace llm -Since ([TimeSpan]::FromMinutes(-1))");
         Assert.Equal("InvalidLogSince", Assert.Single(badSince).FullyQualifiedErrorId.Split(',')[0]);
         var (_, missing) = _ps.Invoke("Get-LlmInferenceServiceLog nosuch -Namespace llm");
         Assert.Equal("LlmInferenceServiceNotFound", Assert.Single(missing).FullyQualifiedErrorId.Split(',')[0]);
@@ -159,6 +159,53 @@ public class ServiceMetricsAndLogsTests : IDisposable
         Assert.NotEmpty(previous);
         Assert.All(previous, l => Assert.True(l.Previous));
         Assert.Contains(previous, l => l.Line.Contains("Starting vLLM API server", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void SupportBundleRoundTripsThroughDiagnosisWithoutSecretValues()
+    {
+        Deploy("Baseline", 1);
+        var zip = Path.Combine(Path.GetTempPath(), $"rhaii-bundle-{Guid.NewGuid():N}.zip");
+        try
+        {
+            // -WhatIf writes nothing
+            _ps.Run($"Export-RhaiiSupportBundle -Path '{zip}' -WhatIf");
+            Assert.False(File.Exists(zip));
+
+            var bundle = (SupportBundle)Assert.Single(_ps.Run($"Export-RhaiiSupportBundle -Path '{zip}' -TailLines 50")).BaseObject;
+            Assert.True(File.Exists(zip));
+            Assert.Equal(new FileInfo(zip).Length, bundle.Size);
+            Assert.True(bundle.Objects > 0 && bundle.LogFiles > 0 && bundle.Services == 1, $"{bundle.Objects} {bundle.LogFiles} {bundle.Services}");
+
+            var texts = new Dictionary<string, string>();
+            using (var archive = System.IO.Compression.ZipFile.OpenRead(zip))
+                foreach (var e in archive.Entries)
+                    using (var r = new StreamReader(e.Open())) texts[e.FullName] = r.ReadToEnd();
+            // no secret value anywhere: not the HF token, not the registry password, not the base64 of either
+            foreach (var secret in new[] { "hf_OBSTOKEN_1234", "registry-password-xyz" })
+            {
+                Assert.DoesNotContain(texts, kv => kv.Value.Contains(secret, StringComparison.Ordinal));
+                Assert.DoesNotContain(texts, kv => kv.Value.Contains(Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(secret)), StringComparison.Ordinal));
+            }
+            // ... but the Secret and its key names are there, and so are logs, metrics and the operator status
+            Assert.Contains("\"hf-token\"", texts["objects/Secret.json"]);
+            Assert.Contains("\"HF_TOKEN\"", texts["objects/Secret.json"]);
+            Assert.Contains(texts, kv => kv.Key.StartsWith("logs/llm/qwen-kserve-", StringComparison.Ordinal) && kv.Key.EndsWith("/main.log", StringComparison.Ordinal) && kv.Value.Contains("Starting vLLM API server", StringComparison.Ordinal));
+            Assert.Contains(texts, kv => kv.Key.EndsWith("/storage-initializer.log", StringComparison.Ordinal));
+            Assert.Contains("\"PodsScraped\": 1", texts["metrics/llm/qwen.json"]);
+            Assert.Contains("\"Components\"", texts["operators.json"]);
+
+            // the diagnosis reads the bundle as it reads the cluster
+            var live = _ps.Run("Get-RhaiiDiagnosis").Select(o => ((DiagnosisFinding)o.BaseObject).CheckId + " " + ((DiagnosisFinding)o.BaseObject).Object).ToHashSet();
+            var (offlineOut, offlineErrors) = _ps.Invoke($"Get-RhaiiDiagnosis -Path '{zip}'");
+            Assert.Empty(offlineErrors);
+            var offline = offlineOut.Select(o => ((DiagnosisFinding)o.BaseObject).CheckId + " " + ((DiagnosisFinding)o.BaseObject).Object).ToHashSet();
+            Assert.Subset(live, offline);
+
+            var (_, exists) = _ps.Invoke($"Export-RhaiiSupportBundle -Path '{zip}'");
+            Assert.Equal("SupportBundleExists", Assert.Single(exists).FullyQualifiedErrorId.Split(',')[0]);
+        }
+        finally { File.Delete(zip); }
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 namespace RhaiiGke.Engine.Serving.Diagnosis;
 
-/// <summary>Loads snapshots from dump files (kubectl get -o json/yaml output, single objects or Lists).</summary>
+/// <summary>Loads snapshots from dump files (kubectl get -o json/yaml output, single objects or Lists) and support bundles (zip).</summary>
 public static class SnapshotLoader
 {
     /// <summary>Files as given, folders expanded recursively to their .json, .yaml and .yml files.</summary>
@@ -16,6 +16,7 @@ public static class SnapshotLoader
         var s = new ClusterSnapshot();
         foreach (var p in paths)
         {
+            if (SupportBundleWriter.IsBundle(p)) { SupportBundleWriter.Load(p, s); continue; }
             try { s.AddText(File.ReadAllText(p)); }
             catch (Exception ex) when (ex is System.Text.Json.JsonException or YamlDotNet.Core.YamlException)
             {

@@ -151,6 +151,8 @@ public sealed class ServiceLogReader
             if (!await WaitStartedAsync(s, o, ct).ConfigureAwait(false)) return;
             var path = LogPath(s, o, true, first ? o.Tail : null, first ? o.Since : last);
             first = false;
+            // lines up to here were written already; lines of one stream may share a timestamp
+            var seenUpTo = last;
             try
             {
                 using var res = await _client.OpenStreamAsync(path, ct).ConfigureAwait(false);
@@ -161,7 +163,7 @@ public sealed class ServiceLogReader
                     if (raw.Length == 0) continue;
                     var line = Parse(service, s, raw, false);
                     // after a reconnect the server repeats what was already read (sinceTime has second precision)
-                    if (last is { } l && line.Timestamp <= l) continue;
+                    if (seenUpTo is { } l && line.Timestamp <= l) continue;
                     if (o.Since is { } since && line.Timestamp < since) continue;
                     last = line.Timestamp;
                     await output.WriteAsync(line, ct).ConfigureAwait(false);

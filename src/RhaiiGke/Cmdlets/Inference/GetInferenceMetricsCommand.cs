@@ -9,7 +9,7 @@ namespace RhaiiGke.Cmdlets.Inference;
 /// LLMInferenceService, every vLLM pod and the EPP through the Kubernetes API's pods proxy, summarized per pod and
 /// for the service (one object per scrape, live with -Interval/-Count).
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "InferenceMetrics", DefaultParameterSetName = UrlSet)]
+[Cmdlet(VerbsCommon.Get, "InferenceMetrics", DefaultParameterSetName = ServiceSet)]
 [OutputType(typeof(InferenceMetricSample), ParameterSetName = new[] { UrlSet })]
 [OutputType(typeof(InferenceServiceMetrics), ParameterSetName = new[] { ServiceSet, ServiceNameSet })]
 public sealed class GetInferenceMetricsCommand : RhaiiCmdlet

@@ -117,6 +117,20 @@ function Read-TrxFailedMethods([string]$Path) {
     }) | Where-Object { $_ } | Sort-Object -Unique
 }
 
+# The skipped tests of a TRX file, one line per skip reason (xunit's Skip text) with the tests it skipped.
+function Read-TrxSkips([string]$Path) {
+    [xml]$trx = Get-Content -LiteralPath $Path -Raw
+    $skipped = foreach ($r in $trx.TestRun.Results.UnitTestResult | Where-Object outcome -eq 'NotExecuted') {
+        $reason = "$($r.Output.ErrorInfo.Message)".Trim()
+        if (-not $reason) { $reason = "$($r.Output.StdOut)".Trim() }
+        [pscustomobject]@{ Name = ($r.testName -split '\(')[0]; Reason = (($reason -split "`n")[0]) }
+    }
+    foreach ($g in $skipped | Group-Object Reason) {
+        $names = @($g.Group.Name | Select-Object -Unique)
+        "xunit SKIPPED $($names.Count) test(s): $(if ($g.Name) { $g.Name } else { '(no reason given)' }) [$(($names | Select-Object -First 4) -join ', ')$(if ($names.Count -gt 4) { ', ...' })]"
+    }
+}
+
 # The failed tests of a Pester NUnit XML file, likewise.
 function Read-PesterFailures([string]$Path) {
     [xml]$x = Get-Content -LiteralPath $Path -Raw
@@ -143,6 +157,7 @@ function Invoke-Test {
         if (Test-Path $trx) {
             $x = Read-TrxCounts $trx
             Write-Host "xunit: $($x.Passed) passed, $($x.Failed) failed, $($x.Skipped) skipped"
+            if ($x.Skipped -gt 0) { try { Read-TrxSkips $trx | ForEach-Object { Write-Host $_ } } catch { Write-Host "test: could not read $trx ($_)" } }
             $attempt = 0
             while ($x.Failed -gt 0 -and $attempt -lt $RetryFailed) {
                 $attempt++

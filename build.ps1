@@ -131,11 +131,13 @@ function Read-TrxSkips([string]$Path) {
     }
 }
 
-# The failed tests of a Pester NUnit XML file, likewise.
+# The failed tests of a Pester result file (JUnit XML, as Invoke-PesterSuite writes it; NUnit too), likewise.
 function Read-PesterFailures([string]$Path) {
     [xml]$x = Get-Content -LiteralPath $Path -Raw
-    foreach ($t in $x.SelectNodes('//test-case[@result="Failure" or @result="Error"]')) {
-        $msg = "$($t.failure.message)" -split "`n" | Select-Object -First 6
+    foreach ($t in $x.SelectNodes('//testcase[failure or error] | //test-case[@result="Failure" or @result="Error"]')) {
+        $f = if ($t.failure) { $t.failure } else { $t.error }
+        $text = if ($f -is [string]) { $f } elseif ($f.message) { $f.message } else { $f.InnerText }
+        $msg = "$text" -split "`n" | Select-Object -First 6
         "pester FAILED $($t.name): $($msg -join ' | ')"
     }
 }

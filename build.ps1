@@ -117,11 +117,27 @@ function Read-TrxFailedMethods([string]$Path) {
     }) | Where-Object { $_ } | Sort-Object -Unique
 }
 
-# The failed tests of a Pester NUnit XML file, likewise.
+# The skipped tests of a TRX file, one line per skip reason (xunit's Skip text) with the tests it skipped.
+function Read-TrxSkips([string]$Path) {
+    [xml]$trx = Get-Content -LiteralPath $Path -Raw
+    $skipped = foreach ($r in $trx.TestRun.Results.UnitTestResult | Where-Object outcome -eq 'NotExecuted') {
+        $reason = "$($r.Output.ErrorInfo.Message)".Trim()
+        if (-not $reason) { $reason = "$($r.Output.StdOut)".Trim() }
+        [pscustomobject]@{ Name = ($r.testName -split '\(')[0]; Reason = (($reason -split "`n")[0]) }
+    }
+    foreach ($g in $skipped | Group-Object Reason) {
+        $names = @($g.Group.Name | Select-Object -Unique)
+        "xunit SKIPPED $($names.Count) test(s): $(if ($g.Name) { $g.Name } else { '(no reason given)' }) [$(($names | Select-Object -First 4) -join ', ')$(if ($names.Count -gt 4) { ', ...' })]"
+    }
+}
+
+# The failed tests of a Pester result file (JUnit XML, as Invoke-PesterSuite writes it; NUnit too), likewise.
 function Read-PesterFailures([string]$Path) {
     [xml]$x = Get-Content -LiteralPath $Path -Raw
-    foreach ($t in $x.SelectNodes('//test-case[@result="Failure" or @result="Error"]')) {
-        $msg = "$($t.failure.message)" -split "`n" | Select-Object -First 6
+    foreach ($t in $x.SelectNodes('//testcase[failure or error] | //test-case[@result="Failure" or @result="Error"]')) {
+        $f = if ($t.failure) { $t.failure } else { $t.error }
+        $text = if ($f -is [string]) { $f } elseif ($f.message) { $f.message } else { $f.InnerText }
+        $msg = "$text" -split "`n" | Select-Object -First 6
         "pester FAILED $($t.name): $($msg -join ' | ')"
     }
 }
@@ -143,6 +159,7 @@ function Invoke-Test {
         if (Test-Path $trx) {
             $x = Read-TrxCounts $trx
             Write-Host "xunit: $($x.Passed) passed, $($x.Failed) failed, $($x.Skipped) skipped"
+            if ($x.Skipped -gt 0) { try { Read-TrxSkips $trx | ForEach-Object { Write-Host $_ } } catch { Write-Host "test: could not read $trx ($_)" } }
             $attempt = 0
             while ($x.Failed -gt 0 -and $attempt -lt $RetryFailed) {
                 $attempt++

@@ -59,3 +59,21 @@ Describe 'Cache routing, reports and comparisons' -Tag Unit, Inference {
         ($rows | Format-Table | Out-String) | Should -Match 'Metric'
     }
 }
+
+Describe 'examples/InferenceBenchmark.ps1' -Tag Integration, Inference, Example {
+    It 'prints a line per tier when its output is not a terminal, and no p99 warning caused by its own defaults' {
+        $pwsh = [Environment]::ProcessPath
+        $pre = @(if ([IO.Path]::GetFileNameWithoutExtension($pwsh) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
+        $script = Join-Path $PSScriptRoot '../../examples/InferenceBenchmark.ps1'
+        # output captured, as in CI: progress bars do not show, only what the script writes as lines
+        $out = & $pwsh @pre -NoProfile -NonInteractive -File $script -ModuleManifest $env:RHAII_MODULE_MANIFEST `
+            -OutputPath (Join-Path $TestDrive 'inference') -NumPrompts 20 2>&1 | Out-String
+        $LASTEXITCODE | Should -Be 0 -Because $out
+        foreach ($tier in 'tier-baseline', 'tier-serial', 'tier-light', 'tier-medium', 'tier-heavy') {
+            $out | Should -Match "(?m)^\s+$tier\s+\d+ ok" -Because 'each tier reports when it finishes'
+        }
+        $out | Should -Not -Match 'p99 of \d+ requests'
+        $out | Should -Match 'TTFT95'
+        $out | Should -Match 'Report: .*tiers\.html'
+    }
+}

@@ -25,6 +25,25 @@ public static class ModelCatalog
         new("google/gemma-2-27b-it", 27.2, 46, 16, 128, 32, 8192),
     ];
 
+    /// <summary>
+    /// Hugging Face organisations whose models are gated (the account must accept a licence, and the
+    /// download needs its token): Meta's Llama, Google's Gemma and Mistral AI's repositories.
+    /// </summary>
+    private static readonly string[] GatedPrefixes = ["meta-llama/", "google/gemma", "mistralai/"];
+
+    /// <summary>
+    /// Whether a Hugging Face model is gated: true for the known gated organisations, false for the other
+    /// models of the catalog (public), null when it is not known (it may be public, gated or private).
+    /// </summary>
+    public static bool? IsGated(string? model)
+    {
+        if (string.IsNullOrWhiteSpace(model)) return null;
+        var m = model.Trim();
+        if (m.StartsWith("hf://", StringComparison.OrdinalIgnoreCase)) m = m[5..];
+        if (GatedPrefixes.Any(p => m.StartsWith(p, StringComparison.OrdinalIgnoreCase))) return true;
+        return Find(m) is not null ? false : null;
+    }
+
     /// <summary>Looks a model up by its id, an hf:// URI, or the part after the organisation.</summary>
     public static ModelInfo? Find(string? model)
     {

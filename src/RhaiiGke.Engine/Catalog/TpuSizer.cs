@@ -3,8 +3,9 @@ namespace RhaiiGke.Engine.Catalog;
 /// <summary>
 /// Decides which TPU slices hold a model. Memory model: weights = parameters x bytes; KV cache per
 /// token = 2 x layers x kvHeads x headDim x bytes; usable HBM = total x utilization (vLLM's
-/// --gpu-memory-utilization, 0.9 by default) minus a fixed per-chip runtime reserve. A slice fits
-/// when weights plus the KV cache for <c>concurrentSequences</c> full contexts fit in usable HBM.
+/// --gpu-memory-utilization, 0.9 by default) minus a fixed per-chip runtime reserve, counted over the
+/// chips vLLM shards across (the tensor-parallel size, which can be fewer than the slice's chips). A
+/// slice fits when weights plus the KV cache for <c>concurrentSequences</c> full contexts fit in that HBM.
 /// </summary>
 public static class TpuSizer
 {
@@ -49,13 +50,14 @@ public static class TpuSizer
             // The smallest chip count (of the generation's slice sizes) that fits.
             int? minChips = null;
             foreach (var chips in g.Select(t => t.Chips).Distinct().OrderBy(c => c))
-                if (Usable(g.First().HbmPerChipGiB, chips, r.MemoryUtilization) >= weights + kv) { minChips = chips; break; }
+                if (Usable(g.First().HbmPerChipGiB, TensorParallel(chips, info), r.MemoryUtilization) >= weights + kv) { minChips = chips; break; }
 
             foreach (var t in g)
             {
-                var usable = Usable(t.HbmPerChipGiB, t.Chips, r.MemoryUtilization);
+                var tp = TensorParallel(t.Chips, info);
+                // vLLM shards the weights and KV cache over the TP chips only; idle chips add no memory
+                var usable = Usable(t.HbmPerChipGiB, tp, r.MemoryUtilization);
                 var fits = usable >= weights + kv;
-                var tp = TensorParallel(t, info);
                 var wasted = fits && minChips is int m ? t.Chips - m : 0;
                 var note = Note(t, fits, minChips, wasted, tp, info);
                 results.Add(new TpuModelFit
@@ -83,13 +85,13 @@ public static class TpuSizer
         chips * (hbmPerChip * utilization - RuntimeReserveGiBPerChip);
 
     /// <summary>
-    /// vLLM on TPU shards over every chip the pod sees; on a single host that is the host's chips.
-    /// The tensor-parallel size must divide the model's attention heads; where it does not, the largest
-    /// divisor is used and the rest of the chips idle.
+    /// The tensor-parallel size vLLM can use on <paramref name="chips"/> chips: all of them, unless the
+    /// model's attention heads do not divide by that number (vLLM refuses a TP size that does not divide
+    /// num_attention_heads), in which case it is halved until it does and the rest of the chips idle.
     /// </summary>
-    private static int TensorParallel(TpuTopology t, ModelInfo? info)
+    public static int TensorParallel(int chips, ModelInfo? info)
     {
-        var tp = t.Chips;
+        var tp = chips;
         if (info is null) return tp;
         while (tp > 1 && info.AttentionHeads % tp != 0) tp /= 2;
         return tp;
@@ -102,10 +104,10 @@ public static class TpuSizer
         if (wasted > 0 && minChips is int m)
         {
             var replicas = t.Chips / m;
-            parts.Add($"Fits on {m} chip(s): TP={t.Chips} here uses {t.Chips} chips for one replica; {replicas} replicas at TP={m} on {m}-chip slices would serve about {replicas}x the traffic for the same chips.");
+            parts.Add($"Fits on {m} chip(s): this {t.Chips}-chip slice runs one replica at TP={tp}; {replicas} replicas at TP={TensorParallel(m, info)} on {m}-chip slices would serve about {replicas}x the traffic for the same chips.");
         }
         if (info is not null && tp != t.Chips)
-            parts.Add($"{info.AttentionHeads} attention heads do not divide by {t.Chips}; TP={tp} leaves {t.Chips - tp} chip(s) idle.");
+            parts.Add($"{info.AttentionHeads} attention heads do not divide by {t.Chips}, so TP is {tp} (vLLM needs it to divide the heads) and {t.Chips - tp} chip(s) idle.");
         if (t.MultiHost) parts.Add($"Multi-host slice ({t.Hosts} hosts): needs a LeaderWorkerSet workload and an atomic, immutable node pool.");
         return parts.Count == 0 ? "Smallest slice that fits." : string.Join(" ", parts);
     }

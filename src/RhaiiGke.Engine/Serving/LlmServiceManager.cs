@@ -51,7 +51,7 @@ public sealed class ServingWaitOptions
         ServingStage.Starting => StartingTimeout,
         ServingStage.DownloadingModel => DownloadTimeout,
         ServingStage.Compiling => CompileTimeout,
-        ServingStage.Ready or ServingStage.Stopped => Timeout,
+        ServingStage.Ready or ServingStage.Stopped or ServingStage.Stopping => Timeout,
         _ => FailureGrace,
     };
 }
@@ -245,7 +245,19 @@ public sealed class LlmServiceManager
         // No token anywhere: public models still download; do not list a Secret that does not exist.
         var sa = objects.First(o => o.Str("kind") == "ServiceAccount");
         sa.Remove("secrets");
-        _log.Warning($"No Hugging Face token (-HuggingFaceToken, HF_TOKEN, or Secret {spec.Namespace}/{secretName}): only public models download; a gated model such as {spec.ModelUri} fails in the storage initializer with 401.");
+        var where = $"-HuggingFaceToken, HF_TOKEN, or Secret {spec.Namespace}/{secretName}";
+        switch (Catalog.ModelCatalog.IsGated(spec.ModelUri))
+        {
+            case true:
+                _log.Warning($"No Hugging Face token ({where}): {spec.ModelUri} is gated, so the storage initializer's download fails with 401 until a token whose account accepted the model's licence is given.");
+                break;
+            case false:
+                _log.Verbose($"No Hugging Face token ({where}): none is needed, {spec.ModelUri} is a public model.");
+                break;
+            default:
+                _log.Warning($"No Hugging Face token ({where}): public models download without one; if {spec.ModelUri} is gated or private, the storage initializer's download fails with 401/403.");
+                break;
+        }
     }
 
     private async Task ResolvePullSecretAsync(List<JsonObject> objects, LlmInferenceServiceSpec spec, LlmDeployRequest r, CancellationToken ct)
@@ -525,7 +537,7 @@ public sealed class LlmServiceManager
             }
             if (s.Message != lastMessage && s.Message is not null) { _log.Verbose($"{activity}: {s.Stage}: {s.Message}"); lastMessage = s.Message; }
             _log.Progress(activity, $"{Describe(s.Stage)} ({s.ReadyReplicas}/{s.Replicas} ready){(s.Message is null ? "" : ": " + s.Message)}", Percent(s.Stage));
-            if (!untilStopped && s.Stage == ServingStage.Stopped)
+            if (!untilStopped && s.Stopped)
                 throw new RhaiiException("LlmInferenceServiceStopped", RhaiiErrorCategory.InvalidOperation,
                     $"LLMInferenceService {ns}/{name} is stopped (serving.kserve.io/stop=true) and will not become Ready.", "Resume it with Set-LlmInferenceService -Start.", name);
             var limit = o.LimitFor(s.Stage);
@@ -553,6 +565,7 @@ public sealed class LlmServiceManager
         ServingStage.Compiling => "Loading and XLA compilation",
         ServingStage.Ready => "Ready",
         ServingStage.Stopped => "Stopped",
+        ServingStage.Stopping => "Stopping",
         ServingStage.ImagePullFailed => "Image pull failing",
         ServingStage.ModelDownloadFailed => "Model download failing",
         ServingStage.CrashLoop => "vLLM crashing",

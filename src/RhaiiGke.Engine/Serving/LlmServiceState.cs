@@ -90,7 +90,9 @@ public static class LlmServiceState
         var ready = conditions.FirstOrDefault(c => c.Type == "Ready")?.IsTrue == true && !stopped;
         var workloadPods = typedPods.Where(p => p.Role == "workload").ToList();
         var replicas = stopped ? 0 : (int)Math.Clamp(spec.Long("replicas") ?? 1, 0, int.MaxValue); // saturate, never wrap
-        var readyReplicas = workloadPods.Count(p => p.Ready);
+        // a stopped service serves nothing: KServe takes its Ready condition down and scales the workload to zero,
+        // so pods still shutting down are not counted as ready replicas (they stay listed in Pods)
+        var readyReplicas = stopped ? 0 : workloadPods.Count(p => p.Ready);
         var (stageOut, message) = Overall(ready, stopped, workloadPods, typedPods.Where(p => p.Role == "scheduler").ToList(), conditions, replicas);
 
         var gwRef = (spec.Arr("router", "gateway", "refs") ?? []).OfType<JsonObject>().FirstOrDefault();
@@ -145,10 +147,13 @@ public static class LlmServiceState
     private static bool Matches(IReadOnlyDictionary<string, string> labels, IReadOnlyDictionary<string, string> selector) =>
         selector.All(kv => labels.TryGetValue(kv.Key, out var v) && v == kv.Value);
 
-    /// <summary>The service's stage: Ready, Stopped, a failure any workload pod is in, else the least advanced pod.</summary>
+    /// <summary>The service's stage: Stopping/Stopped, Ready, a failure any workload pod is in, else the least advanced pod.</summary>
     private static (ServingStage, string?) Overall(bool ready, bool stopped, List<ServicePod> workload, List<ServicePod> scheduler, ServiceCondition[] conditions, int replicas)
     {
-        if (stopped) return (ServingStage.Stopped, "stopped with serving.kserve.io/stop");
+        if (stopped)
+            return workload.Count == 0
+                ? (ServingStage.Stopped, "stopped with serving.kserve.io/stop")
+                : (ServingStage.Stopping, $"stopping with serving.kserve.io/stop: {workload.Count} workload pod(s) still shutting down");
         if (ready) return (ServingStage.Ready, null);
         var failed = workload.Concat(scheduler).Where(p => (int)p.Stage >= 10).OrderBy(p => p.Stage).FirstOrDefault();
         if (failed is not null) return (failed.Stage, $"pod {failed.Name}: {failed.Message}");

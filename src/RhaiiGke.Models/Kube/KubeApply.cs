@@ -82,7 +82,10 @@ public sealed class KubeApplyResult
     public int Created => Objects.Count(o => o.Action is KubeApplyAction.Created or KubeApplyAction.WouldCreate);
     public int Configured => Objects.Count(o => o.Action is KubeApplyAction.Configured or KubeApplyAction.WouldConfigure);
     public int Unchanged => Objects.Count(o => o.Action == KubeApplyAction.Unchanged);
-    public bool Changed => Created + Configured > 0;
+    /// <summary>Objects deleted (or, with -WhatIf, that would be).</summary>
+    public int Deleted => Objects.Count(o => o.Action is KubeApplyAction.Deleted or KubeApplyAction.WouldDelete);
+    /// <summary>True when something was (or, with -WhatIf, would be) created, changed or deleted.</summary>
+    public bool Changed => Created + Configured + Deleted > 0;
 
-    public override string ToString() => $"{Component ?? "apply"}: {Created} created, {Configured} configured, {Unchanged} unchanged";
+    public override string ToString() => $"{Component ?? "apply"}: {Created} created, {Configured} configured, {Unchanged} unchanged" + (Deleted > 0 ? $", {Deleted} deleted" : "");
 }

@@ -29,8 +29,10 @@ public enum ServingStage
     /// <summary>vLLM is running but not ready: XLA compilation of the TPU graphs (minutes on first start).</summary>
     Compiling = 4,
     Ready = 5,
-    /// <summary>Scaled to zero with the serving.kserve.io/stop annotation.</summary>
+    /// <summary>Scaled to zero with the serving.kserve.io/stop annotation; no workload pod is left.</summary>
     Stopped = 6,
+    /// <summary>The serving.kserve.io/stop annotation is set and workload pods are still shutting down.</summary>
+    Stopping = 7,
     /// <summary>An image cannot be pulled (registry credentials, image name).</summary>
     ImagePullFailed = 10,
     /// <summary>The storage initializer fails (Hugging Face token, model URI).</summary>
@@ -91,6 +93,7 @@ public sealed class LlmInferenceService
     public bool Stopped { get; init; }
     /// <summary>Desired workload replicas (spec.replicas; 0 when stopped).</summary>
     public int Replicas { get; init; }
+    /// <summary>Ready workload pods serving for the service; 0 once it is stopped (pods still shutting down are in <see cref="Pods"/>).</summary>
     public int ReadyReplicas { get; init; }
     /// <summary>status.url: http://&lt;gateway address&gt;/&lt;namespace&gt;/&lt;name&gt;.</summary>
     public string? Url { get; init; }

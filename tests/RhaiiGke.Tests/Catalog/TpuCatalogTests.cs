@@ -114,8 +114,53 @@ public class TpuSizerTests
         // Qwen2.5-7B has 28 attention heads: TP 8 is impossible, TP 4 is used and 4 chips idle.
         var f = TpuSizer.Size(new TpuSizer.Request("Qwen/Qwen2.5-7B-Instruct", Accelerator: "v6e")).Single(x => x.MachineType == "ct6e-standard-8t");
         Assert.Equal(4, f.TensorParallelSize);
-        Assert.Contains("leaves 4 chip(s) idle", f.Note);
+        Assert.Contains("TP is 4", f.Note);
+        Assert.Contains("4 chip(s) idle", f.Note);
+        Assert.DoesNotContain("TP=8", f.Note);
     }
+
+    [Fact]
+    public void NoteNamesTheTensorParallelSizeOfItsRow()
+    {
+        // gemma-2-9b has 16 attention heads: a 4x8 slice (32 chips) runs TP=16, and the note must not claim TP=32
+        var row = TpuSizer.Size(new TpuSizer.Request("google/gemma-2-9b-it", Accelerator: "v6e")).Single(x => x.TopologyName == "4x8");
+        Assert.Equal(16, row.TensorParallelSize);
+        Assert.Contains("one replica at TP=16", row.Note);
+        Assert.Contains("16 chip(s) idle", row.Note);
+        Assert.DoesNotContain("TP=32", row.Note);
+
+        // and for every model and slice: any TP the note gives for this slice is the row's TP
+        foreach (var model in ModelCatalog.Known)
+            foreach (var f in TpuSizer.Size(new TpuSizer.Request(model.Id)))
+            {
+                Assert.Equal(0, model.AttentionHeads % f.TensorParallelSize);
+                Assert.DoesNotContain($"TP={f.Chips} here", f.Note);
+                if (f.Note.Contains("runs one replica at TP="))
+                    Assert.Contains($"runs one replica at TP={f.TensorParallelSize};", f.Note);
+                if (f.TensorParallelSize != f.Chips && f.Fits)
+                    Assert.Contains($"TP is {f.TensorParallelSize}", f.Note);
+            }
+    }
+
+    [Fact]
+    public void IdleChipsAddNoMemory()
+    {
+        // 28 heads on 8 chips: vLLM shards over 4, so only 4 chips' HBM holds weights and KV cache
+        var rows = TpuSizer.Size(new TpuSizer.Request("Qwen/Qwen2.5-7B-Instruct", Accelerator: "v6e"));
+        var four = rows.Single(x => x.MachineType == "ct6e-standard-4t" && x.TopologyName == "2x2");
+        var eight = rows.Single(x => x.MachineType == "ct6e-standard-8t");
+        Assert.Equal(4, eight.TensorParallelSize);
+        Assert.Equal(four.UsableHbmGiB, eight.UsableHbmGiB);
+    }
+
+    [Theory]
+    [InlineData("hf://meta-llama/Llama-3.1-8B-Instruct", true)]
+    [InlineData("google/gemma-2-9b-it", true)]
+    [InlineData("hf://Qwen/Qwen2.5-3B-Instruct", false)]
+    [InlineData("Qwen2.5-7B-Instruct", false)]
+    [InlineData("hf://acme/house-model", null)]
+    [InlineData("", null)]
+    public void GatedIsKnownOnlyForKnownModels(string model, bool? gated) => Assert.Equal(gated, ModelCatalog.IsGated(model));
 
     [Fact]
     public void UnknownModelWithoutParameterCountIsAClearError()

@@ -405,6 +405,6 @@ public sealed class KubectlSchemaFactAttribute : FactAttribute
     public KubectlSchemaFactAttribute()
     {
         if (Kubectl.Path is null) Skip = "kubectl is not on PATH; install kubectl to run the kubectl-against-simulator test";
-        else if (UpstreamSchemas.Root is null) Skip = "Upstream schemas not found: set RHAII_CRD_SCHEMAS or place shared/crd-schemas beside the checkout (CI does).";
+        else if (UpstreamSchemas.Root is null) Skip = UpstreamSchemas.MissingReason;
     }
 }

@@ -229,7 +229,27 @@ public class DiagnosisTests
         var secret = "apiVersion: v1\nkind: Secret\nmetadata: { name: other, namespace: demo }\ndata: { x: eA== }\n";
         var f = Diagnose(Node, Pod(phase: "Running", statuses: statuses.Replace("  initContainerStatuses", "  initContainerStatuses")), Service, sa, secret);
         Assert.Contains("secrets:", Single(f, "HuggingFaceTokenRejected").Fix);
-        Single(f, "HuggingFaceTokenNotOnServiceAccount");
+        // Qwen is public, but this download was refused: the finding says so, without calling the model gated
+        var onSa = Single(f, "HuggingFaceTokenNotOnServiceAccount");
+        Assert.Contains("refused (401/403)", onSa.Message);
+        Assert.DoesNotContain("is gated", onSa.Message);
+    }
+
+    [Fact]
+    public void OnlyAModelKnownToBeGatedIsCalledGated()
+    {
+        var sa = "apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: qwen-sa, namespace: demo }\n";
+        var secret = "apiVersion: v1\nkind: Secret\nmetadata: { name: other, namespace: demo }\ndata: { x: eA== }\n";
+        // a public model without a token and no refused download: nothing to report
+        Assert.DoesNotContain(Diagnose(Service, sa, secret), x => x.CheckId == "HuggingFaceTokenNotOnServiceAccount");
+
+        var llama = Single(Diagnose(Service.Replace("Qwen/Qwen2.5-3B-Instruct", "meta-llama/Llama-3.1-8B-Instruct"), sa, secret), "HuggingFaceTokenNotOnServiceAccount");
+        Assert.Equal(FindingSeverity.Warning, llama.Severity);
+        Assert.Contains("meta-llama/Llama-3.1-8B-Instruct is gated", llama.Message);
+
+        var unknown = Single(Diagnose(Service.Replace("Qwen/Qwen2.5-3B-Instruct", "acme/house-model"), sa, secret), "HuggingFaceTokenNotOnServiceAccount");
+        Assert.Contains("public models download without one", unknown.Message);
+        Assert.DoesNotContain("is gated", unknown.Message);
     }
 
     [Fact]

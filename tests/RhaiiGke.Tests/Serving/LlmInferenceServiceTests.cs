@@ -115,6 +115,12 @@ public class LlmInferenceServiceTests : IDisposable
         var (_, same) = _ps.Invoke("Set-LlmInferenceService -Namespace llm -Name cache -Replicas 2 -Verbose 4>&1 | Out-Null");
         Assert.Empty(same);
 
+        // right after the stop (no wait) nothing is counted ready against the desired 0
+        var stopping = Svc(Assert.Single(_ps.Run("Set-LlmInferenceService -Namespace llm -Name cache -Stop")));
+        Assert.True(stopping.Stopped);
+        Assert.Contains(stopping.Stage, new[] { ServingStage.Stopping, ServingStage.Stopped });
+        Assert.Equal(0, stopping.Replicas);
+        Assert.Equal(0, stopping.ReadyReplicas);
         var stopped = Svc(Assert.Single(_ps.Run("Get-LlmInferenceService -Namespace llm -Name cache | Set-LlmInferenceService -Stop -Wait -Timeout 00:05:00")));
         Assert.True(stopped.Stopped);
         Assert.Equal(ServingStage.Stopped, stopped.Stage);
@@ -133,6 +139,9 @@ public class LlmInferenceServiceTests : IDisposable
         Assert.Contains(removed.Objects, o => o.Kind == "EnvoyFilter" && o.Action == KubeApplyAction.Deleted);
         Assert.Contains(removed.Objects, o => o.Kind == "NetworkPolicy" && o.Action == KubeApplyAction.Deleted);
         Assert.DoesNotContain(removed.Objects, o => o.Kind == "Secret");
+        Assert.True(removed.Changed);
+        Assert.Equal(removed.Objects.Count(o => o.Action == KubeApplyAction.Deleted), removed.Deleted);
+        Assert.Contains($"{removed.Deleted} deleted", removed.ToString());
         Assert.Empty(_ps.Run("Get-LlmInferenceService -Namespace llm"));
         // a second teardown converges: the not-found error is non-terminating
         Assert.Empty(_ps.Run("Remove-LlmInferenceService -Namespace llm -Name cache -Confirm:$false -ErrorAction SilentlyContinue"));
@@ -189,11 +198,47 @@ public class LlmInferenceServiceTests : IDisposable
         Assert.StartsWith("ManifestLintFailed", error.FullyQualifiedErrorId);
         Assert.Contains("RHAII", error.Exception.Message);
 
-        // -WhatIf: a server-side dry run, nothing persisted
-        var preview = Svc(Assert.Single(_ps.Run("Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -RegistryCredential $cred -WhatIf")));
+        // -WhatIf: a server-side dry run, nothing persisted; without a token a public model is not called gated
+        var preview = Svc(Assert.Single(_ps.Run("$env:HF_TOKEN = $null; $env:HUGGING_FACE_HUB_TOKEN = $null; " +
+            "$out = Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -RegistryCredential $cred -WhatIf -WarningVariable w -WarningAction SilentlyContinue -Verbose 4>&1; " +
+            "$global:w = @($w | ForEach-Object Message); $global:v = @($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message); " +
+            "$out | Where-Object { $_ -is [RhaiiGke.LlmInferenceService] }")));
+        Assert.DoesNotContain(_ps.Run("$global:w").Select(x => x.ToString()), x => x.Contains("Hugging Face", StringComparison.Ordinal));
+        Assert.Contains(_ps.Run("$global:v").Select(x => x.ToString()), x => x.Contains("none is needed", StringComparison.Ordinal));
         Assert.True(preview.DryRun);
         Assert.Contains(preview.Objects, o => o.Kind == "LLMInferenceService" && o.Action == KubeApplyAction.WouldCreate);
         Assert.Empty(_ps.Run("Get-LlmInferenceService -Namespace llm"));
+    }
+
+    [Fact]
+    public async Task APipedSpecIsDeployedAsBuiltAndWarnsOnce()
+    {
+        Platform(1);
+        // New-LlmInferenceServiceSpec warns that a 3B model fits one chip; Deploy must not rebuild the spec (and warn again)
+        var svc = Svc(Assert.Single(_ps.Run(
+            "$w = @(); $spec = New-LlmInferenceServiceSpec -Name piped -Model Qwen/Qwen2.5-3B-Instruct -Namespace llm -Topology 2x2 -MaxModelLength 2048 -Image quay.io/example/vllm-tpu:custom -WarningVariable +w -WarningAction SilentlyContinue; " +
+            "$out = $spec | Deploy-LlmInferenceService -RegistryCredential $cred -HuggingFaceToken $hf -WhatIf -WarningVariable +w -WarningAction SilentlyContinue; $global:w = @($w | ForEach-Object Message); $out")));
+        Assert.True(svc.DryRun);
+        Assert.Equal("piped", svc.Name);
+        var warnings = _ps.Run("$global:w").Select(x => x.ToString()).ToList();
+        Assert.Single(warnings, x => x.StartsWith("Fits on 1 chip(s)", StringComparison.Ordinal));
+
+        // the spec's other settings survive the pipe (they were lost when it bound by property name)
+        var applied = Svc(Assert.Single(_ps.Run("$spec | Deploy-LlmInferenceService -RegistryCredential $cred -HuggingFaceToken $hf -WarningAction SilentlyContinue")));
+        Assert.Equal("quay.io/example/vllm-tpu:custom", applied.Image);
+        var connection = (ClusterConnection)_ps.Run("$sb.Connection")[0].BaseObject;
+        var live = await RhaiiGke.Engine.Kube.KubeClients.For(connection)
+            .GetAsync("apis/serving.kserve.io/v1alpha1/namespaces/llm/llminferenceservices/piped", CancellationToken.None);
+        Assert.Contains("--max-model-len=2048", live!.ToJsonString());
+
+        // a piped spec with spec parameters on the command line is refused before anything is sent
+        var (_, errors) = _ps.Invoke("$spec | Deploy-LlmInferenceService -Name other -Model Qwen/Qwen2.5-3B-Instruct -RegistryCredential $cred -WarningAction SilentlyContinue");
+        Assert.StartsWith("SpecAndSpecParameters", Assert.Single(errors).FullyQualifiedErrorId);
+        Assert.Empty(_ps.Run("Get-LlmInferenceService -Namespace llm -Name other -ErrorAction SilentlyContinue"));
+
+        // objects with Name and Model still bind to the spec parameters by property name
+        var fromCsv = Svc(Assert.Single(_ps.Run("[pscustomobject]@{ Name = 'fromcsv'; Model = 'Qwen/Qwen2.5-3B-Instruct'; Namespace = 'llm'; Topology = '1x1' } | Deploy-LlmInferenceService -RegistryCredential $cred -WhatIf -WarningAction SilentlyContinue")));
+        Assert.Equal("fromcsv", fromCsv.Name);
     }
 
     [Fact]
@@ -214,7 +259,7 @@ public class LlmInferenceServiceTests : IDisposable
         // a gated model without a token: the storage initializer is refused; the error carries the diagnosis' fix
         (_, errors) = _ps.Invoke("$env:HF_TOKEN = $null; $env:HUGGING_FACE_HUB_TOKEN = $null; " +
             "Deploy-LlmInferenceService -Name gated -Model meta-llama/Llama-3.2-1B-Instruct -Namespace gated -RegistryCredential $cred -Wait -Timeout 00:05:00 -WarningVariable w -WarningAction SilentlyContinue; " +
-            "if (-not ($w -match 'No Hugging Face token')) { throw 'expected the no-token warning' }");
+            "if (-not ($w -match 'No Hugging Face token.*Llama-3.2-1B-Instruct is gated')) { throw 'expected the no-token warning' }");
         error = Assert.Single(errors);
         Assert.StartsWith("LlmInferenceServiceModelDownloadFailed", error.FullyQualifiedErrorId);
         Assert.Contains("HuggingFaceTokenRejected", error.Exception.Message);

@@ -80,6 +80,16 @@ public class LlmServiceStateTests
         Assert.Contains("qwen-kserve-def", s.Message);
 
         svc["metadata"]!["annotations"] = new JsonObject { ["serving.kserve.io/stop"] = "true" };
+        // right after the stop the pods are still there: Stopping, nothing counted ready, never "1/0"
+        var stopping = LlmServiceState.Read(svc, [ready, compiling], gw, route, "sandbox");
+        Assert.True(stopping.Stopped);
+        Assert.Equal(ServingStage.Stopping, stopping.Stage);
+        Assert.Equal(0, stopping.Replicas);
+        Assert.Equal(0, stopping.ReadyReplicas);
+        Assert.Contains("2 workload pod(s) still shutting down", stopping.Message);
+        Assert.Equal(2, stopping.Pods.Length);
+        Assert.EndsWith("Stopping 0/0", stopping.ToString());
+
         var stopped = LlmServiceState.Read(svc, [], gw, route, "sandbox");
         Assert.True(stopped.Stopped);
         Assert.Equal(ServingStage.Stopped, stopped.Stage);

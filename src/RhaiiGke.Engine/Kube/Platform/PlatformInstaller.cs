@@ -132,7 +132,7 @@ public sealed class PlatformInstaller
             if (options.RemovePullSecret)
                 result = Merge(result, await RemovePullSecretsAsync(engine, def, options, i == 0 ? options.PullSecretNamespaces : [], apply, ct).ConfigureAwait(false));
             KubeClients.For(_connection).ReadRetryMaxDelay = options.Apply.MaxRetryDelay;
-            if (apply.Wait && !apply.DryRun && result.Changed)
+            if (apply.Wait && !apply.DryRun && result.Created + result.Configured > 0)
             {
                 _log.Progress("Install-RhaiiOperators", $"{def.Name}: checking that it works", i * 100 / components.Count);
                 await PostGateAsync(def, apply, ct).ConfigureAwait(false);

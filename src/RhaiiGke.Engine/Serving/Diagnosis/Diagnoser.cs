@@ -574,7 +574,7 @@ internal sealed class HuggingFaceTokenCheck : IDiagnosisCheck
                 var text = $"{Str(term, "message")} {Str(cs["state"]?["waiting"], "message")}";
                 if (init && Str(cs, "name") == "storage-initializer" && Rejected.IsMatch(text))
                     yield return Diagnoser.Finding("HuggingFaceTokenRejected", FindingSeverity.Error, pod,
-                        "The storage initializer could not download the model from Hugging Face: the token is missing, wrong, or has not been granted access to this gated model.",
+                        "The storage initializer could not download the model from Hugging Face: the token is missing, wrong, or has not been granted access to this gated or private model.",
                         "Create a Secret with key HF_TOKEN (a token whose account accepted the model's licence) and list it under secrets: of the pod's ServiceAccount; the storage initializer reads it only from there (Deploy-LlmInferenceService -HuggingFaceToken does both).",
                         [$"storage-initializer: {text.Trim()}"]);
                 if (Diagnoser.WaitingReason(cs) == "CreateContainerConfigError" && SecretNotFound.Match(text) is { Success: true } m)
@@ -589,6 +589,13 @@ internal sealed class HuggingFaceTokenCheck : IDiagnosisCheck
             var uri = svc["spec"]?["model"]?["uri"]?.ToString() ?? "";
             if (!uri.StartsWith("hf://", StringComparison.OrdinalIgnoreCase)) continue;
             var ns = ClusterSnapshot.Namespace(svc);
+            var svcName = Str(svc["metadata"], "name");
+            // evidence that this service's download needs a token: one of its pods' storage initializer got 401/403
+            var refused = s.OfKind("Pod", ns).Any(p => Str(p["metadata"]?["labels"], "app.kubernetes.io/name") == svcName
+                && Diagnoser.ContainerStatuses(p).Any(x => x.Init && Str(x.Status, "name") == "storage-initializer"
+                    && Rejected.IsMatch($"{Str(x.Status["state"]?["terminated"] ?? x.Status["lastState"]?["terminated"], "message")} {Str(x.Status["state"]?["waiting"], "message")}")));
+            var gated = ModelCatalog.IsGated(uri);
+            if (gated == false && !refused) continue; // a public model downloads without a token
             var saName = Str(svc["spec"]?["template"], "serviceAccountName") ?? "default";
             var sa = s.Get("ServiceAccount", ns, saName);
             if (sa is null && !s.OfKind("ServiceAccount", ns).Any()) continue; // not collected
@@ -602,8 +609,11 @@ internal sealed class HuggingFaceTokenCheck : IDiagnosisCheck
             {
                 var envOnly = Diagnoser.Items(svc["spec"]?["template"]?["containers"]).OfType<JsonObject>()
                     .Any(c => Diagnoser.Items(c["env"]).OfType<JsonObject>().Any(e => Str(e, "name") == "HF_TOKEN"));
+                var why = gated == true ? $"{uri[5..]} is gated, so its download fails without a token (401)."
+                    : refused ? "the storage initializer's download was refused (401/403), so this model needs a token."
+                    : "public models download without one, but a gated or private model fails with 401/403.";
                 yield return Diagnoser.Finding("HuggingFaceTokenNotOnServiceAccount", FindingSeverity.Warning, svc,
-                    $"The model comes from Hugging Face but ServiceAccount {saName} lists no Secret with key HF_TOKEN; gated models will fail to download.",
+                    $"The model comes from Hugging Face and ServiceAccount {saName} lists no Secret with key HF_TOKEN: {why}",
                     $"List a Secret with key HF_TOKEN under secrets: of ServiceAccount {saName} (an HF_TOKEN env on the main container does not reach the storage initializer).",
                     envOnly ? ["HF_TOKEN is set only as an env var of the main container"] : []);
             }

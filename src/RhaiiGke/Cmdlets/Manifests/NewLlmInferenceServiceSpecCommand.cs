@@ -25,6 +25,11 @@ public abstract class SpecParametersCmdlet : RhaiiCmdlet
 {
     protected const string ParametersSet = "Parameters";
 
+    /// <summary>The names of the spec parameters (the Parameters set's own).</summary>
+    protected IEnumerable<string> SpecParameterNames => typeof(SpecParametersCmdlet).GetProperties()
+        .Where(p => p.DeclaringType == typeof(SpecParametersCmdlet) && p.GetCustomAttributes(typeof(ParameterAttribute), false).Length > 0)
+        .Select(p => p.Name);
+
     [Parameter(ParameterSetName = ParametersSet, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     public string Name { get; set; } = "";
 

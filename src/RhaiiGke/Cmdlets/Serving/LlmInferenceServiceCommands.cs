@@ -42,6 +42,23 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
     [Alias("InputObject")]
     public LlmInferenceServiceSpec? Spec { get; set; }
 
+    /// <summary>
+    /// A spec piped in while the default (Parameters) set is chosen. PowerShell binds the default set first, so
+    /// without this a piped spec filled Name, Model, Topology… by property name and was rebuilt (warning again)
+    /// without its other settings (image, max model length, TP, secrets, gateway). Hidden: pipe the spec or use -Spec.
+    /// </summary>
+    [Parameter(ParameterSetName = ParametersSet, ValueFromPipeline = true, DontShow = true)]
+    public LlmInferenceServiceSpec? PipedSpec { get; set; }
+
+    private HashSet<string> _commandLine = [];
+
+    protected override Task BeginProcessingAsync(CancellationToken cancellationToken)
+    {
+        // before any pipeline input is bound, BoundParameters holds only what the command line gave
+        _commandLine = new HashSet<string>(MyInvocation.BoundParameters.Keys, StringComparer.OrdinalIgnoreCase);
+        return Task.CompletedTask;
+    }
+
     /// <summary>YAML files or folders (Export-RhaiiManifest output, or your own); linted before anything is applied.</summary>
     [Parameter(ParameterSetName = PathSet, Mandatory = true)]
     public string[] Path { get; set; } = [];
@@ -115,10 +132,18 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
         var connection = ClusterSession.Resolve(Cluster ?? Platform?.Connection);
+        if (PipedSpec is not null)
+        {
+            var mixed = SpecParameterNames.Where(_commandLine.Contains).ToList();
+            if (mixed.Count > 0)
+                Fail("SpecAndSpecParameters", RhaiiErrorCategory.InvalidArgument,
+                    $"A spec was piped in together with {string.Join(", ", mixed.Select(m => "-" + m))}; the spec already holds those settings.",
+                    "Set them on New-LlmInferenceServiceSpec, or drop the pipe and pass the parameters alone.", PipedSpec);
+        }
         var spec = ParameterSetName switch
         {
             SpecSet => Spec!,
-            ParametersSet => BuildSpec(),
+            ParametersSet => PipedSpec ?? BuildSpec(),
             _ => null,
         };
         if (spec is not null && !MyInvocation.BoundParameters.ContainsKey(nameof(NoNetworkPolicy)) && spec.GatewayClass != InferenceGatewayClass.Istio)

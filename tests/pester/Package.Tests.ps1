@@ -165,7 +165,7 @@ Describe 'The CI templates' -Tag Package, Integration {
             $homeDir = New-Item -ItemType Directory -Path (Join-Path $TestDrive "$Name/home")
             $temp = New-Item -ItemType Directory -Path (Join-Path $TestDrive "$Name/temp")
             Import-Module $env:RHAII_MODULE_MANIFEST
-            $null = Export-RhaiiManifest -Pattern CacheAware -Path (Join-Path $work 'deploy')
+            $null = Export-RhaiiManifest -Pattern CacheAware -Path (Join-Path $work 'deploy') -WarningAction SilentlyContinue
             [pscustomobject]@{ Work = $work.FullName; Home = $homeDir.FullName; Temp = $temp.FullName }
         }
 

@@ -36,9 +36,24 @@ public static class Kubeconfig
         if (File.Exists(full) && new FileInfo(full).Length > 0)
         {
             var stream = new YamlStream();
-            var text = File.ReadAllText(full);
+            string text;
+            try { text = File.ReadAllText(full); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new RhaiiException("KubeconfigUnreadable", RhaiiErrorCategory.PermissionDenied, $"Cannot read the kubeconfig {full} to add context {cluster.ContextName}: {e.Message}",
+                    "Check the file's permissions (readable and writable by you: chmod 600), or pass -Path with another file.", full, e);
+            }
             // bounded: a hostile kubeconfig (deep nesting, alias bomb) is an error, not a crash
-            stream.Load(RhaiiGke.Engine.Manifests.YamlLimits.Bound(new YamlDotNet.Core.Parser(new StringReader(text)), text.Length, full));
+            try { stream.Load(RhaiiGke.Engine.Manifests.YamlLimits.Bound(new YamlDotNet.Core.Parser(new StringReader(text)), text.Length, full)); }
+            catch (YamlDotNet.Core.YamlException e)
+            {
+                throw new RhaiiException("KubeconfigInvalid", RhaiiErrorCategory.InvalidData,
+                    $"The kubeconfig {full} is not valid YAML ({e.Message.Split('\n')[0].Trim()} at line {e.Start.Line}, column {e.Start.Column}); context {cluster.ContextName} was not added.",
+                    "Fix the file (kubectl config view shows what kubectl makes of it), move it aside, or pass -Path with another file.", full, e);
+            }
+            if (stream.Documents.Count > 0 && stream.Documents[0].RootNode is not YamlMappingNode)
+                throw new RhaiiException("KubeconfigInvalid", RhaiiErrorCategory.InvalidData, $"The kubeconfig {full} is not a kubeconfig (its document is not a mapping); context {cluster.ContextName} was not added.",
+                    "Fix the file, move it aside, or pass -Path with another file.", full);
             root = stream.Documents.Count > 0 && stream.Documents[0].RootNode is YamlMappingNode m ? m : NewRoot();
         }
         else root = NewRoot();
@@ -91,8 +106,10 @@ public static class Kubeconfig
             {
                 try
                 {
-                    var age = DateTime.UtcNow - File.GetLastWriteTimeUtc(lockPath);
-                    if (File.Exists(lockPath) && age > StaleLockAge)
+                    // one stat: the lock's age only when it existed then (a missing file's time is 1601, and a lock taken
+                    // between two separate checks would look stale and be deleted under its live writer)
+                    var held = new FileInfo(lockPath);
+                    if (held.Exists && DateTime.UtcNow - held.LastWriteTimeUtc > StaleLockAge)
                     {
                         File.Delete(lockPath);
                         continue;

@@ -76,7 +76,7 @@ public sealed class KubeconfigCredentialTests : IDisposable
     {
         var path = Path.Combine(_dir, name);
         File.WriteAllText(path, "#!/bin/sh\n" + body + "\n");
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         return path;
     }
 
@@ -117,7 +117,7 @@ public sealed class KubeconfigCredentialTests : IDisposable
         var kc = Kubeconfig(Exec(plugin));
 
         var first = Assert.IsType<ClusterConnection>(Connect(kc));
-        Assert.Equal(AuthKindOf(first), ClusterAuthKind.Kubeconfig);
+        Assert.Equal(ClusterAuthKind.Kubeconfig, first.AuthKind);
         Assert.False(string.IsNullOrEmpty(first.ServerVersion));
         // provideClusterInfo: the plugin is told which cluster it authenticates to, and that no one can answer a prompt
         var execInfo = File.ReadAllText(info);
@@ -129,8 +129,6 @@ public sealed class KubeconfigCredentialTests : IDisposable
         _ps.Run($"Connect-RhaiiCluster -Kubeconfig '{kc}' | Get-RhaiiOperatorStatus | Out-Null");
         Assert.Single(File.ReadAllLines(runs));
     }
-
-    private static ClusterAuthKind AuthKindOf(ClusterConnection c) => c.AuthKind;
 
     [Fact]
     public void ATokenTheServerRefusesIsUnauthorizedNotAKubeconfigError()

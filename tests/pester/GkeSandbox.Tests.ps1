@@ -55,8 +55,9 @@ Describe 'GKE sandbox' -Tag Integration {
         $conn.Context | Should -Be 'gke_pester-project_europe-west4-a_creds'
         $conn.KubeconfigPath | Should -Be $kubeconfig
         $conn.ServerVersion | Should -Not -BeNullOrEmpty
-        # the session's cluster now: a cluster command reads it with the plugin's token
-        Get-LlmInferenceService -Namespace default | Should -BeNullOrEmpty
+        # the session's cluster now: a cluster command reads it with the plugin's token (nothing installed yet)
+        $status = Get-RhaiiOperatorStatus -ErrorAction Stop
+        $status.Components | Should -Not -BeNullOrEmpty
 
         $text = Get-Content $kubeconfig -Raw
         $text | Should -Match 'command: gke-gcloud-auth-plugin'

@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using RhaiiGke.Engine.Simulators.KubeApi;
+using RhaiiGke.Sandbox.KubeApi;
 using RhaiiGke.Tests.Infrastructure;
 using Xunit;
 

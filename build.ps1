@@ -233,16 +233,11 @@ function Invoke-Demo {
 
 function Invoke-Package {
     Invoke-Build
-    $manifest = Import-PowerShellDataFile (Join-Path $ModuleOut 'RhaiiGke.psd1')
-    $pkg = Join-Path $OutputPath "package/RhaiiGke/$($manifest.ModuleVersion)"
-    if (Test-Path (Join-Path $OutputPath 'package')) { Remove-Item (Join-Path $OutputPath 'package') -Recurse -Force }
-    $null = New-Item -ItemType Directory -Force -Path $pkg
-    Copy-Item (Join-Path $ModuleOut '*') $pkg -Recurse
-    Get-ChildItem $pkg -Recurse -Filter '*.pdb' | Remove-Item
-    $null = Test-ModuleManifest (Join-Path $pkg 'RhaiiGke.psd1')
-    $zip = Join-Path $OutputPath "package/RhaiiGke-$($manifest.ModuleVersion).zip"
-    Compress-Archive -Path (Join-Path $OutputPath 'package/RhaiiGke') -DestinationPath $zip -Force
-    Write-Host "package: $pkg and $zip"
+    # out/package/RhaiiGke/<version>/, RhaiiGke-<version>.zip and RhaiiGke.<version>.nupkg (Install-PSResource from a folder or feed)
+    $out = Join-Path $OutputPath 'package'
+    $r = & (Join-Path $Root 'tools/New-ModulePackage.ps1') -ModulePath $ModuleOut -OutputPath $out
+    Write-Host "package: $($r.ModulePath), $($r.Zip) and $($r.Nupkg)"
+    Write-Host "package: install it with Register-PSResourceRepository -Name rhaii -Uri $out -Trusted; Install-PSResource RhaiiGke -Repository rhaii"
 }
 
 switch ($Task) {

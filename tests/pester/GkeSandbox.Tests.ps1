@@ -40,6 +40,65 @@ Describe 'GKE sandbox' -Tag Integration {
         (Get-LlmInferenceService -Namespace rhaii-inference -Name qwen).Ready | Should -BeTrue
     }
 
+    It 'connects through New-TpuCluster | Get-TpuClusterCredential | Connect-RhaiiCluster as the README writes it' {
+        # the default: a kubeconfig context whose user runs the real gke-gcloud-auth-plugin; on the sandbox its gcloud
+        # answers with a token the simulator issued (no gcloud account needed), as a logged-in gcloud does on a project
+        if (@(Get-Command gke-gcloud-auth-plugin, gcloud -CommandType Application -ErrorAction SilentlyContinue).Count -lt 2) {
+            Set-ItResult -Skipped -Because 'gke-gcloud-auth-plugin and gcloud are not on PATH (google-cloud-cli packages)'
+            return
+        }
+        $conn = New-TpuCluster -Name creds -Zone europe-west4-a -Accelerator v6e -Topology 2x2 -InitialNodeCount 1 -SystemNodeCount 1 |
+            Get-TpuClusterCredential |
+            Connect-RhaiiCluster
+        $kubeconfig = [IO.Path]::GetFullPath(($env:KUBECONFIG -split [IO.Path]::PathSeparator)[0])
+        $conn.AuthKind | Should -Be 'Kubeconfig'
+        $conn.Context | Should -Be 'gke_pester-project_europe-west4-a_creds'
+        $conn.KubeconfigPath | Should -Be $kubeconfig
+        $conn.ServerVersion | Should -Not -BeNullOrEmpty
+        # the session's cluster now: a cluster command reads it with the plugin's token (nothing installed yet)
+        $status = Get-RhaiiOperatorStatus -ErrorAction Stop
+        $status.Components | Should -Not -BeNullOrEmpty
+
+        $text = Get-Content $kubeconfig -Raw
+        $text | Should -Match 'command: gke-gcloud-auth-plugin'
+        $text | Should -Not -Match 'ya29\.'
+        $text | Should -Match 'current-context: gke_pester-project_europe-west4-a_creds'
+
+        # a credential that went through serialization (a job, Export-Clixml) binds by property name
+        $xml = Join-Path $TestDrive 'cred.xml'
+        Get-TpuClusterCredential -Name creds -Zone europe-west4-a | Export-Clixml $xml
+        $again = Import-Clixml $xml | Connect-RhaiiCluster -NoDefault
+        $again.Context | Should -Be $conn.Context
+        $again.Server | Should -Be $conn.Server
+
+        # -WhatIf writes nothing
+        $other = Join-Path $TestDrive 'whatif.kubeconfig'
+        $null = Get-TpuClusterCredential -Name creds -Zone europe-west4-a -Path $other -WhatIf
+        Test-Path $other | Should -BeFalse
+
+        # kubectl uses the context as written, through the same plugin
+        if (Get-Command kubectl -CommandType Application -ErrorAction SilentlyContinue) {
+            $nodes = & kubectl --kubeconfig $kubeconfig --context $conn.Context get nodes -o name 2>&1
+            $LASTEXITCODE | Should -Be 0 -Because ($nodes -join "`n")
+            $nodes | Should -Contain 'node/gke-creds-tpu-pool-0000'
+        }
+    }
+
+    It 'names the missing plugin with its fixes instead of failing inside the client' {
+        $path = $env:PATH
+        try {
+            $env:PATH = $PSHOME   # no gke-gcloud-auth-plugin here
+            $cred = New-TpuCluster -Name noplugin -Zone europe-west4-a -Accelerator v6e -Topology 2x2 -InitialNodeCount 1 -SystemNodeCount 1 |
+                Get-TpuClusterCredential -Path (Join-Path $TestDrive 'noplugin') -WarningVariable w -WarningAction SilentlyContinue
+            "$w" | Should -Match 'gke-gcloud-auth-plugin is not on PATH'
+            $err = $null
+            try { $cred | Connect-RhaiiCluster -NoDefault -ErrorAction Stop } catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -BeLike 'KubeconfigExecPluginNotFound,*'
+            $err.ErrorDetails.RecommendedAction | Should -Match '-AuthMode Token'
+            "$err" | Should -Not -Match '   at '
+        } finally { $env:PATH = $path }
+    }
+
     It 'serves the GkeNativeGateway pattern through a GKE regional load balancer' {
         $cred = [pscredential]::new('svc', (ConvertTo-SecureString 'registry-password' -AsPlainText -Force))
         $svc = New-TpuCluster -Name native -Zone europe-west4-a -Accelerator v6e -Topology 2x2 -InitialNodeCount 1 -SystemNodeCount 2 |

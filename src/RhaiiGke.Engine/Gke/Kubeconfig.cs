@@ -14,10 +14,10 @@ public static class Kubeconfig
         "Install gke-gcloud-auth-plugin for use with kubectl by following https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl#install_plugin";
 
     /// <summary>The entry as a standalone kubeconfig document.</summary>
-    public static string Entry(TpuCluster cluster, ClusterAuthMode mode)
+    public static string Entry(TpuCluster cluster, ClusterAuthMode mode, KubeconfigExec? exec = null)
     {
         var root = NewRoot();
-        Upsert(root, cluster, mode, setCurrentContext: true);
+        Upsert(root, cluster, mode, setCurrentContext: true, exec);
         return Save(root);
     }
 
@@ -27,7 +27,7 @@ public static class Kubeconfig
     /// (&lt;file&gt;.lock, as kubectl's client-go uses), and the new content is written to a unique temporary file in the same
     /// folder and renamed over the target, so readers never see a half-written file and no writer's entries are lost.
     /// </summary>
-    public static string Merge(string path, TpuCluster cluster, ClusterAuthMode mode, bool setCurrentContext, TimeSpan? lockTimeout = null)
+    public static string Merge(string path, TpuCluster cluster, ClusterAuthMode mode, bool setCurrentContext, TimeSpan? lockTimeout = null, KubeconfigExec? exec = null)
     {
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
@@ -36,13 +36,28 @@ public static class Kubeconfig
         if (File.Exists(full) && new FileInfo(full).Length > 0)
         {
             var stream = new YamlStream();
-            var text = File.ReadAllText(full);
+            string text;
+            try { text = File.ReadAllText(full); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new RhaiiException("KubeconfigUnreadable", RhaiiErrorCategory.PermissionDenied, $"Cannot read the kubeconfig {full} to add context {cluster.ContextName}: {e.Message}",
+                    "Check the file's permissions (readable and writable by you: chmod 600), or pass -Path with another file.", full, e);
+            }
             // bounded: a hostile kubeconfig (deep nesting, alias bomb) is an error, not a crash
-            stream.Load(RhaiiGke.Engine.Manifests.YamlLimits.Bound(new YamlDotNet.Core.Parser(new StringReader(text)), text.Length, full));
+            try { stream.Load(RhaiiGke.Engine.Manifests.YamlLimits.Bound(new YamlDotNet.Core.Parser(new StringReader(text)), text.Length, full)); }
+            catch (YamlDotNet.Core.YamlException e)
+            {
+                throw new RhaiiException("KubeconfigInvalid", RhaiiErrorCategory.InvalidData,
+                    $"The kubeconfig {full} is not valid YAML ({e.Message.Split('\n')[0].Trim()} at line {e.Start.Line}, column {e.Start.Column}); context {cluster.ContextName} was not added.",
+                    "Fix the file (kubectl config view shows what kubectl makes of it), move it aside, or pass -Path with another file.", full, e);
+            }
+            if (stream.Documents.Count > 0 && stream.Documents[0].RootNode is not YamlMappingNode)
+                throw new RhaiiException("KubeconfigInvalid", RhaiiErrorCategory.InvalidData, $"The kubeconfig {full} is not a kubeconfig (its document is not a mapping); context {cluster.ContextName} was not added.",
+                    "Fix the file, move it aside, or pass -Path with another file.", full);
             root = stream.Documents.Count > 0 && stream.Documents[0].RootNode is YamlMappingNode m ? m : NewRoot();
         }
         else root = NewRoot();
-        Upsert(root, cluster, mode, setCurrentContext);
+        Upsert(root, cluster, mode, setCurrentContext, exec);
         var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
@@ -91,8 +106,10 @@ public static class Kubeconfig
             {
                 try
                 {
-                    var age = DateTime.UtcNow - File.GetLastWriteTimeUtc(lockPath);
-                    if (File.Exists(lockPath) && age > StaleLockAge)
+                    // one stat: the lock's age only when it existed then (a missing file's time is 1601, and a lock taken
+                    // between two separate checks would look stale and be deleted under its live writer)
+                    var held = new FileInfo(lockPath);
+                    if (held.Exists && DateTime.UtcNow - held.LastWriteTimeUtc > StaleLockAge)
                     {
                         File.Delete(lockPath);
                         continue;
@@ -134,7 +151,7 @@ public static class Kubeconfig
         { "current-context", "" },
     };
 
-    private static void Upsert(YamlMappingNode root, TpuCluster cluster, ClusterAuthMode mode, bool setCurrentContext)
+    private static void Upsert(YamlMappingNode root, TpuCluster cluster, ClusterAuthMode mode, bool setCurrentContext, KubeconfigExec? exec)
     {
         var name = cluster.ContextName;
         var clusterBody = new YamlMappingNode { { "server", cluster.Endpoint ?? "" } };
@@ -142,20 +159,21 @@ public static class Kubeconfig
             clusterBody.Add("certificate-authority-data", cluster.CaCertificate);
         Replace(root, "clusters", name, "cluster", clusterBody);
         Replace(root, "contexts", name, "context", new YamlMappingNode { { "cluster", name }, { "user", name } });
-        var user = mode == ClusterAuthMode.GcloudAuthPlugin
-            ? new YamlMappingNode
+        var user = new YamlMappingNode();
+        if (mode == ClusterAuthMode.GcloudAuthPlugin)
+        {
+            var execNode = new YamlMappingNode
             {
-                {
-                    "exec", new YamlMappingNode
-                    {
-                        { "apiVersion", "client.authentication.k8s.io/v1beta1" },
-                        { "command", PluginCommand },
-                        { "installHint", PluginInstallHint },
-                        { "provideClusterInfo", new YamlScalarNode("true") { Style = YamlDotNet.Core.ScalarStyle.Plain } },
-                    }
-                },
-            }
-            : new YamlMappingNode();
+                { "apiVersion", "client.authentication.k8s.io/v1beta1" },
+                { "command", PluginCommand },
+            };
+            if (exec?.Arguments is { Count: > 0 } args) execNode.Add("args", new YamlSequenceNode(args.Select(a => new YamlScalarNode(a))));
+            if (exec?.Environment is { Count: > 0 } env)
+                execNode.Add("env", new YamlSequenceNode(env.Select(kv => new YamlMappingNode { { "name", kv.Key }, { "value", kv.Value } })));
+            execNode.Add("installHint", PluginInstallHint);
+            execNode.Add("provideClusterInfo", new YamlScalarNode("true") { Style = YamlDotNet.Core.ScalarStyle.Plain });
+            user.Add("exec", execNode);
+        }
         Replace(root, "users", name, "user", user);
         if (setCurrentContext) root.Children[new YamlScalarNode("current-context")] = new YamlScalarNode(name);
     }
@@ -186,4 +204,11 @@ public static class Kubeconfig
         // YamlStream ends documents with "...": kubectl accepts it, but people diff these files.
         return text.EndsWith("...\n", StringComparison.Ordinal) ? text[..^4] : text.Replace("\n...\r\n", "\n").TrimEnd('.', '\r', '\n') + "\n";
     }
+}
+
+/// <summary>Extra arguments and environment for the kubeconfig's gke-gcloud-auth-plugin entry (no secrets: values are written to the file).</summary>
+public sealed record KubeconfigExec(IReadOnlyList<string>? Arguments = null, IReadOnlyDictionary<string, string>? Environment = null)
+{
+    /// <summary>gke-gcloud-auth-plugin's switch to use Application Default Credentials instead of gcloud's account.</summary>
+    public const string UseApplicationDefaultCredentials = "--use_application_default_credentials";
 }

@@ -392,7 +392,8 @@ public sealed class TpuClusterService
     }
 
     /// <summary>A kubeconfig entry for the cluster; writes or merges it into <paramref name="path"/> when given (plugin mode only).</summary>
-    public async Task<TpuClusterCredential> GetCredentialAsync(TpuCluster cluster, ClusterAuthMode mode, string? path, bool setCurrentContext, CancellationToken ct)
+    /// <param name="exec">Plugin mode: extra arguments and environment for gke-gcloud-auth-plugin (e.g. --use_application_default_credentials).</param>
+    public async Task<TpuClusterCredential> GetCredentialAsync(TpuCluster cluster, ClusterAuthMode mode, string? path, bool setCurrentContext, CancellationToken ct, KubeconfigExec? exec = null)
     {
         if (cluster.Status != "RUNNING" && cluster.Status != "RECONCILING" || string.IsNullOrEmpty(cluster.Endpoint))
             throw new RhaiiException("ClusterEndpointNotReady", RhaiiErrorCategory.ResourceUnavailable,
@@ -408,11 +409,11 @@ public sealed class TpuClusterService
             token = await _session.GetAccessTokenAsync(ct).ConfigureAwait(false);
             expires = DateTimeOffset.UtcNow.AddMinutes(55);
         }
-        var entry = Kubeconfig.Entry(cluster, mode);
+        var entry = Kubeconfig.Entry(cluster, mode, exec);
         string? written = null;
         if (path is not null)
         {
-            written = Kubeconfig.Merge(path, cluster, mode, setCurrentContext);
+            written = Kubeconfig.Merge(path, cluster, mode, setCurrentContext, exec: exec);
             Log.Verbose($"Wrote context {cluster.ContextName} to {written}.");
         }
         return new TpuClusterCredential

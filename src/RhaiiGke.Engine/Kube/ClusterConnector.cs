@@ -19,6 +19,9 @@ public static class ClusterConnector
         return value.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 
+    /// <summary>The full path of a kubeconfig exec plugin command found on PATH (as kubectl looks it up), or null.</summary>
+    public static string? FindExecPlugin(string command) => ExecCredentialPlugin.Resolve(command, null);
+
     /// <summary>A connection from a kubeconfig context (the current context when <paramref name="context"/> is null).</summary>
     public static ClusterConnection FromKubeconfig(string? path, string? context, string? @namespace)
     {
@@ -27,24 +30,8 @@ public static class ClusterConnector
             throw new RhaiiException("KubeconfigNotFound", RhaiiErrorCategory.ObjectNotFound,
                 $"No kubeconfig found at {string.Join(", ", KubeconfigFiles(path))}.",
                 "Pass -Kubeconfig, set KUBECONFIG, use Get-TpuClusterCredential for a GKE cluster, or Start-RhaiiSandbox for a local one.", path);
-        KubernetesClientConfiguration config;
-        string contextName;
-        try
-        {
-            var (k8sConfig, file) = Load(files, context);
-            contextName = context ?? k8sConfig.CurrentContext ?? "";
-            if (!string.IsNullOrEmpty(context) && k8sConfig.Contexts?.Any(c => c.Name == context) != true)
-                throw new RhaiiException("KubeContextNotFound", RhaiiErrorCategory.ObjectNotFound,
-                    $"Context '{context}' is not in {string.Join(", ", files.Select(f => f.FullName))}. Contexts: {string.Join(", ", files.SelectMany(f => KubernetesClientConfiguration.LoadKubeConfig(f).Contexts?.Select(c => c.Name) ?? []))}.",
-                    "Pass one of the listed contexts to -Context.", context);
-            config = KubernetesClientConfiguration.BuildConfigFromConfigObject(k8sConfig, context);
-            files = [file];
-        }
-        catch (KubeConfigException ex)
-        {
-            throw new RhaiiException("KubeconfigInvalid", RhaiiErrorCategory.InvalidData, $"The kubeconfig cannot be used: {ex.Message}",
-                "Check the file with 'kubectl config view', or pass -Context.", path, ex);
-        }
+        var (config, file, contextName) = BuildConfig(files, context, path);
+        files = [file];
         return new ClusterConnection
         {
             Name = contextName.Length > 0 ? contextName : new Uri(config.Host).Host,
@@ -87,6 +74,68 @@ public static class ClusterConnector
         return (KubernetesClientConfiguration.LoadKubeConfig(files[0]), files[0]);
     }
 
+    /// <summary>
+    /// The client configuration of a kubeconfig context. Every problem is one <see cref="RhaiiException"/> with a fix
+    /// (KubeconfigInvalid, KubeContextNotFound, KubeconfigUnreadable, or the exec plugin's own errors), never a parser's
+    /// or the client library's exception. An exec user's plugin runs here (once per token lifetime, see
+    /// <see cref="ExecCredentialPlugin"/>), so a plugin that cannot give a token fails the connection with what it said.
+    /// </summary>
+    private static (KubernetesClientConfiguration Config, FileInfo File, string Context) BuildConfig(FileInfo[] files, string? context, string? path)
+    {
+        var where = string.Join(", ", files.Select(f => f.FullName));
+        try
+        {
+            var (k8sConfig, file) = Load(files, context);
+            var contextName = context ?? k8sConfig.CurrentContext ?? "";
+            if (!string.IsNullOrEmpty(context) && k8sConfig.Contexts?.Any(c => c.Name == context) != true)
+                throw new RhaiiException("KubeContextNotFound", RhaiiErrorCategory.ObjectNotFound,
+                    $"Context '{context}' is not in {where}. Contexts: {string.Join(", ", files.SelectMany(f => KubernetesClientConfiguration.LoadKubeConfig(f).Contexts?.Select(c => c.Name) ?? []))}.",
+                    "Pass one of the listed contexts to -Context, or write this one first (Get-TpuClusterCredential for a GKE cluster).", context);
+            var ctx = contextName.Length == 0 ? null : k8sConfig.Contexts?.FirstOrDefault(c => c.Name == contextName)
+                ?? throw new RhaiiException("KubeContextNotFound", RhaiiErrorCategory.ObjectNotFound, $"The current context '{contextName}' of {file.FullName} is not defined in it.",
+                    "Pass -Context with a context the file defines, or fix current-context (kubectl config use-context NAME).", contextName);
+            var user = ctx?.ContextDetails?.User is { Length: > 0 } userName ? k8sConfig.Users?.FirstOrDefault(u => u.Name == userName) : null;
+            var cluster = ctx?.ContextDetails?.Cluster is { Length: > 0 } clusterName ? k8sConfig.Clusters?.FirstOrDefault(c => c.Name == clusterName) : null;
+            ExecCredentialPlugin? plugin = null;
+            if (user?.UserCredentials?.ExternalExecution is { } exec)
+            {
+                // run the plugin ourselves (captured output, errors with a fix) and hand the client its token
+                plugin = ExecCredentialPlugin.For(exec, user.Name, cluster?.ClusterEndpoint?.Server, cluster?.ClusterEndpoint?.CertificateAuthorityData, file.DirectoryName);
+                var token = plugin.GetTokenAsync(CancellationToken.None).GetAwaiter().GetResult();
+                user.UserCredentials.ExternalExecution = null;
+                user.UserCredentials.Token = token;
+            }
+            var config = KubernetesClientConfiguration.BuildConfigFromConfigObject(k8sConfig, contextName.Length == 0 ? null : contextName);
+            if (plugin is not null) config.TokenProvider = plugin;
+            return (config, file, contextName);
+        }
+        catch (RhaiiException) { throw; }
+        catch (KubeConfigException ex) { throw Invalid(ex.Message, path ?? where, ex); }
+        catch (YamlDotNet.Core.YamlException ex) { throw Invalid($"{ex.Message} (line {ex.Start.Line}, column {ex.Start.Column})", path ?? where, ex); }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            throw new RhaiiException("KubeconfigUnreadable", RhaiiErrorCategory.PermissionDenied, $"Cannot read the kubeconfig {where}: {FirstLine(ex.Message)}",
+                "Check the file's permissions (it should be readable by you only: chmod 600) and that it is a file.", path ?? where, ex);
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException or System.Security.Cryptography.CryptographicException
+            or UriFormatException or NullReferenceException or System.Text.Json.JsonException)
+        {
+            throw Invalid(ex.Message, path ?? where, ex);
+        }
+
+        static RhaiiException Invalid(string message, string target, Exception ex) =>
+            new("KubeconfigInvalid", RhaiiErrorCategory.InvalidData, $"The kubeconfig cannot be used: {FirstLine(message)}",
+                "Check it with 'kubectl config view --minify' (server, certificate-authority-data, user), or write the context again (Get-TpuClusterCredential for a GKE cluster).", target, ex);
+    }
+
+    /// <summary>The first line of a message, without an inner exception's stack trace.</summary>
+    private static string FirstLine(string message)
+    {
+        var line = message.Split('\n')[0].Trim();
+        var inner = line.IndexOf(" ---> ", StringComparison.Ordinal);
+        return inner > 0 ? line[..inner] : line;
+    }
+
     /// <summary>Base64 PEM from base64 PEM, PEM text or a path to a PEM file.</summary>
     internal static string? NormalizeCa(string? ca)
     {
@@ -108,9 +157,10 @@ public static class ClusterConnector
         if (c.AuthKind == ClusterAuthKind.Kubeconfig && c.KubeconfigPath is not null)
         {
             var files = c.KubeconfigPath.Split(Path.PathSeparator).Where(File.Exists).Select(f => new FileInfo(f)).ToArray();
-            var (k8sConfig, _) = Load(files, c.Context);
-            var cfg = KubernetesClientConfiguration.BuildConfigFromConfigObject(k8sConfig, c.Context);
-            return cfg;
+            if (files.Length == 0)
+                throw new RhaiiException("KubeconfigNotFound", RhaiiErrorCategory.ObjectNotFound,
+                    $"The kubeconfig of connection {c.Name} ({c.KubeconfigPath}) no longer exists.", "Connect again: Connect-RhaiiCluster, or Get-TpuClusterCredential | Connect-RhaiiCluster for a GKE cluster.", c.KubeconfigPath);
+            return BuildConfig(files, c.Context, c.KubeconfigPath).Config;
         }
         var config = new KubernetesClientConfiguration { Host = c.Server, SkipTlsVerify = c.SkipTlsVerify, Namespace = c.Namespace };
         if (c.Token is not null) config.AccessToken = KubeClient.SecureToString(c.Token);

@@ -18,7 +18,17 @@ public sealed class ConnectRhaiiClusterCommand : RhaiiCmdlet
     [Parameter(ParameterSetName = ClusterSet)]
     public string? Kubeconfig { get; set; }
 
-    [Parameter(ParameterSetName = KubeconfigSet)]
+    /// <summary>
+    /// The kubeconfig file from the pipeline, by property name: the KubeconfigPath of Get-TpuClusterCredential's output
+    /// (also deserialized, from a job or Import-Clixml) or of a connection. Its Kubeconfig property holds YAML, not a path,
+    /// so -Kubeconfig itself does not bind by property name.
+    /// </summary>
+    [Parameter(ParameterSetName = KubeconfigSet, ValueFromPipelineByPropertyName = true, DontShow = true)]
+    public string? KubeconfigPath { get; set; }
+
+    /// <summary>kubeconfig context; from the pipeline by property name (ContextName).</summary>
+    [Parameter(ParameterSetName = KubeconfigSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("ContextName")]
     public string? Context { get; set; }
 
     [Parameter(ParameterSetName = EndpointSet, Mandatory = true)]
@@ -61,7 +71,7 @@ public sealed class ConnectRhaiiClusterCommand : RhaiiCmdlet
             ClusterSet when Token is not null => ClusterConnector.FromEndpoint(ClusterUri(TpuCluster!), Token, TpuCluster!.CaCertificate, false, Namespace, TpuCluster.ContextName),
             ClusterSet => ClusterSession.FromTpuCluster(TpuCluster!, Kubeconfig, Namespace),
             CredentialSet => FromCredential(Credential!),
-            _ => ClusterConnector.FromKubeconfig(Kubeconfig, Context, Namespace),
+            _ => ClusterConnector.FromKubeconfig(Kubeconfig ?? KubeconfigPath, Context, Namespace),
         };
         connection = ClusterConnector.WithUnencryptedAuthentication(connection, AllowUnencryptedAuthentication);
         ClusterConnector.EnsureCredentialsProtected(connection);
@@ -76,7 +86,11 @@ public sealed class ConnectRhaiiClusterCommand : RhaiiCmdlet
     {
         if (c.AuthMode == ClusterAuthMode.Token && c.Token is not null)
             return ClusterConnector.FromEndpoint(new Uri(c.Server), c.Token, c.CertificateAuthorityData, false, Namespace, c.ContextName);
-        return ClusterConnector.FromKubeconfig(c.KubeconfigPath ?? Kubeconfig, c.ContextName, Namespace);
+        if (c.KubeconfigPath is null)
+            throw new RhaiiException("ClusterCredentialNotWritten", RhaiiErrorCategory.InvalidArgument,
+                $"The credential for {c.ContextName} wrote no kubeconfig (it was run with -WhatIf), so there is no context to connect with.",
+                "Run Get-TpuClusterCredential without -WhatIf, or -AuthMode Token for a token in memory.", c);
+        return ClusterConnector.FromKubeconfig(c.KubeconfigPath, c.ContextName, Namespace);
     }
 
     private static Uri ClusterUri(TpuCluster c)

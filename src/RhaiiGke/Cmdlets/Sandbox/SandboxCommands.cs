@@ -19,6 +19,13 @@ internal sealed class SandboxEntry
     public Dictionary<string, string?> PreviousEnvironment { get; } = new(StringComparer.Ordinal);
     public System.Security.SecureString? GkeToken { get; init; }
     public string? GkeEndpoint { get; init; }
+    /// <summary>
+    /// GKE: a file (owner-only, in an owner-only temporary folder removed by Stop-RhaiiSandbox) holding an access token the
+    /// simulator issued, for gcloud's auth/access_token_file: the kubeconfig entries Get-TpuClusterCredential writes for the
+    /// sandbox's clusters point gke-gcloud-auth-plugin's gcloud at it, as a user's gcloud account would answer on a real project.
+    /// The token opens nothing but this process's loopback simulators and dies with them.
+    /// </summary>
+    public string? GcloudAccessTokenFile { get; init; }
 }
 
 /// <summary>The sandboxes running in this process, by name.</summary>
@@ -27,11 +34,14 @@ internal static class SandboxRegistry
     public static readonly ConcurrentDictionary<string, SandboxEntry> Running = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The token of the GKE sandbox serving <paramref name="endpoint"/> (or the RHAII_GKE_ENDPOINT one), so GKE commands need no credentials there.</summary>
-    public static System.Security.SecureString? GkeTokenFor(string? endpoint)
+    public static System.Security.SecureString? GkeTokenFor(string? endpoint) => GkeSandboxFor(endpoint)?.GkeToken;
+
+    /// <summary>The GKE sandbox serving <paramref name="endpoint"/> (or the RHAII_GKE_ENDPOINT one), or null.</summary>
+    public static SandboxEntry? GkeSandboxFor(string? endpoint)
     {
         endpoint ??= Environment.GetEnvironmentVariable("RHAII_GKE_ENDPOINT");
         if (string.IsNullOrEmpty(endpoint)) return null;
-        return Running.Values.FirstOrDefault(e => e.GkeEndpoint is not null && string.Equals(e.GkeEndpoint.TrimEnd('/'), endpoint.TrimEnd('/'), StringComparison.OrdinalIgnoreCase))?.GkeToken;
+        return Running.Values.FirstOrDefault(e => e.GkeEndpoint is not null && string.Equals(e.GkeEndpoint.TrimEnd('/'), endpoint.TrimEnd('/'), StringComparison.OrdinalIgnoreCase));
     }
 }
 
@@ -219,12 +229,13 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
         var token = new System.Security.SecureString();
         foreach (var ch in sim.IssueToken()) token.AppendChar(ch);
         token.MakeReadOnly();
+        var tokenDir = new SandboxTokenFolder(sim.IssueToken());
         var info = new RhaiiSandbox
         {
             Name = Name, Kind = "Gke", Server = sim.ContainerEndpoint, Project = Project, ControllerDelay = ControllerDelay, Connection = null,
             Validation = schemaPath is null ? "stand-in schemas" : $"upstream schemas from {schemaPath} (each cluster)",
         };
-        var entry = new SandboxEntry { Info = info, Owned = [sim, clusters], GkeToken = token, GkeEndpoint = sim.ContainerEndpoint };
+        var entry = new SandboxEntry { Info = info, Owned = [sim, clusters, tokenDir], GkeToken = token, GkeEndpoint = sim.ContainerEndpoint, GcloudAccessTokenFile = tokenDir.TokenFile };
         var env = sim.EnvironmentVariables.ToDictionary(kv => kv.Key, kv => kv.Value);
         env["GOOGLE_CLOUD_PROJECT"] = Project;
         foreach (var (k, v) in env)
@@ -235,6 +246,30 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
         SandboxRegistry.Running[Name] = entry;
         WriteVerbose($"GKE sandbox {Name} listens on {sim.Url}; {string.Join(", ", env.Keys)} point this session's GKE commands at it until Stop-RhaiiSandbox {Name}.");
         WriteObject(info);
+    }
+}
+
+/// <summary>An owner-only temporary folder with the GKE sandbox's gcloud access-token file; deleted on dispose.</summary>
+internal sealed class SandboxTokenFolder : IDisposable
+{
+    private readonly string _dir;
+
+    public SandboxTokenFolder(string token)
+    {
+        _dir = Directory.CreateTempSubdirectory("rhaii-gke-sandbox-").FullName;
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(_dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        TokenFile = Path.Combine(_dir, "gcloud-access-token");
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using var fs = new FileStream(TokenFile, options);
+        fs.Write(System.Text.Encoding.ASCII.GetBytes(token));
+    }
+
+    public string TokenFile { get; }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
 

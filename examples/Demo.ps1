@@ -193,7 +193,8 @@ try {
     }
 
     Invoke-DemoStep credentials 'getting cluster credentials' {
-        # TODO(h-creds-ci): drop -AuthMode Token once Get-TpuClusterCredential's default works with Connect-RhaiiCluster.
+        # -AuthMode Token keeps the credential in memory, so the demo needs neither gcloud nor gke-gcloud-auth-plugin.
+        # Without it, Get-TpuClusterCredential writes a kubeconfig context that runs the plugin, as gcloud does.
         $script:credential = $run.TpuCluster | Get-TpuClusterCredential @gcp -AuthMode Token
         $auth = if ("$($credential.AuthMode)" -eq 'Token') { 'token in memory' } else { "$($credential.AuthMode)" }
         $until = if ($credential.TokenExpiresAt) { " until $($credential.TokenExpiresAt.ToUniversalTime().ToString('HH:mm')) UTC" }

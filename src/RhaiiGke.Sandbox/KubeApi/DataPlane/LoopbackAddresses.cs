@@ -47,6 +47,27 @@ internal static class LoopbackAddresses
         }
     }
 
+    /// <summary>
+    /// Null when this process can serve load-balancer addresses on loopback with port 80 (what Gateways listen on);
+    /// else why not and what to do, for the sandbox to tell the user that gateways are reachable in-process only.
+    /// </summary>
+    public static string? Unavailable()
+    {
+        for (var attempt = 0; attempt < 8; attempt++)
+        {
+            var ip = $"127.{Random.Shared.Next(1, 255)}.{Random.Shared.Next(0, 256)}.{Random.Shared.Next(2, 255)}";
+            switch (CanBind(ip, [80]))
+            {
+                case BindResult.Ok: return null;
+                case BindResult.NotPermitted:
+                    return OperatingSystem.IsMacOS()
+                        ? "this machine has no loopback address besides 127.0.0.1 (macOS): add aliases (sudo ifconfig lo0 alias 127.x.y.z) for gateways to be reachable from other processes"
+                        : "this process may not listen on port 80 (Linux without root): gateways are reachable only inside this PowerShell session; allow it with 'sudo sysctl net.ipv4.ip_unprivileged_port_start=80' or 'sudo setcap cap_net_bind_service=+ep' on the pwsh binary";
+            }
+        }
+        return null;
+    }
+
     private enum BindResult { Ok, InUse, NotPermitted }
 
     private static BindResult CanBind(string ip, IReadOnlyCollection<int> ports)

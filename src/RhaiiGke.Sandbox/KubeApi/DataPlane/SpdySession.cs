@@ -12,7 +12,7 @@ namespace RhaiiGke.Sandbox.KubeApi.DataPlane;
 /// handed to <c>onStream</c>; DATA frames feed them, FIN half-closes, RST_STREAM resets; PING is echoed, SETTINGS
 /// and WINDOW_UPDATE are accepted (like the Go implementation, no flow-control window is enforced), GOAWAY ends
 /// the session. Header blocks are zlib with the SPDY/3 dictionary, one compression context per direction for
-/// the whole connection; this side compresses with stored (uncompressed) deflate blocks, which every inflater reads.
+/// the whole connection; this side compresses with stored (uncompressed) deflate blocks, sync-flushed per frame.
 /// </summary>
 internal sealed class SpdySession
 {
@@ -30,6 +30,9 @@ internal sealed class SpdySession
     private long _inflated;
     private bool _inflateHeaderSeen, _deflateStarted;
     private uint _lastStream;
+
+    /// <summary>Why the last session in this process ended early (diagnostics).</summary>
+    public static Exception? LastError { get; private set; }
 
     public SpdySession(Stream io, Func<SpdyStream, Task> onStream)
     {
@@ -83,7 +86,8 @@ internal sealed class SpdySession
                 }
             }
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or InvalidDataException) { }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or InvalidDataException) { LastError = e; }
+        catch (Exception e) { LastError = e; throw; }
         finally
         {
             List<SpdyStream> open;
@@ -294,7 +298,7 @@ internal sealed class SpdySession
         return block;
     }
 
-    /// <summary>This side's zlib stream: the header (with the dictionary's id) once, then one stored block per frame.</summary>
+    /// <summary>This side's zlib stream: the header (with the dictionary's id) once, then per frame a stored block and the sync-flush marker.</summary>
     private byte[] Deflate(byte[] block)
     {
         using var ms = new MemoryStream();
@@ -310,6 +314,9 @@ internal sealed class SpdySession
         ms.WriteByte((byte)block.Length); ms.WriteByte((byte)(block.Length >> 8));
         ms.WriteByte((byte)~block.Length); ms.WriteByte((byte)(~block.Length >> 8));
         ms.Write(block);
+        // the sync-flush marker (an empty stored block), as zlib's Z_SYNC_FLUSH ends every frame: an inflater that looks
+        // for the next block before returning (Go's compress/flate) finds it in this frame, not past its end
+        ms.Write([0x00, 0x00, 0x00, 0xFF, 0xFF]);
         return ms.ToArray();
     }
 

@@ -109,7 +109,7 @@ public sealed class ReachableDataPlaneTests
         Assert.Equal("IPAddress", addr["type"]!.GetValue<string>()); // a schema-valid Gateway status: an IP, no port
         Assert.True(IPAddress.TryParse(address, out var ip) && IPAddress.IsLoopback(ip), address);
         Assert.NotEqual("127.0.0.1", address); // one address per load balancer, so every gateway keeps its listener ports
-        Assert.Equal(80, gw["spec"]!["listeners"]![0]!["port"]!.GetValue<int>());
+        Assert.Equal(80L, gw["spec"]!["listeners"]![0]!["port"]!.GetValue<long>());
         // the gateway's LoadBalancer Service carries the same address, as a cloud's LB controller writes it
         var lb = c.Get("v1", "Service", "opendatahub", "inference-gateway-istio")!;
         Assert.Equal(address, lb["status"]!["loadBalancer"]!["ingress"]![0]!["ip"]!.GetValue<string>());

@@ -88,7 +88,7 @@ internal static class PortForwardServer
             var key = H("Sec-WebSocket-Key") ?? "";
             var accept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
             await WriteHeadAsync(stream, $"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {TunnelProtocol}\r\n\r\n", ct).ConfigureAwait(false);
-            var ws = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, SubProtocol = TunnelProtocol, KeepAliveInterval = TimeSpan.Zero });
+            var ws = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero } /* the subprotocol was negotiated above: .NET rejects "/" in SubProtocol */);
             spdy = new WebSocketByteStream(ws);
             Interlocked.Increment(ref _tunnelSessions);
         }

@@ -72,7 +72,11 @@ internal sealed class HttpFrontEnd : IDisposable
                 Endpoint = new Uri($"http://127.0.0.1:{port}/");
                 if (Tls is not null)
                 {
-                    _tls = new TlsFrontEnd(Tls, new IPEndPoint(IPAddress.Loopback, port));
+                    _tls = new TlsFrontEnd(Tls, new IPEndPoint(IPAddress.Loopback, port))
+                    {
+                        // port-forward upgrades need the raw connection, which HttpListener does not give
+                        Upgrade = (head, stream, ct) => DataPlane.PortForwardServer.TryServeAsync(_core, Authenticate, head, stream, ct),
+                    };
                     Endpoint = new Uri($"https://127.0.0.1:{_tls.Start()}/");
                 }
                 _loop = Task.Run(AcceptLoop);

@@ -35,6 +35,12 @@ internal sealed class TlsFrontEnd : IDisposable
 
     public int Port { get; private set; }
 
+    /// <summary>
+    /// Takes a connection whose first request is one it serves itself on the raw stream (the port-forward upgrade,
+    /// which the HttpListener cannot hand over): called with that request's head; true when it served the connection.
+    /// </summary>
+    public Func<string, Stream, CancellationToken, Task<bool>>? Upgrade { get; init; }
+
     /// <summary>TLS handshakes that failed (client rejected the certificate, spoke plain HTTP, went away).</summary>
     public long HandshakeFailures => Interlocked.Read(ref _handshakeFailures);
     private long _handshakeFailures;
@@ -107,6 +113,9 @@ internal sealed class TlsFrontEnd : IDisposable
                 return;
             }
 
+            var head = Upgrade is null ? [] : await ReadHeadAsync(tls, _cts.Token).ConfigureAwait(false);
+            if (head.Length > 0 && await Upgrade!(Encoding.Latin1.GetString(head), tls, _cts.Token).ConfigureAwait(false)) return;
+
             back = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             back.Bind(new IPEndPoint(IPAddress.Loopback, 0));
             var localPort = ((IPEndPoint)back.LocalEndPoint!).Port;
@@ -116,6 +125,7 @@ internal sealed class TlsFrontEnd : IDisposable
             {
                 await back.ConnectAsync(_backend, _cts.Token).ConfigureAwait(false);
                 await using var plain = new NetworkStream(back, ownsSocket: false);
+                if (head.Length > 0) await plain.WriteAsync(head, _cts.Token).ConfigureAwait(false);
                 var up = PumpAsync(tls, plain);
                 var down = PumpAsync(plain, tls);
                 var done = await Task.WhenAny(up, down).ConfigureAwait(false);
@@ -143,6 +153,23 @@ internal sealed class TlsFrontEnd : IDisposable
             _open.TryRemove(client, out _);
             try { if (reset) client.Close(0); else client.Close(); } catch (Exception) { }
         }
+    }
+
+    /// <summary>
+    /// The bytes of the connection's first request head, through its blank line (or whatever came before the client
+    /// stopped sending or 16 KiB, which are forwarded as they are). Read a byte at a time, so no body byte is taken.
+    /// </summary>
+    private static async Task<byte[]> ReadHeadAsync(Stream s, CancellationToken ct)
+    {
+        var head = new List<byte>(512);
+        var one = new byte[1];
+        while (head.Count < 16 * 1024)
+        {
+            if (await s.ReadAsync(one, ct).ConfigureAwait(false) == 0) break;
+            head.Add(one[0]);
+            if (one[0] == '\n' && head.Count >= 4 && head[^2] == '\r' && head[^3] == '\n' && head[^4] == '\r') break;
+        }
+        return [.. head];
     }
 
     /// <summary>Copies until the source ends; true when it ended cleanly (EOF), false on an error or reset.</summary>

@@ -238,12 +238,26 @@ internal sealed class GkeGatewayController(ControllerManager m) : SimController(
                 Condition("Programmed", lbReady, lbReady ? "Programmed" : noSubnet ? "Invalid" : "Pending", programmedMessage, gen, prev)),
             ["listeners"] = listeners,
         };
-        if (lbReady) status["addresses"] = new JsonArray(new JsonObject { ["type"] = "IPAddress", ["value"] = Address(cls!, ns!, name) });
+        if (lbReady) status["addresses"] = new JsonArray(new JsonObject { ["type"] = "IPAddress", ["value"] = PreviousAddress(gw) ?? Address(cls!, ns!, name, gw) });
         SetStatus(Group, "gateways", gw, status);
         if (noSubnet) RecordEvent(gw, "Warning", "SYNC", programmedMessage, "sc-gateway-controller");
         else if (lbReady) RecordEvent(gw, "Normal", "SYNC", $"SYNC on {ns}/{name} was a success", "sc-gateway-controller");
         if (!lbReady && !noSubnet) Enqueue(key, at - DateTime.UtcNow + TimeSpan.FromMilliseconds(5));
         foreach (var r in routes) Enqueue("rt:" + KeyOf(r));
+    }
+
+    /// <summary>The address the Gateway already reports (kept while the Gateway lives).</summary>
+    private static string? PreviousAddress(JsonObject gw) => gw.Arr("status", "addresses")?.FirstOrDefault().Str("value");
+
+    /// <summary>
+    /// With the data plane, a loopback address this machine answers on with the listeners' ports
+    /// (DataPlane.LoopbackAddresses); otherwise, or when those ports cannot be bound here, <see cref="Address(string, string, string)"/>.
+    /// </summary>
+    private string Address(string cls, string ns, string name, JsonObject gw)
+    {
+        var ports = (gw.Arr("spec", "listeners") ?? []).Select(l => (int)(l.Long("port") ?? 80)).Distinct().ToList();
+        return (Core.Options.DataPlane ? DataPlane.LoopbackAddresses.Allocate($"{ns}/{name}/{gw.Str("metadata", "uid")}", ports) : null)
+               ?? Address(cls, ns, name);
     }
 
     /// <summary>A stable address per Gateway: public-looking for the external classes, from the node subnet for gke-l7-rilb.</summary>

@@ -332,7 +332,14 @@ internal sealed partial class KServeController : SimController
                     if (gw is null) { gwsReady = false; gwMsg.Add($"Gateway {gns}/{gn} not found"); continue; }
                     if (!ConditionTrue(gw, "Programmed")) { gwsReady = false; gwMsg.Add($"Gateway {gns}/{gn} is not Programmed"); }
                     var ip = gw.Arr("status", "addresses")?.FirstOrDefault().Str("value");
-                    if (ip is not null) url ??= $"http://{ip}{prefix}";
+                    if (ip is not null && gw.Arr("spec", "listeners")?.FirstOrDefault() is { } listener)
+                    {
+                        // as KServe's DiscoverURLs: the first listener's scheme, its port unless the scheme's default
+                        var https = listener.Str("protocol") == "HTTPS";
+                        var port = listener.Long("port") ?? 80;
+                        var host = port == (https ? 443 : 80) ? ip : $"{ip}:{port}";
+                        url ??= $"{(https ? "https" : "http")}://{host}{prefix}";
+                    }
                 }
                 conditions.Add(Condition("GatewaysReady", gwsReady, gwsReady ? "Ready" : "GatewayNotReady", string.Join("; ", gwMsg), gen, prev));
                 var parents = httpRoute?.Arr("status", "parents") ?? [];

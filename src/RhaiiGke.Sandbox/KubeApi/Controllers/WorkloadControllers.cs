@@ -678,7 +678,11 @@ internal sealed class EndpointsController(ControllerManager m) : SimController(m
         // derived from the Service's uid, so two simulators in one process never hand out the same address
         // (the data plane registers gateway addresses process-wide)
         var h = System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key + "/" + svc.Str("metadata", "uid")));
-        var ip = $"34.{h[0] % 200 + 10}.{h[1] % 250}.{h[2] % 250 + 1}";
+        // with the data plane, an address this machine answers on (DataPlane.LoopbackAddresses); else, or when
+        // the ports cannot be bound here, a public-looking one only in-process clients reach
+        var ports = (svc.Arr("spec", "ports") ?? []).Select(p => (int)(p.Long("port") ?? 0)).Where(p => p > 0).Distinct().ToList();
+        var ip = (Core.Options.DataPlane ? DataPlane.LoopbackAddresses.Allocate(key + "/" + svc.Str("metadata", "uid"), ports) : null)
+                 ?? $"34.{h[0] % 200 + 10}.{h[1] % 250}.{h[2] % 250 + 1}";
         SetStatus("", "services", svc, new JsonObject { ["loadBalancer"] = new JsonObject { ["ingress"] = new JsonArray(new JsonObject { ["ip"] = ip, ["ipMode"] = "VIP" }) } });
     }
 }

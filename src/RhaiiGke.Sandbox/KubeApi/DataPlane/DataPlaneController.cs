@@ -10,9 +10,10 @@ namespace RhaiiGke.Sandbox.KubeApi.DataPlane;
 /// <summary>
 /// Keeps the simulated data plane in step with the store: a vLLM simulator behind every ready workload pod
 /// (kserve.io/component=workload) at podIP:8000, and an Envoy-like proxy behind every Istio Gateway address
-/// (and, on GKE clusters, every programmed gke-l7-* Gateway address)
-/// and listener port, both registered in <see cref="EndpointOverrides"/> so clients reach them by the
-/// cluster's addresses. Everything is stopped and unregistered when the pod or gateway goes away, and on
+/// (and, on GKE clusters, every programmed gke-l7-* Gateway address) and listener port. Gateway addresses are
+/// loopback addresses the proxy listens on itself (<see cref="LoopbackAddresses"/>), so any process on the machine
+/// reaches them; pod addresses (and gateway addresses that could not be made loopback ones) are registered in
+/// <see cref="EndpointOverrides"/> so in-process clients reach them by the cluster's addresses. Everything is stopped and unregistered when the pod or gateway goes away, and on
 /// <see cref="Dispose"/>.
 /// </summary>
 internal sealed partial class DataPlaneController : SimController, IDisposable
@@ -149,17 +150,23 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
         }
         foreach (var (key, proxy) in _gateways.ToList())
         {
-            if (want.TryGetValue(key, out var w) && proxy.Registered.Select(r => r.Port).SequenceEqual(w.Ports) && proxy.Registered.All(r => r.Host == w.Ip)) continue;
+            if (want.TryGetValue(key, out var w) && proxy.Serves.Select(r => r.Port).SequenceEqual(w.Ports) && proxy.Serves.All(r => r.Host == w.Ip)) continue;
             Release(proxy);
             _gateways.Remove(key);
         }
         foreach (var (key, w) in want)
         {
             if (_gateways.ContainsKey(key)) continue;
+            // a loopback address (LoopbackAddresses): the proxy listens on it with the listeners' own ports, reachable
+            // by every process here; a made-up public one: an ephemeral port that only in-process clients reach
+            IReadOnlyList<System.Net.IPEndPoint> bind = LoopbackAddresses.IsLoopback(w.Ip)
+                ? w.Ports.Select(p => new System.Net.IPEndPoint(System.Net.IPAddress.Parse(w.Ip), p)).ToList() : [];
             var proxy = new GatewayProxy(_router, w.Gw.Namespace()!, w.Gw.Name(), Core.Options.GatewayConnectTimeout,
-                google: Core.Options.GkeGatewayApi && GkeGateway.IsGkeClass(w.Gw.Str("spec", "gatewayClassName")));
+                google: Core.Options.GkeGatewayApi && GkeGateway.IsGkeClass(w.Gw.Str("spec", "gatewayClassName")), bind: bind);
             foreach (var port in w.Ports)
             {
+                proxy.Serves.Add((w.Ip, port));
+                if (proxy.Bound.Count > 0) continue;
                 EndpointOverrides.Register(w.Ip, port, "127.0.0.1", proxy.Port);
                 proxy.Registered.Add((w.Ip, port));
             }

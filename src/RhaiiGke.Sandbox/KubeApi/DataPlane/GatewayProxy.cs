@@ -7,14 +7,15 @@ using RhaiiGke.Engine.Net;
 namespace RhaiiGke.Sandbox.KubeApi.DataPlane;
 
 /// <summary>
-/// An Envoy-like HTTP/1.1 proxy on loopback for one Gateway: keep-alive towards the client, one upstream
+/// An Envoy-like HTTP/1.1 proxy on loopback for one Gateway (on the Gateway's own loopback address and
+/// listener ports when it has one, see <see cref="LoopbackAddresses"/>): keep-alive towards the client, one upstream
 /// connection per request (to the pod's address through <see cref="EndpointOverrides"/>), chunked and SSE
 /// responses relayed chunk by chunk, and Envoy's local replies (404 no route, 503 no healthy upstream,
 /// 503 connect timeout, 500 invalid backend) with <c>server: istio-envoy</c>.
 /// </summary>
 internal sealed class GatewayProxy : IDisposable
 {
-    private readonly TcpListener _listener;
+    private readonly List<TcpListener> _listeners = [];
     private readonly GatewayRouter _router;
     private readonly CancellationTokenSource _cts = new();
     private readonly TimeSpan _connectTimeout;
@@ -23,32 +24,65 @@ internal sealed class GatewayProxy : IDisposable
     private readonly bool _google;
 
     /// <param name="google">A GKE managed load balancer: responses carry <c>via: 1.1 google</c> instead of <c>server: istio-envoy</c> and no Envoy response flags.</param>
-    public GatewayProxy(GatewayRouter router, string gatewayNs, string gatewayName, TimeSpan connectTimeout, bool google = false)
+    /// <param name="bind">
+    /// The Gateway's own address and listener ports to listen on (a loopback address from <see cref="LoopbackAddresses"/>):
+    /// every process on the machine reaches the gateway there. Empty, or when one of them cannot be bound, the proxy
+    /// listens on an ephemeral 127.0.0.1 port (<see cref="Port"/>) that the caller registers in <see cref="EndpointOverrides"/>.
+    /// </param>
+    public GatewayProxy(GatewayRouter router, string gatewayNs, string gatewayName, TimeSpan connectTimeout, bool google = false, IReadOnlyList<IPEndPoint>? bind = null)
     {
         _google = google;
         _router = router;
         GatewayNamespace = gatewayNs;
         GatewayName = gatewayName;
         _connectTimeout = connectTimeout;
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _listener.Start(512);
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _ = Task.Run(AcceptLoop);
+        try
+        {
+            foreach (var ep in bind ?? [])
+            {
+                var l = new TcpListener(ep);
+                l.Start(512);
+                _listeners.Add(l);
+            }
+            Bound = _listeners.Select(l => (IPEndPoint)l.LocalEndpoint).ToList();
+        }
+        catch (SocketException)
+        {
+            foreach (var l in _listeners) l.Stop();
+            _listeners.Clear();
+            Bound = [];
+        }
+        if (_listeners.Count == 0)
+        {
+            var l = new TcpListener(IPAddress.Loopback, 0);
+            l.Start(512);
+            _listeners.Add(l);
+            Port = ((IPEndPoint)l.LocalEndpoint).Port;
+        }
+        foreach (var l in _listeners) _ = Task.Run(() => AcceptLoop(l));
     }
 
     public string GatewayNamespace { get; }
     public string GatewayName { get; }
+
+    /// <summary>The ephemeral loopback port served when the Gateway's own address could not be bound (0 otherwise).</summary>
     public int Port { get; }
+
+    /// <summary>The Gateway addresses and ports the proxy listens on itself (empty when it serves through <see cref="Port"/>).</summary>
+    public IReadOnlyList<IPEndPoint> Bound { get; }
 
     /// <summary>(address, listener port) pairs registered in <see cref="EndpointOverrides"/> for this proxy.</summary>
     public List<(string Host, int Port)> Registered { get; } = [];
 
-    private async Task AcceptLoop()
+    /// <summary>(address, listener port) pairs the proxy serves, directly or through <see cref="EndpointOverrides"/>.</summary>
+    public List<(string Host, int Port)> Serves { get; } = [];
+
+    private async Task AcceptLoop(TcpListener listener)
     {
         while (!_cts.IsCancellationRequested)
         {
             TcpClient client;
-            try { client = await _listener.AcceptTcpClientAsync(_cts.Token).ConfigureAwait(false); }
+            try { client = await listener.AcceptTcpClientAsync(_cts.Token).ConfigureAwait(false); }
             catch (Exception) { return; }
             client.NoDelay = true;
             lock (_clients) _clients.Add(client);
@@ -208,7 +242,7 @@ internal sealed class GatewayProxy : IDisposable
     public void Dispose()
     {
         _cts.Cancel();
-        try { _listener.Stop(); } catch (SocketException) { }
+        foreach (var l in _listeners) { try { l.Stop(); } catch (SocketException) { } }
         lock (_clients) foreach (var c in _clients) { try { c.Dispose(); } catch (Exception) { } }
         _cts.Dispose();
     }

@@ -135,8 +135,9 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
             StartGke(schemaPath);
             return;
         }
-        // the data plane is on: ready vLLM pods answer at their pod IPs and the gateway address routes as the
-        // HTTPRoutes say (through EndpointOverrides); NetworkPolicies are enforced as on Dataplane V2
+        // the data plane is on: ready vLLM pods answer at their pod IPs (through EndpointOverrides) and gateways on
+        // loopback load-balancer addresses other processes reach, routing as the HTTPRoutes say; NetworkPolicies
+        // are enforced as on Dataplane V2
         var options = new KubeApiSimulatorOptions
         {
             KubernetesVersion = KubernetesVersion, Delays = KubeControllerDelays.Uniform(ControllerDelay), DataPlane = true, EnforceNetworkPolicy = true,
@@ -190,6 +191,7 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
         SandboxRegistry.Running[Name] = new SandboxEntry { Info = info, Owned = [sim] };
         if (!NoConnect) ClusterSession.Default = connection;
         WriteVerbose($"Sandbox {Name} listens on {sim.Server}{(kubeconfig is null ? "" : $"; kubectl --kubeconfig {kubeconfig}")}");
+        if (RhaiiGke.Sandbox.KubeApi.DataPlane.LoopbackAddresses.Unavailable() is { } why) WriteWarning("Sandbox gateways: " + why);
         WriteObject(info);
     }
 

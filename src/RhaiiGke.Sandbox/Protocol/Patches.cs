@@ -50,7 +50,7 @@ internal static class Patches
             {
                 "add" => Pointer.Add(doc, path, Value()),
                 "remove" => Pointer.Remove(doc, path, out _),
-                "replace" => Pointer.Add(Pointer.Remove(doc, path, out _, "replace"), path, Value()),
+                "replace" => Pointer.Replace(doc, path, Value()),
                 "move" => MoveTo(doc, Pointer.Parse(From()), path),
                 "copy" => Pointer.Add(doc, path, Pointer.Find(doc, Pointer.Parse(From()), out var found) ? found?.DeepClone()
                     : throw new InvalidOperationException($"copy from missing path {From()}")),
@@ -131,11 +131,23 @@ internal static class Patches
             return doc;
         }
 
-        public static JsonNode? Remove(JsonNode? doc, Pointer p, out JsonNode? removed, string op = "remove")
+        /// <summary>Replaces an existing member or element where it stands (the path must exist).</summary>
+        public static JsonNode? Replace(JsonNode? doc, Pointer p, JsonNode? value)
+        {
+            if (p._tokens.Length == 0) return value;
+            if (!Walk(doc, p._tokens, p._tokens.Length - 1, out var parent)) throw p.Missing("replace");
+            var last = p._tokens[^1];
+            if (parent is JsonObject map && map.ContainsKey(last)) map[last] = value;
+            else if (parent is JsonArray list && Index(last, list.Count - 1) is { } at) list[at] = value;
+            else throw p.Missing("replace");
+            return doc;
+        }
+
+        public static JsonNode? Remove(JsonNode? doc, Pointer p, out JsonNode? removed)
         {
             removed = null;
             if (p._tokens.Length == 0) { removed = doc; return null; }
-            if (!Walk(doc, p._tokens, p._tokens.Length - 1, out var parent)) throw p.Missing(op);
+            if (!Walk(doc, p._tokens, p._tokens.Length - 1, out var parent)) throw p.Missing("remove");
             var last = p._tokens[^1];
             if (parent is JsonObject map && map.TryGetPropertyValue(last, out var member))
             {
@@ -147,7 +159,7 @@ internal static class Patches
                 removed = list[at];
                 list.RemoveAt(at);
             }
-            else throw p.Missing(op);
+            else throw p.Missing("remove");
             return doc;
         }
     }

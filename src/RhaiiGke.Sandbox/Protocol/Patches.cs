@@ -179,7 +179,7 @@ internal static class Patches
     public static JsonNode? Strategic(JsonNode? target, JsonNode? patch, string field)
     {
         if (patch is not JsonObject edits) return patch?.DeepClone();
-        switch (edits[Directive]?.GetValueKind() == JsonValueKind.String ? edits[Directive]!.GetValue<string>() : null)
+        switch (edits.Str(Directive))
         {
             case "delete": return null;
             case "replace":
@@ -286,7 +286,7 @@ internal static class MergeKeys
         if (Known.TryGetValue(field, out var declared))
             return declared.Where(k => k != "protocol").All(AllHave) ? declared : null;
         if (NeverByName.Contains(field)) return null;
-        var names = objects.Select(o => o["name"] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null).ToList();
+        var names = objects.Select(o => o["name"] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? o.Str("name") : null).ToList();
         return names.All(n => n is not null) && names.Distinct(StringComparer.Ordinal).Count() == names.Count ? ByName : null;
     }
 

@@ -25,10 +25,15 @@ internal static class ServerJson
     }
 
     /// <summary>A string field; scalars that are not strings come back in their JSON spelling.</summary>
-    public static string? Str(this JsonNode? node, params string[] path) =>
-        node.At(path) is JsonValue leaf
-            ? leaf.GetValueKind() == JsonValueKind.String ? leaf.GetValue<string>() : leaf.ToJsonString()
-            : null;
+    public static string? Str(this JsonNode? node, params string[] path) => node.At(path) is JsonValue leaf ? Text(leaf) : null;
+
+    /// <summary>A scalar as text: a JSON string's value (whatever CLR value backs it: string, Guid, DateTime...), otherwise its JSON spelling.</summary>
+    private static string Text(JsonNode leaf)
+    {
+        if (leaf is JsonValue v && v.TryGetValue<string>(out var s)) return s;
+        var json = leaf.ToJsonString();
+        return leaf.GetValueKind() == JsonValueKind.String ? JsonSerializer.Deserialize<string>(json)! : json;
+    }
 
     /// <summary>An integer field (numbers truncate, numeric strings parse), or null.</summary>
     public static long? Long(this JsonNode? node, params string[] path)
@@ -41,7 +46,7 @@ internal static class ServerJson
                 if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var whole)) return whole;
                 return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var real) ? (long)real : null;
             case JsonValueKind.String:
-                return long.TryParse(leaf.GetValue<string>(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
+                return long.TryParse(leaf.Str(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
             default:
                 return null;
         }
@@ -83,7 +88,7 @@ internal static class ServerJson
         foreach (var entry in map)
         {
             if (entry.Value is null) continue;
-            result[entry.Key] = entry.Value.GetValueKind() == JsonValueKind.String ? entry.Value.GetValue<string>() : entry.Value.ToJsonString();
+            result[entry.Key] = Text(entry.Value);
         }
         return result;
     }
@@ -115,7 +120,7 @@ internal static class ServerJson
             JsonValueKind.Object => SameMembers(a.AsObject(), b.AsObject()),
             JsonValueKind.Array => SameElements(a.AsArray(), b.AsArray()),
             JsonValueKind.Number => SameNumber(a.ToJsonString(), b.ToJsonString()),
-            JsonValueKind.String => string.Equals(a.GetValue<string>(), b.GetValue<string>(), StringComparison.Ordinal),
+            JsonValueKind.String => string.Equals(Text(a), Text(b), StringComparison.Ordinal),
             _ => true, // true/true, false/false
         };
     }

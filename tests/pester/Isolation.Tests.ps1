@@ -53,3 +53,31 @@ Add-Type -Path '$oldYaml'
         $r.Output.Trim() | Should -Be 'ct6e-standard-4t'
     }
 }
+
+Describe 'Simulators load on first use' -Tag Unit, Isolation {
+    It 'does not load RhaiiGke.Sandbox for ordinary commands, and loads it into the RhaiiGke context when a simulator starts' {
+        $r = Invoke-Fresh @"
+`$ErrorActionPreference = 'Stop'
+function Test-Loaded { [bool]([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'RhaiiGke.Sandbox' }) }
+Import-Module '$env:RHAII_MODULE_MANIFEST'
+'import|{0}' -f (Test-Loaded)
+`$null = Get-TpuTopology -Accelerator v6e
+`$null = New-LlmInferenceServiceSpec -Name lazy -Model hf://Qwen/Qwen2.5-3B-Instruct -Accelerator v6e -Topology 2x2 | Export-RhaiiManifest
+# Reading the simulator commands' parameters must not load their implementation either.
+`$null = Get-Command Start-RhaiiSandbox, Stop-RhaiiSandbox, Start-InferenceSimulator, Stop-InferenceSimulator -Syntax
+`$null = Get-Help Start-InferenceSimulator -Parameter Replicas
+'commands|{0}' -f (Test-Loaded)
+`$sim = Start-InferenceSimulator -Replicas 1
+try {
+    `$a = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'RhaiiGke.Sandbox' }
+    'started|{0}|{1}' -f (Test-Loaded), [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext(`$a).Name
+    'engine-refs|{0}' -f ((`$a.GetReferencedAssemblies().Name -contains 'RhaiiGke.Engine'))
+} finally { `$sim | Stop-InferenceSimulator }
+"@
+        $r.ExitCode | Should -Be 0 -Because $r.Output
+        $r.Output | Should -Match 'import\|False'
+        $r.Output | Should -Match 'commands\|False'
+        $r.Output | Should -Match 'started\|True\|RhaiiGke'
+        $r.Output | Should -Match 'engine-refs\|False'
+    }
+}

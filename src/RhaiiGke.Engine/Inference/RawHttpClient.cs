@@ -29,7 +29,7 @@ internal sealed class HttpTarget
         Uri = u;
         Host = u.Host;
         Port = u.Port;
-        (ConnectHost, ConnectPort) = RhaiiGke.Engine.Net.EndpointOverrides.Resolve(u.Host, u.Port);
+        (ConnectHost, ConnectPort) = RhaiiGke.EndpointOverrides.Resolve(u.Host, u.Port);
         Tls = u.Scheme == "https";
         var path = u.AbsolutePath.TrimEnd('/');
         if (path.EndsWith("/v1", StringComparison.Ordinal)) path = path[..^3];

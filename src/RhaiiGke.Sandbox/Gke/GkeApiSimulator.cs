@@ -6,7 +6,6 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using RhaiiGke.Engine.Catalog;
 
 namespace RhaiiGke.Sandbox.Gke;
 
@@ -707,7 +706,7 @@ public sealed class GkeApiSimulator : IDisposable
         var machine = S(pool["config"]?["machineType"]);
         var topology = S(pool["placementPolicy"]?["tpuTopology"]);
         if (machine is null || topology is null) return null;
-        var slice = TpuCatalog.Find(machineType: machine, topology: topology).FirstOrDefault();
+        var slice = TpuMachineTypes.Find(machine, topology).FirstOrDefault();
         if (slice is null || !slice.MultiHost) return null;
         if (count == slice.Hosts || (count == 0 && !which.StartsWith("Maximum", StringComparison.Ordinal))) return null;
         return Error(400, "INVALID_ARGUMENT", $"{which} {count} is not a valid size of TPU pod slice with topology \"{topology}\"");
@@ -717,7 +716,7 @@ public sealed class GkeApiSimulator : IDisposable
     {
         var machine = S(pool["config"]?["machineType"]);
         if (string.IsNullOrEmpty(machine)) return null;
-        var tpu = TpuCatalog.Find(machineType: machine).ToList();
+        var tpu = TpuMachineTypes.Find(machine).ToList();
         if (tpu.Count == 0)
         {
             if (machine.StartsWith("ct", StringComparison.Ordinal))
@@ -745,7 +744,7 @@ public sealed class GkeApiSimulator : IDisposable
     {
         var machine = S(pool["config"]?["machineType"]) ?? "";
         var region = GkeNames.RegionOf(location);
-        if (TpuCatalog.Find(machineType: machine).FirstOrDefault() is { } tpu)
+        if (TpuMachineTypes.Find(machine).FirstOrDefault() is { } tpu)
             return QuotaShortfall(project, region, TpuMetric(tpu.Accelerator, B(pool["config"]?["spot"]) || B(pool["config"]?["preemptible"])), addedNodes * tpu.ChipsPerHost);
         return QuotaShortfall(project, region, "CPUS", addedNodes * Cpus(machine));
     }
@@ -852,7 +851,7 @@ public sealed class GkeApiSimulator : IDisposable
             if (s.Length == 6 && s[4] == "machineTypes")
             {
                 var machine = s[5];
-                var tpu = TpuCatalog.Find(machineType: machine).FirstOrDefault();
+                var tpu = TpuMachineTypes.Find(machine).FirstOrDefault();
                 var exists = tpu is null ? Cpus(machine) > 0 : offered.Contains(tpu.NodeLabel);
                 return Permission("compute.machineTypes.get", project) ?? (exists
                     ? Ok(new JsonObject { ["kind"] = "compute#machineType", ["name"] = machine, ["zone"] = zone, ["guestCpus"] = tpu is null ? Cpus(machine) : tpu.ChipsPerHost * 45 })
@@ -915,7 +914,7 @@ public sealed class GkeApiSimulator : IDisposable
             {
                 var machine = S(p["config"]?["machineType"]) ?? "";
                 var size = I(p["_size"]) ?? 0;
-                var tpu = TpuCatalog.Find(machineType: machine).FirstOrDefault();
+                var tpu = TpuMachineTypes.Find(machine).FirstOrDefault();
                 if (tpu is not null && TpuMetric(tpu.Accelerator, B(p["config"]?["spot"]) || B(p["config"]?["preemptible"])) == metric) used += size * tpu.ChipsPerHost;
                 if (tpu is null && metric == "CPUS") used += size * Cpus(machine);
             }
@@ -925,8 +924,7 @@ public sealed class GkeApiSimulator : IDisposable
 
     private static string TpuMetric(string accelerator, bool spot)
     {
-        var m = global::RhaiiGke.Engine.Gke.TpuQuota.For(accelerator);
-        return spot ? m.Spot[0] : m.OnDemand[0];
+        return TpuMachineTypes.QuotaMetric(accelerator, spot);
     }
 
     private static int Cpus(string? machine)
@@ -936,7 +934,7 @@ public sealed class GkeApiSimulator : IDisposable
         return int.TryParse(last, out var n) ? n : machine.EndsWith("medium", StringComparison.Ordinal) ? 2 : machine.EndsWith("small", StringComparison.Ordinal) ? 2 : 0;
     }
 
-    private static bool IsTpu(string machine) => TpuCatalog.Find(machineType: machine).Any();
+    private static bool IsTpu(string machine) => TpuMachineTypes.Find(machine).Any();
 
     // =====================================================================================
     // Operations
@@ -1097,7 +1095,7 @@ public sealed class GkeApiSimulator : IDisposable
         if (p["config"]?["taints"] is JsonArray ta)
             foreach (var t in ta.OfType<JsonObject>())
                 taints.Add($"{S(t["key"])}={S(t["value"])}:{(S(t["effect"]) switch { "NO_SCHEDULE" => "NoSchedule", "NO_EXECUTE" => "NoExecute", "PREFER_NO_SCHEDULE" => "PreferNoSchedule", var e => e })}");
-        var tpu = TpuCatalog.Find(machineType: machine).ToList();
+        var tpu = TpuMachineTypes.Find(machine).ToList();
         string? topology = null;
         if (tpu.Count > 0)
         {

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
-using RhaiiGke.Engine.Kube.Json;
 
 namespace RhaiiGke.Sandbox.KubeApi;
 
@@ -29,7 +28,7 @@ internal static class AuthReviews
         JsonObject obj;
         if (contentType.Contains("protobuf", StringComparison.Ordinal))
             return resource == "selfsubjectreviews" ? Whoami(new JsonObject()) : CanI(Proto.SelfSubjectAccessReview(bodyBytes));
-        try { obj = string.IsNullOrWhiteSpace(body) ? new JsonObject() : KJson.ParseObject(body); }
+        try { obj = string.IsNullOrWhiteSpace(body) ? new JsonObject() : ServerJson.ParseObject(body); }
         catch (System.Text.Json.JsonException ex) { throw StatusError.BadRequest("error decoding the request body: " + ex.Message); }
         return resource == "selfsubjectreviews" ? Whoami(obj) : CanI(obj);
     }

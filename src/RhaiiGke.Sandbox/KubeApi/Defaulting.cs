@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using RhaiiGke.Engine.Kube.Json;
 
 namespace RhaiiGke.Sandbox.KubeApi;
 
@@ -225,7 +224,7 @@ internal static partial class Validation
         {
             // validation ratcheting (on by default since 1.30): an unchanged status is not re-validated on a spec write
             var subject = obj;
-            if (old is not null && obj["status"] is not null && KJson.DeepEquals(obj["status"], old["status"]))
+            if (old is not null && obj["status"] is not null && ServerJson.DeepEquals(obj["status"], old["status"]))
             {
                 subject = obj.Clone();
                 subject.Remove("status");
@@ -261,7 +260,7 @@ internal static partial class Validation
                 if (!LabelSelector.FromObject(sel).Matches(tl))
                     causes.Add(("spec.template.metadata.labels", "FieldValueInvalid",
                         $"Invalid value: map[string]string{{{string.Join(", ", tl.Select(kv => $"\"{kv.Key}\":\"{kv.Value}\""))}}}: `selector` does not match template `labels`"));
-                if (old is not null && old.At("spec", "selector") is { } os && !KJson.DeepEquals(os, sel))
+                if (old is not null && old.At("spec", "selector") is { } os && !ServerJson.DeepEquals(os, sel))
                     causes.Add(("spec.selector", "FieldValueInvalid", $"Invalid value: {sel.ToJson()}: field is immutable"));
             }
         }

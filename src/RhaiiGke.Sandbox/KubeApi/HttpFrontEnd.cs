@@ -5,7 +5,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
-using RhaiiGke.Engine.Kube.Json;
 
 namespace RhaiiGke.Sandbox.KubeApi;
 
@@ -390,8 +389,8 @@ internal sealed class HttpFrontEnd : IDisposable
                         var scale = Scale(t, SimCore.Render(t, existing));
                         var ct = r.Ctx.Request.ContentType ?? "";
                         JsonNode? next = ct.StartsWith("application/json-patch+json", StringComparison.Ordinal)
-                            ? KJson.JsonPatch(scale, JsonNode.Parse(body) as JsonArray ?? [])
-                            : KJson.MergePatch(scale, JsonNode.Parse(body));
+                            ? ServerJson.JsonPatch(scale, JsonNode.Parse(body) as JsonArray ?? [])
+                            : ServerJson.MergePatch(scale, JsonNode.Parse(body));
                         var replicas = next.Long("spec", "replicas") ?? 0;
                         patched = Scale(t, SimCore.Render(t, _core.Mutate(t, existing, o => o.Ensure("spec")["replicas"] = replicas, manager)));
                     }
@@ -406,7 +405,7 @@ internal sealed class HttpFrontEnd : IDisposable
                     throw StatusError.BadRequest("PATCH, application/apply-patch+yaml: fieldManager is required for apply requests");
                 var text = await ReadBody(r).ConfigureAwait(false);
                 JsonObject applied;
-                try { applied = KubeYaml.ReadOne(text) as JsonObject ?? throw StatusError.BadRequest("error decoding YAML: expected an object"); }
+                try { applied = ServerYaml.ReadOne(text) as JsonObject ?? throw StatusError.BadRequest("error decoding YAML: expected an object"); }
                 catch (FormatException ex) { throw StatusError.BadRequest("error decoding YAML: " + ex.Message); }
                 var force = r.Q("force") is "true" or "1";
                 (JsonObject Result, bool Created) res;
@@ -698,8 +697,8 @@ internal sealed class HttpFrontEnd : IDisposable
         try
         {
             if (r.Ctx.Request.ContentType?.Contains("yaml", StringComparison.Ordinal) == true)
-                return KubeYaml.ReadOne(text) as JsonObject ?? throw StatusError.BadRequest("the request body is not an object");
-            return KJson.ParseObject(text);
+                return ServerYaml.ReadOne(text) as JsonObject ?? throw StatusError.BadRequest("the request body is not an object");
+            return ServerJson.ParseObject(text);
         }
         catch (FormatException ex) { throw StatusError.BadRequest("error decoding the request body: " + ex.Message); }
         catch (System.Text.Json.JsonException ex) { throw StatusError.BadRequest("error decoding the request body: " + ex.Message); }
@@ -734,7 +733,7 @@ internal sealed class HttpFrontEnd : IDisposable
         {
             try
             {
-                var o = KJson.ParseObject(text);
+                var o = ServerJson.ParseObject(text);
                 policy = o.Str("propagationPolicy") ?? policy;
                 if (o.Bool("orphanDependents") == true) policy ??= "Orphan";
                 uid = o.Str("preconditions", "uid");

@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
-using RhaiiGke.Engine.Kube.Json;
 
 namespace RhaiiGke.Sandbox.KubeApi;
 
@@ -290,7 +289,7 @@ public sealed partial class KubeApiSimulator : IDisposable, IAsyncDisposable
     /// <summary>Creates or replaces objects as a controller would (no admission, status kept). YAML or JSON, several documents.</summary>
     public void Seed(string yaml)
     {
-        foreach (var o in KubeYaml.ReadObjects(yaml)) Seed(o);
+        foreach (var o in ServerYaml.ReadObjects(yaml)) Seed(o);
     }
 
     public void Seed(JsonObject obj)

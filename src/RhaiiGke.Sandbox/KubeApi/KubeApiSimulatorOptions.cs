@@ -76,7 +76,7 @@ public sealed class KubeApiSimulatorOptions
     /// <summary>
     /// Back every ready workload pod (label kserve.io/component=workload) with a vLLM simulator reachable at
     /// podIP:8000, and serve every Programmed Istio Gateway address with an Envoy-like proxy that routes as
-    /// the attached HTTPRoutes say; both through <see cref="RhaiiGke.Engine.Net.EndpointOverrides"/>.
+    /// the attached HTTPRoutes say; both through <see cref="RhaiiGke.EndpointOverrides"/>.
     /// </summary>
     public bool DataPlane { get; set; } = true;
 

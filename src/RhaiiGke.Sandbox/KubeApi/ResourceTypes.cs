@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using RhaiiGke.Engine.Kube.Json;
 
 namespace RhaiiGke.Sandbox.KubeApi;
 

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using RhaiiGke.Engine.Kube.Json;
 
 namespace RhaiiGke.Sandbox.KubeApi;
 
@@ -31,7 +30,7 @@ internal sealed partial class SchemaLibrary
         Root = root;
         SwaggerFile = swagger;
         _crds = new Lazy<Dictionary<string, JsonObject>>(LoadCrds, LazyThreadSafetyMode.ExecutionAndPublication);
-        _swagger = new Lazy<JsonObject?>(() => SwaggerFile is null ? null : KJson.ParseObject(File.ReadAllText(SwaggerFile)), LazyThreadSafetyMode.ExecutionAndPublication);
+        _swagger = new Lazy<JsonObject?>(() => SwaggerFile is null ? null : ServerJson.ParseObject(File.ReadAllText(SwaggerFile)), LazyThreadSafetyMode.ExecutionAndPublication);
         _byGvk = new Lazy<Dictionary<string, string>>(IndexGvk, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -94,7 +93,7 @@ internal sealed partial class SchemaLibrary
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException) { }
         List<JsonObject> docs;
-        try { docs = KubeYaml.ReadObjects(File.ReadAllText(file)).Where(d => d.Str("kind") == "CustomResourceDefinition").ToList(); }
+        try { docs = ServerYaml.ReadObjects(File.ReadAllText(file)).Where(d => d.Str("kind") == "CustomResourceDefinition").ToList(); }
         catch (FormatException) { return []; }
         try
         {

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using RhaiiGke.Engine.Kube.Json;
 
 namespace RhaiiGke.Sandbox.KubeApi;
 
@@ -87,7 +86,7 @@ internal static class SchemaValidator
             return;
         }
 
-        if (schema["enum"] is JsonArray en && !en.Any(e => KJson.DeepEquals(e, value)))
+        if (schema["enum"] is JsonArray en && !en.Any(e => ServerJson.DeepEquals(e, value)))
             causes.Add((path, "FieldValueNotSupported", $"Unsupported value: {value.ToJson()}: supported values: {string.Join(", ", en.Select(e => e.ToJson()))}"));
 
         switch (value)

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
-using RhaiiGke.Engine.Kube.Json;
 
 namespace RhaiiGke.Sandbox.KubeApi;
 
@@ -424,7 +423,7 @@ internal sealed partial class SimCore
         foreach (var k in a.Select(x => x.Key).Union(b.Select(x => x.Key)).Distinct())
         {
             if (k is "metadata" or "status" or "apiVersion" or "kind") continue;
-            if (!KJson.DeepEquals(a[k], b[k])) return true;
+            if (!ServerJson.DeepEquals(a[k], b[k])) return true;
         }
         return false;
     }
@@ -440,7 +439,7 @@ internal sealed partial class SimCore
             if (m?["managedFields"] is JsonArray mf)
                 foreach (var e in mf.OfType<JsonObject>()) e.Remove("time");
         }
-        return KJson.DeepEquals(ca, cb);
+        return ServerJson.DeepEquals(ca, cb);
     }
 
     /// <summary>PATCH with json-patch, merge-patch or strategic-merge-patch.</summary>
@@ -454,16 +453,16 @@ internal sealed partial class SimCore
             if (contentType.StartsWith("application/json-patch+json", StringComparison.Ordinal))
             {
                 var ops = JsonNode.Parse(body) as JsonArray ?? throw StatusError.BadRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch");
-                patched = KJson.JsonPatch(current, ops);
+                patched = ServerJson.JsonPatch(current, ops);
             }
             else if (contentType.StartsWith("application/merge-patch+json", StringComparison.Ordinal))
             {
-                patched = KJson.MergePatch(current, JsonNode.Parse(body));
+                patched = ServerJson.MergePatch(current, JsonNode.Parse(body));
             }
             else if (contentType.StartsWith("application/strategic-merge-patch+json", StringComparison.Ordinal))
             {
                 if (t.IsCustom) throw StatusError.UnsupportedMediaType(contentType);
-                patched = KJson.StrategicMerge(current, JsonNode.Parse(body));
+                patched = ServerJson.StrategicMerge(current, JsonNode.Parse(body));
             }
             else throw StatusError.UnsupportedMediaType(contentType);
         }
@@ -602,7 +601,7 @@ internal sealed partial class SimCore
                 meta["deletionGracePeriodSeconds"] = 0;
                 Commit(t, "MODIFIED", next, existing);
             }
-            else if (!KJson.DeepEquals(existing.At("metadata", "finalizers"), finalizers)) Commit(t, "MODIFIED", next, existing);
+            else if (!ServerJson.DeepEquals(existing.At("metadata", "finalizers"), finalizers)) Commit(t, "MODIFIED", next, existing);
             return Render(t, Peek(t, ns, name) ?? next);
         }
         meta["deletionTimestamp"] ??= Now();
@@ -674,7 +673,7 @@ internal sealed partial class SimCore
     public JsonObject WriteStatus(ResourceType t, string? ns, string name, JsonNode status, string manager)
     {
         var existing = Peek(t, ns, name) ?? throw StatusError.NotFound(t, name);
-        if (KJson.DeepEquals(existing["status"], status)) return Render(t, existing);
+        if (ServerJson.DeepEquals(existing["status"], status)) return Render(t, existing);
         var next = existing.Clone();
         next.Remove("status");
         next["status"] = status.DeepClone();

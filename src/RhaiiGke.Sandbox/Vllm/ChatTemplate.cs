@@ -10,7 +10,7 @@ namespace RhaiiGke.Sandbox.Vllm;
 /// it is rendered as one private-use character, which the simulator's tokenizer counts as one token; so is each line
 /// break the template itself writes ("\n", and "\n\n" as one, as the BPE vocabularies have them);</item>
 /// <item>everything else (role names, default system prompts, message contents) is counted by the simulator's word
-/// tokenizer (InferenceText: a word, a number or a punctuation mark is one token), which approximates BPE on English.</item>
+/// tokenizer (SimTokenizer: a word, a number or a punctuation mark is one token), which approximates BPE on English.</item>
 /// </list>
 /// So a Qwen2.5 chat of one user message "hi" is 29 prompt tokens, as vLLM counts it with Qwen2.5's tokenizer.
 /// Families (matched on the served model name, case-insensitive):

@@ -1,4 +1,3 @@
-using RhaiiGke.Engine.Inference;
 
 namespace RhaiiGke.Sandbox.Vllm;
 
@@ -23,7 +22,7 @@ internal sealed class EppPicker
     public EppPicker(InferencePickerMode mode, string model, int replicas, int seed)
     {
         _mode = mode;
-        _seed = InferenceText.Hash(model);
+        _seed = SimTokenizer.Hash(model);
         _index = Enumerable.Range(0, replicas).Select(_ => new BlockLru(IndexCapacity)).ToArray();
         _rng = new Random(seed);
     }
@@ -39,7 +38,7 @@ internal sealed class EppPicker
         var parent = seed;
         for (var b = 0; b < n; b++)
         {
-            parent = InferenceText.Mix(parent ^ InferenceText.Hash(prompt.AsSpan(b * BlockChars, BlockChars)));
+            parent = SimTokenizer.Scramble(parent ^ SimTokenizer.Hash(prompt.AsSpan(b * BlockChars, BlockChars)));
             list.Add(parent);
         }
         return list;

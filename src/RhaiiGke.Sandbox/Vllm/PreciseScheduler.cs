@@ -42,7 +42,7 @@ internal sealed class PreciseScheduler : IDisposable
 
     private void Run()
     {
-        RhaiiGke.Engine.Inference.ThreadBoost.TryRaise();
+        SchedulerThread.RaisePriority();
         while (!_stopped)
         {
             TaskCompletionSource? due = null;
@@ -103,4 +103,23 @@ internal sealed class PreciseScheduler : IDisposable
         _thread.Join(1000);
         _wake.Dispose();
     }
+}
+
+/// <summary>Raises the scheduler thread's priority where the OS lets an unprivileged process do so (Linux: a lower nice value for this thread).</summary>
+internal static class SchedulerThread
+{
+    public static void RaisePriority()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try { _ = SetPriority(Which: 0, Who: GetThreadId(), Nice: -10); } // PRIO_PROCESS with a thread id: this thread only
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException) { }
+    }
+
+#pragma warning disable SYSLIB1054 // DllImport: LibraryImport would need unsafe code for two int calls
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "gettid")]
+    private static extern int GetThreadId();
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "setpriority")]
+    private static extern int SetPriority(int Which, int Who, int Nice);
+#pragma warning restore SYSLIB1054
 }

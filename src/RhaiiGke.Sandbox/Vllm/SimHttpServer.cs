@@ -138,8 +138,9 @@ internal sealed class SimHttpConnection : IDisposable
         var chunked = false;
         var expectContinue = false;
         ReadOnlySpan<byte> rest = lineEnd < 0 ? [] : head[(lineEnd + 2)..];
-        while (RhaiiGke.Engine.Inference.HttpLines.NextHeader(ref rest, out var name, out var value))
+        while (!rest.IsEmpty)
         {
+            NextField(ref rest, out var name, out var value);
             if (Ascii.EqualsIgnoreCase(name, "content-length"u8))
             {
                 if (!System.Buffers.Text.Utf8Parser.TryParse(value, out contentLength, out _)) throw new BadRequestException();
@@ -170,6 +171,31 @@ internal sealed class SimHttpConnection : IDisposable
         req.Body = new ReadOnlyMemory<byte>(_buf, bodyStart, (int)contentLength);
         _consumed = bodyStart + (int)contentLength - _start;
         return true;
+    }
+
+    /// <summary>
+    /// Takes one header field line off <paramref name="rest"/> the way RFC 9112 section 5 has a server read it:
+    /// the name is a token directly followed by ':', the value loses its leading and trailing blanks, and a
+    /// malformed line (no colon, blank before the colon, an obs-fold continuation, a control byte) is a 400.
+    /// </summary>
+    private static void NextField(ref ReadOnlySpan<byte> rest, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
+    {
+        var eol = rest.IndexOf("\r\n"u8);
+        var line = eol < 0 ? rest : rest[..eol];
+        rest = eol < 0 ? default : rest[(eol + 2)..];
+        var colon = line.IndexOf((byte)':');
+        if (colon <= 0) throw new BadRequestException();
+        name = line[..colon];
+        foreach (var b in name)
+            if (b <= 0x20 || b >= 0x7F || "\"(),/:;<=>?@[\\]{}"u8.Contains(b)) throw new BadRequestException();
+        value = line[(colon + 1)..];
+        var from = 0;
+        var to = value.Length;
+        while (from < to && value[from] is (byte)' ' or (byte)'\t') from++;
+        while (to > from && value[to - 1] is (byte)' ' or (byte)'\t') to--;
+        value = value[from..to];
+        foreach (var b in value)
+            if ((b < 0x20 && b != (byte)'\t') || b == 0x7F) throw new BadRequestException();
     }
 
     private async ValueTask<ReadOnlyMemory<byte>> ReadChunkedAsync(int offset)

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using RhaiiGke.Engine.Inference;
 
 namespace RhaiiGke.Sandbox.Vllm;
 
@@ -39,7 +38,7 @@ internal sealed class VllmReplica
         PodName = $"{options.PodNamePrefix}-{index}";
         _slots = new SemaphoreSlim(Math.Max(1, options.MaxNumSeqs));
         Cache = new BlockLru(options.KvCacheBlocks);
-        _hashSeed = InferenceText.Hash(options.Model);
+        _hashSeed = SimTokenizer.Hash(options.Model);
         Rng = new Random(options.Seed * 7919 + index);
     }
 
@@ -97,7 +96,7 @@ internal sealed class VllmReplica
         }
 
         var tokenHashes = new List<ulong>(256);
-        InferenceText.TokenHashes(r.Prompt, tokenHashes);
+        SimTokenizer.Tokenize(r.Prompt, tokenHashes);
         var promptTokens = tokenHashes.Count;
         var maxTokens = r.MaxTokens ?? _o.DefaultMaxTokens;
         if (promptTokens + maxTokens > _o.MaxModelLength)
@@ -120,7 +119,7 @@ internal sealed class VllmReplica
             if (_o.EnablePrefixCache && _o.BlockSize > 0)
             {
                 var blocks = new List<ulong>(tokenHashes.Count / _o.BlockSize + 1);
-                InferenceText.BlockHashes(tokenHashes, _o.BlockSize, _hashSeed, blocks);
+                SimTokenizer.Blocks(tokenHashes, _o.BlockSize, _hashSeed, blocks);
                 // vLLM always computes at least the last prompt token, so only blocks before it can hit.
                 var eligible = Math.Max(0, (promptTokens - 1) / _o.BlockSize);
                 cached = Cache.MatchAndInsert(blocks, eligible) * _o.BlockSize;
@@ -382,15 +381,15 @@ internal sealed class VllmReplica
         private int NextIndex()
         {
             _s ^= _s << 13; _s ^= _s >> 7; _s ^= _s << 17;
-            return (int)(_s % (ulong)InferenceText.Vocabulary.Length);
+            return (int)(_s % (ulong)SimTokenizer.AnswerWords.Length);
         }
 
-        public string Next(bool first) => first ? InferenceText.Vocabulary[NextIndex()] : " " + InferenceText.Vocabulary[NextIndex()];
+        public string Next(bool first) => first ? SimTokenizer.AnswerWords[NextIndex()] : " " + SimTokenizer.AnswerWords[NextIndex()];
 
         public string Text(int n)
         {
             var sb = new StringBuilder(n * 6);
-            for (var i = 0; i < n; i++) { if (i > 0) sb.Append(' '); sb.Append(InferenceText.Vocabulary[NextIndex()]); }
+            for (var i = 0; i < n; i++) { if (i > 0) sb.Append(' '); sb.Append(SimTokenizer.AnswerWords[NextIndex()]); }
             return sb.ToString();
         }
     }

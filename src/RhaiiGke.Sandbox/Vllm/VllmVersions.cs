@@ -11,8 +11,8 @@ namespace RhaiiGke.Sandbox.Vllm;
 /// </summary>
 internal static partial class VllmVersions
 {
-    /// <summary>The version of the module's default TPU image (<see cref="Manifests.SpecFactory.DefaultTpuImage"/>).</summary>
-    public static string Default => ForImage(RhaiiGke.Engine.Manifests.SpecFactory.DefaultTpuImage);
+    /// <summary>What an image without a recognisable tag is taken to run: the newest RHAIIS release in the table.</summary>
+    public static string Default => s_rhaiis[^1].Vllm;
 
     private static readonly (string TagPrefix, string Vllm)[] s_rhaiis =
     [
@@ -24,7 +24,7 @@ internal static partial class VllmVersions
     /// <summary>The vLLM version of <paramref name="image"/>; the default image's for an unknown one.</summary>
     public static string ForImage(string? image)
     {
-        if (string.IsNullOrEmpty(image)) return ForImage(RhaiiGke.Engine.Manifests.SpecFactory.DefaultTpuImage);
+        if (string.IsNullOrEmpty(image)) return Default;
         var at = image.IndexOf('@');
         var name = at >= 0 ? image[..at] : image;
         var colon = name.LastIndexOf(':');
@@ -37,6 +37,6 @@ internal static partial class VllmVersions
             return s_rhaiis[^1].Vllm;
         }
         if (repo.Contains("vllm", StringComparison.OrdinalIgnoreCase) && UpstreamTag().Match(tag) is { Success: true } m) return m.Groups[1].Value;
-        return ForImage(RhaiiGke.Engine.Manifests.SpecFactory.DefaultTpuImage);
+        return Default;
     }
 }

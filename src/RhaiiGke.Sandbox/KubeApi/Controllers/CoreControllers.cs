@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using RhaiiGke.Engine.Kube.Json;
 
 namespace RhaiiGke.Sandbox.KubeApi.Controllers;
 
@@ -16,7 +15,7 @@ internal sealed class CrdController(ControllerManager m) : SimController(m)
         if (ev.Type == "DELETED") { Core.Registry.RemoveCrd(name); return; }
         if (Deleting(ev.Object)) { Enqueue(name); return; }
         if (!ConditionTrue(ev.Object, "Established")) Enqueue(name, Delays.CrdEstablished);
-        else if (Core.Registry.IsServedCrd(name) && ev.Old is not null && !KJson.DeepEquals(ev.Old["spec"], ev.Object["spec"])) Enqueue(name);
+        else if (Core.Registry.IsServedCrd(name) && ev.Old is not null && !ServerJson.DeepEquals(ev.Old["spec"], ev.Object["spec"])) Enqueue(name);
         else if (!Core.Registry.IsServedCrd(name)) Enqueue(name);
     }
 

@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using RhaiiGke.Engine.Kube;
-using RhaiiGke.Engine.Kube.Json;
-using RhaiiGke.Engine.Kube.Platform;
+
+using RhaiiGke.Sandbox.KubeApi.DataPlane;
 
 namespace RhaiiGke.Sandbox.KubeApi.Controllers;
 
@@ -44,13 +43,8 @@ internal static class GkeGateway
     public static void Bootstrap(SimCore core)
     {
         var crdType = core.Registry.BuiltIn("apiextensions.k8s.io", "customresourcedefinitions");
-        var crds = new List<JsonObject>(SandboxBundles.GatewayApiCrds());
-        crds.Add(SandboxBundles.Crd("networking.gke.io", "HealthCheckPolicy", "healthcheckpolicies", false, ["v1"]));
-        crds.Add(SandboxBundles.Crd("networking.gke.io", "GCPBackendPolicy", "gcpbackendpolicies", false, ["v1"]));
-        crds.Add(SandboxBundles.Crd("networking.gke.io", "GCPGatewayPolicy", "gcpgatewaypolicies", false, ["v1"]));
         // GKE 1.34.0-gke.1626000+ installs the GA Inference Extension CRD (InferencePool v1) too; never the x-k8s alpha kinds
-        if (MinorVersion(core.Options.KubernetesVersion) >= 34)
-            crds.Add(SandboxBundles.InferenceCrds().First(c => c.Str("spec", "group") == PoolGroup));
+        var crds = GkeAddonCrds.For(MinorVersion(core.Options.KubernetesVersion)).ToList();
         foreach (var crd in crds)
         {
             var meta = crd.Ensure("metadata");
@@ -138,8 +132,7 @@ internal static class GkeGateway
         if (checkPort != port) return (false, $"{label}: connection refused on port {checkPort}");
         if (core.Options.EnforceNetworkPolicy)
         {
-            var verdict = NetworkPolicyEvaluator.EvaluateIngressFromIp(core.PeekAll("networking.k8s.io", "networkpolicies"), HealthCheckerIp, pod.Namespace()!, pod.Labels(), port);
-            if (!verdict.Allowed) return (false, $"{label}: probes from 35.191.0.0/16 and 130.211.0.0/22 time out (a NetworkPolicy isolates the pod)");
+            if (!NetworkPolicies.AdmitsFromAddress(core.PeekAll("networking.k8s.io", "networkpolicies"), HealthCheckerIp, pod, port)) return (false, $"{label}: probes from 35.191.0.0/16 and 130.211.0.0/22 time out (a NetworkPolicy isolates the pod)");
         }
         if (type == "TCP") return (true, label);
         var tls = ServesTls(pod);
@@ -302,8 +295,8 @@ internal sealed class GkeGatewayController(ControllerManager m) : SimController(
             var allowed = (gw.Arr("spec", "listeners") ?? []).Any(l => (l.Str("allowedRoutes", "namespaces", "from") ?? "Same") switch
             {
                 "All" => true, "Same" => gwNs == ns,
-                "Selector" => NetworkPolicyEvaluator.SelectorMatches(l?["allowedRoutes"]?["namespaces"]?["selector"],
-                    (IReadOnlyDictionary<string, string>)(Get("", "namespaces", null, ns!)?.Labels() ?? new Dictionary<string, string>())),
+                "Selector" => l?["allowedRoutes"]?["namespaces"]?["selector"] is not { } nsSel
+                    || LabelSelector.FromObject(nsSel).Matches(Get("", "namespaces", null, ns!)?.Labels() ?? new Dictionary<string, string>()),
                 _ => false,
             });
             var hasTimeouts = (route.Arr("spec", "rules") ?? []).Any(r => r?["timeouts"] is JsonObject { Count: > 0 });
@@ -355,7 +348,7 @@ internal sealed class GkeGatewayController(ControllerManager m) : SimController(
         foreach (var other in route.Arr("status", "parents") ?? [])
             if (other.Str("controllerName") != GkeGateway.ControllerName) parents.Add(other?.DeepClone());
         foreach (var o in ours.ToList()) { ours.Remove(o); parents.Add(o); }
-        if (!KJson.DeepEquals(parents, route.Arr("status", "parents") ?? new JsonArray()))
+        if (!ServerJson.DeepEquals(parents, route.Arr("status", "parents") ?? new JsonArray()))
             SetStatus(Group, "httproutes", route, new JsonObject { ["parents"] = parents });
         foreach (var (poolKey, gws) in poolParents) PoolStatus(poolKey, gws);
     }
@@ -384,7 +377,7 @@ internal sealed class GkeGatewayController(ControllerManager m) : SimController(
                     Condition("ResolvedRefs", true, "ResolvedRefs", "", gen, prev)),
             });
         }
-        if (!KJson.DeepEquals(parents, pool.Arr("status", "parents") ?? new JsonArray()))
+        if (!ServerJson.DeepEquals(parents, pool.Arr("status", "parents") ?? new JsonArray()))
             SetStatus(GkeGateway.PoolGroup, "inferencepools", pool, new JsonObject { ["parents"] = parents });
     }
 
@@ -418,7 +411,7 @@ internal sealed class GkeGatewayController(ControllerManager m) : SimController(
             ? Condition("Attached", true, "Attached", $"Application of HealthCheckPolicy \"{ns}/{name}\" was a success", hc.Long("metadata", "generation"), hc.Obj("status"))
             : Condition("Attached", false, "TargetNotFound", $"HealthCheckPolicy \"{ns}/{name}\" targets {kind} \"{ns}/{target}\"{(group.Length > 0 ? $" (group {group})" : "")}, which does not exist", hc.Long("metadata", "generation"), hc.Obj("status"));
         var status = new JsonObject { ["conditions"] = new JsonArray(cond) };
-        if (!KJson.DeepEquals(status["conditions"]!.AsArray()[0]!["status"], hc.Arr("status", "conditions")?.FirstOrDefault()?["status"]) ||
+        if (!ServerJson.DeepEquals(status["conditions"]!.AsArray()[0]!["status"], hc.Arr("status", "conditions")?.FirstOrDefault()?["status"]) ||
             hc.Arr("status", "conditions")?.FirstOrDefault().Str("reason") != cond.Str("reason"))
             SetStatus("networking.gke.io", "healthcheckpolicies", hc, status);
     }

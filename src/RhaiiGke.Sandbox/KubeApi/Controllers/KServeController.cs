@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using RhaiiGke.Engine.Kube.Json;
 
 namespace RhaiiGke.Sandbox.KubeApi.Controllers;
 
@@ -47,7 +46,7 @@ internal sealed partial class KServeController : SimController
             if (data && p?["dataLocal"] is null)
                 return $"{path}.parallelism.dataLocal: Required value: dataLocal must be set when data parallelism is set";
         }
-        if (operation == "UPDATE" && old is not null && !KJson.DeepEquals(old.At("spec", "parallelism"), spec?["parallelism"]))
+        if (operation == "UPDATE" && old is not null && !ServerJson.DeepEquals(old.At("spec", "parallelism"), spec?["parallelism"]))
             return "spec.parallelism: Invalid value: \"\": field is immutable";
         return null;
     }
@@ -375,9 +374,9 @@ internal sealed partial class KServeController : SimController
         };
         var existing = Get("apps", "deployments", ns, name);
         var normalized = Normalize(podSpec);
-        if (existing is null || existing.Long("spec", "replicas") != replicas || !KJson.DeepEquals(existing.At("spec", "template", "spec", "containers"), normalized["containers"]) ||
-            !KJson.DeepEquals(existing.At("spec", "template", "spec", "initContainers"), normalized["initContainers"]) ||
-            !KJson.DeepEquals(existing.At("spec", "template", "spec", "volumes"), normalized["volumes"]))
+        if (existing is null || existing.Long("spec", "replicas") != replicas || !ServerJson.DeepEquals(existing.At("spec", "template", "spec", "containers"), normalized["containers"]) ||
+            !ServerJson.DeepEquals(existing.At("spec", "template", "spec", "initContainers"), normalized["initContainers"]) ||
+            !ServerJson.DeepEquals(existing.At("spec", "template", "spec", "volumes"), normalized["volumes"]))
             Upsert(desired);
         return Get("apps", "deployments", ns, name);
     }
@@ -474,7 +473,7 @@ internal sealed partial class KServeController : SimController
             "GlobalConfig.IngressGatewayNamespace" => ctrlNs,
             _ => m.Value,
         });
-        return KJson.ParseObject(text);
+        return ServerJson.ParseObject(text);
     }
 
     private void WriteStatus(JsonObject svc, JsonObject? prev, long gen, List<JsonObject> conditions, string? url, List<string>? used)

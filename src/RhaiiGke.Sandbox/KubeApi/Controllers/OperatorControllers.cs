@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using RhaiiGke.Engine.Kube.Json;
 
 namespace RhaiiGke.Sandbox.KubeApi.Controllers;
 
@@ -330,7 +329,7 @@ internal sealed class GatewayController(ControllerManager m) : SimController(m)
         if (configMap?.Str("data", "serviceAccount") is not { } yaml) return null;
         try
         {
-            var doc = RhaiiGke.Engine.Manifests.YamlCodec.ReadAll(yaml).OfType<JsonObject>().FirstOrDefault();
+            var doc = ServerYaml.ReadDocuments(yaml).OfType<JsonObject>().FirstOrDefault();
             return doc?["imagePullSecrets"] is JsonArray a ? (JsonArray)a.DeepClone() : null;
         }
         catch (Exception) { return null; }

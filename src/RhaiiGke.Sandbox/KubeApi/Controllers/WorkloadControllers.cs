@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using RhaiiGke.Engine.Kube.Json;
 
 namespace RhaiiGke.Sandbox.KubeApi.Controllers;
 
@@ -635,7 +634,7 @@ internal sealed class EndpointsController(ControllerManager m) : SimController(m
         };
         if (subsets.Count > 0) endpoints["subsets"] = subsets;
         var existing = Core.Peek(epType, ns, name);
-        if (existing is null || !KJson.DeepEquals(existing["subsets"], endpoints["subsets"])) Core.Upsert(epType, endpoints, Name);
+        if (existing is null || !ServerJson.DeepEquals(existing["subsets"], endpoints["subsets"])) Core.Upsert(epType, endpoints, Name);
         if (existing is not null && endpoints["subsets"] is null && existing["subsets"] is not null)
             Core.Mutate(epType, Core.Peek(epType, ns, name)!, o => o.Remove("subsets"), Name);
 
@@ -658,7 +657,7 @@ internal sealed class EndpointsController(ControllerManager m) : SimController(m
             ["ports"] = slicePorts,
         };
         var es = Core.Peek(sliceType, ns, sliceName);
-        if (es is null || !KJson.DeepEquals(es["endpoints"], slice["endpoints"]) || !KJson.DeepEquals(es["ports"], slice["ports"])) Core.Upsert(sliceType, slice, "endpointslice-controller");
+        if (es is null || !ServerJson.DeepEquals(es["endpoints"], slice["endpoints"]) || !ServerJson.DeepEquals(es["ports"], slice["ports"])) Core.Upsert(sliceType, slice, "endpointslice-controller");
     }
 
     private static long? ResolveNamedPort(JsonObject? pod, string name)

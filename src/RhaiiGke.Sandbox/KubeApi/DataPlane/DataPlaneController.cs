@@ -1,7 +1,5 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using RhaiiGke.Engine.Kube.Json;
-using RhaiiGke.Engine.Net;
 using RhaiiGke.Sandbox.KubeApi.Controllers;
 using RhaiiGke.Sandbox.Vllm;
 

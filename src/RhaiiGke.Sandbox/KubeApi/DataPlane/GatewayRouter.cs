@@ -1,6 +1,4 @@
 using System.Text.Json.Nodes;
-using RhaiiGke.Engine.Kube;
-using RhaiiGke.Engine.Kube.Json;
 using RhaiiGke.Sandbox.KubeApi.Controllers;
 
 namespace RhaiiGke.Sandbox.KubeApi.DataPlane;
@@ -144,15 +142,13 @@ internal sealed class GatewayRouter(SimCore core)
             var blocked = false;
             if (gke && core.Options.EnforceNetworkPolicy)
             {
-                var verdict = NetworkPolicyEvaluator.EvaluateIngressFromIp(core.PeekAll("networking.k8s.io", "networkpolicies"),
-                    GkeGateway.ProxySourceIp(core, gwClass), target.Namespace()!, target.Labels(), targetPort);
-                blocked = !verdict.Allowed;
+                blocked = !NetworkPolicies.AdmitsFromAddress(core.PeekAll("networking.k8s.io", "networkpolicies"),
+                    GkeGateway.ProxySourceIp(core, gwClass), target, targetPort);
             }
             else if (core.Options.EnforceNetworkPolicy)
             {
-                var verdict = NetworkPolicyEvaluator.EvaluateIngress(core.PeekAll("networking.k8s.io", "networkpolicies"),
-                    n => core.Peek("", "namespaces", null, n)?.Labels(), gatewayNs, gwLabels, target.Namespace()!, target.Labels(), targetPort);
-                blocked = !verdict.Allowed;
+                blocked = !NetworkPolicies.AdmitsFromPod(core.PeekAll("networking.k8s.io", "networkpolicies"),
+                    n => core.Peek("", "namespaces", null, n)?.Labels(), gatewayNs, gwLabels, target, targetPort);
             }
             return new Forward(target.Name(), target.Str("status", "podIP")!, targetPort, newPath, blocked, picker, routeName);
         }

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 
-namespace RhaiiGke.Engine.Net;
+namespace RhaiiGke;
 
 /// <summary>
 /// Process-wide "connect here instead" table, like curl's <c>--resolve</c>: an address a cluster reports
@@ -15,7 +15,7 @@ public static class EndpointOverrides
 
     private static string Key(string host, int port) => host + ":" + port.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>Routes connections for <paramref name="host"/>:<paramref name="port"/> to <paramref name="target"/>.</summary>
+    /// <summary>Routes connections for <paramref name="host"/>:<paramref name="port"/> to <paramref name="targetHost"/>:<paramref name="targetPort"/>.</summary>
     public static void Register(string host, int port, string targetHost, int targetPort) => Map[Key(host, port)] = (targetHost, targetPort);
 
     /// <summary>Removes an entry; only when it still points at <paramref name="targetPort"/> if one is given.</summary>

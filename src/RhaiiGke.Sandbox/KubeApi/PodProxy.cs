@@ -5,8 +5,8 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using RhaiiGke.Engine.Kube.Json;
-using RhaiiGke.Engine.Net;
+using RhaiiGke.Sandbox.Protocol;
+using RhaiiGke;
 using RhaiiGke.Sandbox.KubeApi.Controllers;
 
 namespace RhaiiGke.Sandbox.KubeApi;

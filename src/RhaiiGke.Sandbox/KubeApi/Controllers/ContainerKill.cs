@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using RhaiiGke.Engine.Kube.Json;
+using RhaiiGke.Sandbox.Protocol;
 
 namespace RhaiiGke.Sandbox.KubeApi.Controllers
 {

@@ -14,7 +14,7 @@ namespace RhaiiGke.Sandbox.KubeApi.DataPlane;
 /// process). An address is given only when every requested port can be bound on it right now; when this
 /// process may not bind them (ports below 1024 without root or CAP_NET_BIND_SERVICE, macOS without loopback
 /// aliases) <see cref="Allocate"/> returns null and the caller falls back to a made-up public address that only
-/// in-process clients reach (through <see cref="RhaiiGke.Engine.Net.EndpointOverrides"/>).
+/// in-process clients reach (through <see cref="EndpointOverrides"/>).
 /// </summary>
 internal static class LoopbackAddresses
 {

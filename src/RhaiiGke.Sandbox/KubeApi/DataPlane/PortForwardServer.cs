@@ -5,8 +5,8 @@ using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using RhaiiGke.Engine.Kube.Json;
-using RhaiiGke.Engine.Net;
+using RhaiiGke.Sandbox.Protocol;
+using RhaiiGke;
 
 namespace RhaiiGke.Sandbox.KubeApi.DataPlane;
 

@@ -81,9 +81,9 @@ public sealed class InferenceSimulator
     public string BaseUrl { get; init; } = "";
     public string Model { get; init; } = "";
     /// <summary>Each replica's own URL (what a pod IP would be); requests there bypass the picker.</summary>
-    public string[] ReplicaUrls { get; init; } = [];
+    public RhaiiList<string> ReplicaUrls { get; init; } = [];
     /// <summary>Replica names as sent in the <c>x-inference-pod</c> response header.</summary>
-    public string[] PodNames { get; init; } = [];
+    public RhaiiList<string> PodNames { get; init; } = [];
     public int Replicas => ReplicaUrls.Length;
     public InferencePickerMode Picker { get; init; }
     public DateTimeOffset StartedAt { get; init; }

@@ -37,8 +37,8 @@ public sealed class TestRhaiiPrerequisitesResult
     public int ChipsRequired { get; init; }
     public string? Cluster { get; init; }
     public RhaiiList<PrerequisiteCheck> Checks { get; init; } = [];
-    public IReadOnlyList<PrerequisiteCheck> Failures => Checks.Where(c => c.Status == PrerequisiteStatus.Failed).ToList();
-    public IReadOnlyList<PrerequisiteCheck> Warnings => Checks.Where(c => c.Status == PrerequisiteStatus.Warning).ToList();
+    public RhaiiList<PrerequisiteCheck> Failures => Checks.Where(c => c.Status == PrerequisiteStatus.Failed).ToList();
+    public RhaiiList<PrerequisiteCheck> Warnings => Checks.Where(c => c.Status == PrerequisiteStatus.Warning).ToList();
 
     public override string ToString() => $"Passed={Passed} ({Checks.Count} checks, {Failures.Count} failed, {Warnings.Count} warnings)";
 }

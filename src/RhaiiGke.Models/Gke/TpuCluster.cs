@@ -33,7 +33,7 @@ public sealed class TpuCluster
     public GkeOperation? PendingOperation { get; set; }
 
     /// <summary>The TPU node pools only.</summary>
-    public IReadOnlyList<TpuNodePool> TpuNodePools => NodePools.Where(p => p.IsTpu).ToList();
+    public RhaiiList<TpuNodePool> TpuNodePools => NodePools.Where(p => p.IsTpu).ToList();
 
     public string ContextName => GkeNames.ContextName(Project, Location, Name);
 

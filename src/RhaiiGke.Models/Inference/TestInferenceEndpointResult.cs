@@ -32,7 +32,7 @@ public sealed class TestInferenceEndpointResult
     /// <summary>True when no check failed (warnings and skips do not fail the endpoint).</summary>
     public bool Passed => Checks.All(c => c.Passed);
     public RhaiiList<InferenceEndpointCheck> Checks { get; init; } = [];
-    public string[] FailedChecks => Checks.Where(c => !c.Passed).Select(c => c.Name).ToArray();
+    public RhaiiList<string> FailedChecks => Checks.Where(c => !c.Passed).Select(c => c.Name).ToArray();
     /// <summary>Time the first completion took, including a warm-up (XLA compilation) if any.</summary>
     public double FirstRequestMs { get; init; }
     /// <summary>Replica names seen in x-inference-pod headers (simulators and some gateways send them).</summary>

@@ -32,6 +32,6 @@ public sealed class TestRhaiiDeploymentResult
     public bool Passed => Checks.All(c => c.Passed);
     public RhaiiList<DeploymentCheck> Checks { get; init; } = [];
     public int FailedCount => Checks.Count(c => !c.Passed);
-    public string[] Failed => Checks.Where(c => !c.Passed).Select(c => c.Name).ToArray();
+    public RhaiiList<string> Failed => Checks.Where(c => !c.Passed).Select(c => c.Name).ToArray();
     public override string ToString() => $"{Namespace}/{Name}: {(Passed ? "passed" : "failed: " + string.Join(", ", Failed))}";
 }

@@ -15,6 +15,10 @@ public abstract class RhaiiCmdlet : PSCmdlet, IRhaiiLog
     private long _lastProgressTicks;
     // Progress activities written as Processing and not yet Completed (id -> activity): completed on every way out.
     private readonly Dictionary<int, string> _openProgress = new();
+    // This command's progress source: the host keys its progress bars by (source, activity), and the Completed records
+    // written after Ctrl+C go straight to the host with the same source.
+    private static long s_lastProgressSource = 0x5248_0000_0000_0000;
+    private readonly long _progressSource = Interlocked.Increment(ref s_lastProgressSource);
 
     /// <summary>Cancelled when the user presses Ctrl+C or the pipeline stops.</summary>
     protected CancellationToken CancellationToken => _cts.Token;
@@ -115,7 +119,7 @@ public abstract class RhaiiCmdlet : PSCmdlet, IRhaiiLog
             // tracked on the pipeline thread, in the order the records are written
             if (completed) _openProgress.Remove(activityId);
             else _openProgress[activityId] = activity;
-            WriteProgress(record);
+            CommandRuntime.WriteProgress(_progressSource, record);
             if (!completed) WriteVerbose($"{activity}: {status}");
         });
     }
@@ -130,11 +134,18 @@ public abstract class RhaiiCmdlet : PSCmdlet, IRhaiiLog
         foreach (var (id, activity) in _openProgress.ToArray())
         {
             _openProgress.Remove(id);
+            var record = new ProgressRecord(id, activity, "Completed") { PercentComplete = 100, RecordType = ProgressRecordType.Completed };
             try
             {
-                WriteProgress(new ProgressRecord(id, activity, "Completed") { PercentComplete = 100, RecordType = ProgressRecordType.Completed });
+                CommandRuntime.WriteProgress(_progressSource, record);
             }
-            catch (Exception) { return; } // the pipeline is gone: the host clears its progress pane itself
+            catch (Exception)
+            {
+                // A stopping pipeline (Ctrl+C) refuses writes from its commands: tell the host directly, with the same
+                // source, so the bar it shows (or the progress stream of a hosted runspace) is closed all the same.
+                try { Host?.UI?.WriteProgress(_progressSource, record); }
+                catch (Exception) { } // no host UI: nothing shows a bar
+            }
         }
     }
 

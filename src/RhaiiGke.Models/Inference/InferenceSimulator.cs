@@ -70,6 +70,10 @@ public sealed class InferenceSimulatorOptions
 
     /// <summary>The vLLM version <c>/version</c> reports; null for the version of the module's default vLLM TPU image.</summary>
     public string? VllmVersion { get; set; }
+
+    /// <summary>One line for a CSV cell or a list view.</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{Model} x{Replicas}, TTFT {TimeToFirstTokenMs:0.###} ms, ITL {InterTokenLatencyMs:0.###} ms, {Picker}, failures {FailureRate:0.###}%");
 }
 
 /// <summary>A running vLLM-compatible simulator. Pipe it into Test-InferenceEndpoint or Invoke-InferenceBenchmark.</summary>

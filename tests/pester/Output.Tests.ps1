@@ -306,8 +306,9 @@ Describe 'Default view of <Type> at <Width> columns' -Tag Output, Integration -F
                 if ($v -isnot [string] -or $v.Length -lt 6 -or $v.Length + 24 -gt $Width) { continue }
                 $isId = $v -match '^https?://\S+$' -or ($p.Name -match '^(Name|Namespace|CheckId|RuleId|Target|Model|Stage|Server|Context|ContextName|Cluster|Id|BaseUrl|Url|MachineType|Accelerator|Topology|Project|Zone)$' -and $v -notmatch '\s')
                 if (-not $isId) { continue }
-                $head = $v.Substring(0, [math]::Min(12, $v.Length))
-                if (-not $text.Contains($head)) { continue }   # the view does not show it
+                # shown (at least its end) but not whole on one line: split. Cut values show as '…', tested above.
+                $tail = $v.Substring($v.Length - 6)
+                if (-not $text.Contains($tail)) { continue }   # the view does not show it
                 @($lines | Where-Object { $_.Contains($v) }).Count | Should -BeGreaterThan 0 -Because "$($p.Name) '$v' must not be split or cut at $Width columns:`n$text"
             }
         }

@@ -2,6 +2,8 @@ using System.Collections;
 using System.Collections.ObjectModel;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace RhaiiGke;
 
@@ -12,6 +14,7 @@ namespace RhaiiGke;
 /// joined by "; ", so <c>Export-Csv</c> writes a readable cell instead of a .NET type name.
 /// </summary>
 [CollectionBuilder(typeof(RhaiiList), nameof(RhaiiList.Create))]
+[JsonConverter(typeof(OutputCollectionJsonConverter))]
 public sealed class RhaiiList<T> : ReadOnlyCollection<T>
 {
     /// <summary>Longer lists are summarized as "N items" in <see cref="ToString"/> (a CSV cell stays readable).</summary>
@@ -55,6 +58,7 @@ public static class RhaiiList
 /// JSON object (string keys at any depth), Export-Clixml a hashtable, and <see cref="ToString"/> is
 /// "key=value; key=value", so <c>Export-Csv</c> writes a readable cell.
 /// </summary>
+[JsonConverter(typeof(OutputCollectionJsonConverter))]
 public sealed class RhaiiMap<TValue> : ReadOnlyDictionary<string, TValue>
 {
     public static new RhaiiMap<TValue> Empty { get; } = new(new Dictionary<string, TValue>());
@@ -65,4 +69,38 @@ public sealed class RhaiiMap<TValue> : ReadOnlyDictionary<string, TValue>
 
     public override string ToString() =>
         string.Join("; ", this.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={RhaiiList<TValue>.Text(kv.Value)}"));
+}
+
+/// <summary>System.Text.Json reads and writes <see cref="RhaiiList{T}"/> as a JSON array and <see cref="RhaiiMap{TValue}"/> as an object.</summary>
+public sealed class OutputCollectionJsonConverter : JsonConverterFactory
+{
+    public override bool CanConvert(Type typeToConvert) =>
+        typeToConvert.IsGenericType && typeToConvert.GetGenericTypeDefinition() is var d && (d == typeof(RhaiiList<>) || d == typeof(RhaiiMap<>));
+
+    public override JsonConverter CreateConverter(Type typeToConvert, JsonSerializerOptions options)
+    {
+        var arg = typeToConvert.GetGenericArguments()[0];
+        var converter = typeToConvert.GetGenericTypeDefinition() == typeof(RhaiiList<>)
+            ? typeof(ListConverter<>).MakeGenericType(arg)
+            : typeof(MapConverter<>).MakeGenericType(arg);
+        return (JsonConverter)Activator.CreateInstance(converter)!;
+    }
+
+    private sealed class ListConverter<T> : JsonConverter<RhaiiList<T>>
+    {
+        public override RhaiiList<T>? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            JsonSerializer.Deserialize<List<T>>(ref reader, options);
+
+        public override void Write(Utf8JsonWriter writer, RhaiiList<T> value, JsonSerializerOptions options) =>
+            JsonSerializer.Serialize<IEnumerable<T>>(writer, value, options);
+    }
+
+    private sealed class MapConverter<TValue> : JsonConverter<RhaiiMap<TValue>>
+    {
+        public override RhaiiMap<TValue>? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            JsonSerializer.Deserialize<Dictionary<string, TValue>>(ref reader, options);
+
+        public override void Write(Utf8JsonWriter writer, RhaiiMap<TValue> value, JsonSerializerOptions options) =>
+            JsonSerializer.Serialize<IReadOnlyDictionary<string, TValue>>(writer, value, options);
+    }
 }

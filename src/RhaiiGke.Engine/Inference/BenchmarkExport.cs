@@ -45,7 +45,7 @@ public static class BenchmarkExport
             Add($"mean_{s.Metric}_ms", s.Mean);
             Add($"median_{s.Metric}_ms", s.Median);
             Add($"std_{s.Metric}_ms", s.Std);
-            foreach (var (p, v) in s.Percentiles.OrderBy(x => x.Key)) Add($"p{PKey(p)}_{s.Metric}_ms", v);
+            foreach (var p in s.Percentiles) Add($"p{PKey(p.Percentile)}_{s.Metric}_ms", p.Value);
         }
         Add("achieved_concurrency", r.AchievedConcurrency);
         Add("goodput_percent", r.GoodputPercent);
@@ -55,7 +55,7 @@ public static class BenchmarkExport
         Add("cached_token_ratio", r.CachedTokenRatio);
         Add("mean_first_byte_ms", r.FirstByte.Mean);
         Add("mean_scheduling_lag_ms", r.SchedulingLag.Mean);
-        Add("p99_scheduling_lag_ms", r.SchedulingLag.P99);
+        Add("p99_scheduling_lag_ms", r.SchedulingLag.P99 ?? double.NaN);
         Add("max_scheduling_lag_ms", r.SchedulingLag.Max);
         Add("mean_client_queue_time_ms", r.QueueTime.Mean);
         return d;

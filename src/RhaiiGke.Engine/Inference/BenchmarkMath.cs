@@ -80,12 +80,8 @@ internal static class BenchmarkMath
     public static InferenceLatencyStats Stats(string metric, double[] seconds, IReadOnlyList<double> percentiles, double scale = 1000, bool sortInPlace = false)
     {
         var n = seconds.Length;
-        var pct = new Dictionary<double, double>();
         if (n == 0)
-        {
-            foreach (var p in percentiles) pct[p] = 0;
-            return new InferenceLatencyStats { Metric = metric, Percentiles = pct };
-        }
+            return new InferenceLatencyStats { Metric = metric, Percentiles = Points(percentiles, _ => 0) };
         // numpy's mean uses pairwise summation; for test-sized arrays plain summation is identical in practice.
         double sum = 0;
         foreach (var v in seconds) sum += v;
@@ -94,7 +90,6 @@ internal static class BenchmarkMath
         foreach (var v in seconds) { var d = v - mean; sq += d * d; }
         var sorted = sortInPlace ? seconds : (double[])seconds.Clone();
         Array.Sort(sorted);
-        foreach (var p in percentiles) pct[p] = PercentileSorted(sorted, p) * scale;
         return new InferenceLatencyStats
         {
             Metric = metric,
@@ -104,9 +99,13 @@ internal static class BenchmarkMath
             Std = Math.Sqrt(sq / n) * scale,
             Min = sorted[0] * scale,
             Max = sorted[^1] * scale,
-            Percentiles = pct,
+            Percentiles = Points(percentiles, p => PercentileSorted(sorted, p) * scale),
         };
     }
+
+    /// <summary>The requested percentiles once each, ascending, with their values.</summary>
+    private static RhaiiList<InferenceLatencyPercentile> Points(IReadOnlyList<double> percentiles, Func<double, double> value) =>
+        percentiles.Distinct().Order().Select(p => new InferenceLatencyPercentile { Percentile = p, Value = value(p) }).ToList();
 
     /// <summary>Peak of simultaneously open [start, end) intervals (sweep line).</summary>
     public static int PeakConcurrency(IReadOnlyList<(double Start, double End)> intervals)

@@ -42,6 +42,7 @@ public static class BenchmarkReport
         var sb = new StringBuilder(64 * 1024);
         string H(string s) => WebUtility.HtmlEncode(s);
         string N(double v, string f = "0.##") => double.IsFinite(v) ? v.ToString(f, Inv) : "∞";
+        string P(double? v, string f) => v is { } x && double.IsFinite(x) ? x.ToString(f, Inv) : "–";
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
         sb.Append("<title>").Append(H(title)).Append("</title><style>").Append(Css).Append("</style></head><body>\n");
         sb.Append("<header><h1>").Append(H(title)).Append("</h1><p>")
@@ -54,9 +55,9 @@ public static class BenchmarkReport
             sb.Append("<tr").Append(r.SweepBest ? " class=\"best\"" : "").Append("><td>").Append(H(r.Label)).Append("</td><td>").Append(H(r.Stage)).Append(r.SweepBest ? " ★" : "").Append("</td><td>")
               .Append(N(r.Load)).Append(double.IsInfinity(r.RequestRate) ? " conc." : " req/s").Append("</td><td>").Append(r.Completed).Append("</td><td>").Append(r.Failed).Append("</td><td>")
               .Append(N(r.Duration)).Append("</td><td>").Append(N(r.RequestThroughput)).Append("</td><td>").Append(N(r.OutputThroughput, "0.#")).Append("</td><td>")
-              .Append(r.RequestGoodput is { } g ? N(g) : "–").Append("</td><td>").Append(N(r.Ttft.P50, "0.#")).Append("</td><td>").Append(N(r.Ttft.P99, "0.#")).Append("</td><td>")
-              .Append(N(r.Tpot.P50, "0.##")).Append("</td><td>").Append(N(r.Itl.P50, "0.##")).Append("</td><td>").Append(N(r.Itl.P99, "0.##")).Append("</td><td>")
-              .Append(N(r.E2el.P50, "0.#")).Append("</td><td>").Append(N(r.E2el.P99, "0.#")).Append("</td><td>").Append(N(r.AchievedConcurrency, "0.#")).Append("</td><td>")
+              .Append(r.RequestGoodput is { } g ? N(g) : "–").Append("</td><td>").Append(P(r.Ttft.P50, "0.#")).Append("</td><td>").Append(P(r.Ttft.P99, "0.#")).Append("</td><td>")
+              .Append(P(r.Tpot.P50, "0.##")).Append("</td><td>").Append(P(r.Itl.P50, "0.##")).Append("</td><td>").Append(P(r.Itl.P99, "0.##")).Append("</td><td>")
+              .Append(P(r.E2el.P50, "0.#")).Append("</td><td>").Append(P(r.E2el.P99, "0.#")).Append("</td><td>").Append(N(r.AchievedConcurrency, "0.#")).Append("</td><td>")
               .Append(N(r.CachedTokenRatio * 100, "0.#")).Append("</td></tr>\n");
         }
         sb.Append("</tbody></table><p class=\"note\">Latencies in milliseconds, computed as vLLM does: TTFT to the first content chunk, ITL between content chunks, TPOT = (E2EL − TTFT)/(tokens − 1), E2EL to the last chunk; percentiles by linear interpolation.</p></section>\n");
@@ -82,11 +83,12 @@ public static class BenchmarkReport
     };
 
     private static double? F(double v) => double.IsFinite(v) ? v : null;
+    private static double? F(double? v) => v is { } x && double.IsFinite(x) ? x : null;
 
-    private static double[] Thin(double[] v, int max)
+    private static double[] Thin(IReadOnlyList<double> v, int max)
     {
-        if (v.Length <= max) return v.Select(x => Math.Round(x, 3)).ToArray();
-        var step = (double)v.Length / max;
+        if (v.Count <= max) return v.Select(x => Math.Round(x, 3)).ToArray();
+        var step = (double)v.Count / max;
         return Enumerable.Range(0, max).Select(i => Math.Round(v[(int)(i * step)], 3)).ToArray();
     }
 

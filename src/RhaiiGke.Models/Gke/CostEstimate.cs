@@ -40,7 +40,7 @@ public sealed class CostEstimate
     public DateOnly PriceTableDate { get; init; }
     public string PriceTableSource { get; init; } = "";
     public int PriceTableAgeDays { get; init; }
-    public IReadOnlyList<string> Notes { get; init; } = [];
+    public RhaiiList<string> Notes { get; init; } = [];
 
     public override string ToString() => $"{Accelerator} {Topology} x{TpuNodes}: {Hourly:0.00} {Currency}/h, {Monthly:0} {Currency}/month (prices of {PriceTableDate:yyyy-MM-dd})";
 }

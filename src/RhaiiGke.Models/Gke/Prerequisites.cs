@@ -17,7 +17,7 @@ public sealed class PrerequisiteCheck
     public string Message { get; init; } = "";
     public string? RecommendedAction { get; init; }
     /// <summary>Extra facts, e.g. quota limit and usage or zones offering the accelerator.</summary>
-    public IReadOnlyDictionary<string, object?> Data { get; init; } = new Dictionary<string, object?>();
+    public RhaiiMap<object?> Data { get; init; } = RhaiiMap<object?>.Empty;
 
     public bool Passed => Status is PrerequisiteStatus.Passed or PrerequisiteStatus.Warning or PrerequisiteStatus.Skipped;
 
@@ -36,9 +36,9 @@ public sealed class TestRhaiiPrerequisitesResult
     /// <summary>Chips the plan may use at its maximum size.</summary>
     public int ChipsRequired { get; init; }
     public string? Cluster { get; init; }
-    public IReadOnlyList<PrerequisiteCheck> Checks { get; init; } = [];
-    public IReadOnlyList<PrerequisiteCheck> Failures => Checks.Where(c => c.Status == PrerequisiteStatus.Failed).ToList();
-    public IReadOnlyList<PrerequisiteCheck> Warnings => Checks.Where(c => c.Status == PrerequisiteStatus.Warning).ToList();
+    public RhaiiList<PrerequisiteCheck> Checks { get; init; } = [];
+    public RhaiiList<PrerequisiteCheck> Failures => Checks.Where(c => c.Status == PrerequisiteStatus.Failed).ToList();
+    public RhaiiList<PrerequisiteCheck> Warnings => Checks.Where(c => c.Status == PrerequisiteStatus.Warning).ToList();
 
     public override string ToString() => $"Passed={Passed} ({Checks.Count} checks, {Failures.Count} failed, {Warnings.Count} warnings)";
 }

@@ -23,17 +23,17 @@ public sealed class TpuCluster
     public string? WorkloadPool { get; init; }
     public bool ShieldedNodes { get; init; }
     public bool VpcNative { get; init; }
-    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
-    public IReadOnlyList<TpuNodePool> NodePools { get; init; } = [];
+    public RhaiiMap<string> Labels { get; init; } = RhaiiMap<string>.Empty;
+    public RhaiiList<TpuNodePool> NodePools { get; init; } = [];
     public DateTimeOffset? CreateTime { get; init; }
     public string? SelfLink { get; init; }
     /// <summary>Differences between the requested spec and this cluster (idempotent New-TpuCluster), empty when none.</summary>
-    public IReadOnlyList<string> Drift { get; set; } = [];
+    public RhaiiList<string> Drift { get; set; } = [];
     /// <summary>The operation still running on the cluster (-NoWait), if any.</summary>
     public GkeOperation? PendingOperation { get; set; }
 
     /// <summary>The TPU node pools only.</summary>
-    public IReadOnlyList<TpuNodePool> TpuNodePools => NodePools.Where(p => p.IsTpu).ToList();
+    public RhaiiList<TpuNodePool> TpuNodePools => NodePools.Where(p => p.IsTpu).ToList();
 
     public string ContextName => GkeNames.ContextName(Project, Location, Name);
 
@@ -63,13 +63,13 @@ public sealed class TpuNodePool
     public int MaxNodes { get; init; }
     public bool Spot { get; init; }
     public string? Reservation { get; init; }
-    public IReadOnlyList<string> Zones { get; init; } = [];
-    public IReadOnlyDictionary<string, string> NodeLabels { get; init; } = new Dictionary<string, string>();
+    public RhaiiList<string> Zones { get; init; } = [];
+    public RhaiiMap<string> NodeLabels { get; init; } = RhaiiMap<string>.Empty;
     /// <summary>Taints as key=value:Effect.</summary>
-    public IReadOnlyList<string> Taints { get; init; } = [];
+    public RhaiiList<string> Taints { get; init; } = [];
     public string? Version { get; init; }
     /// <summary>Differences between the requested spec and this pool, empty when none.</summary>
-    public IReadOnlyList<string> Drift { get; set; } = [];
+    public RhaiiList<string> Drift { get; set; } = [];
 
     public bool IsTpu => !string.IsNullOrEmpty(Accelerator);
     public int Chips => ChipsPerNode * NodeCount;

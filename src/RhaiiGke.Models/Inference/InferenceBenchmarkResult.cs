@@ -1,5 +1,16 @@
 namespace RhaiiGke;
 
+/// <summary>One requested percentile of a latency metric (ConvertTo-Json and Export-Clixml keep it as a plain object).</summary>
+public sealed class InferenceLatencyPercentile
+{
+    /// <summary>The percentile, 0-100 (50, 90, 99.9, ...).</summary>
+    public double Percentile { get; init; }
+    /// <summary>Its value in milliseconds.</summary>
+    public double Value { get; init; }
+
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"p{Percentile:0.###}={Value:0.###}");
+}
+
 /// <summary>Statistics of one latency metric in milliseconds; percentiles by linear interpolation (numpy's default).</summary>
 public sealed class InferenceLatencyStats
 {
@@ -11,14 +22,22 @@ public sealed class InferenceLatencyStats
     public double Std { get; init; }
     public double Min { get; init; }
     public double Max { get; init; }
-    public double P50 => Percentile(50);
-    public double P90 => Percentile(90);
-    public double P95 => Percentile(95);
-    public double P99 => Percentile(99);
-    /// <summary>Every requested percentile, keyed by its number (50, 90, 99.9, ...).</summary>
-    public IReadOnlyDictionary<double, double> Percentiles { get; init; } = new Dictionary<double, double>();
+    /// <summary>The 50th percentile, or null when -Percentile did not ask for it.</summary>
+    public double? P50 => Find(50);
+    public double? P90 => Find(90);
+    public double? P95 => Find(95);
+    public double? P99 => Find(99);
+    /// <summary>Every requested percentile (50, 90, 99.9, ...) in ascending order: a list of {Percentile, Value}, not a dictionary, so JSON keeps numbers as numbers.</summary>
+    public RhaiiList<InferenceLatencyPercentile> Percentiles { get; init; } = RhaiiList<InferenceLatencyPercentile>.Empty;
 
-    public double Percentile(double p) => Percentiles.TryGetValue(p, out var v) ? v : double.NaN;
+    /// <summary>The value of percentile <paramref name="p"/>, or NaN when it was not computed.</summary>
+    public double Percentile(double p) => Find(p) ?? double.NaN;
+
+    private double? Find(double p)
+    {
+        foreach (var x in Percentiles) if (x.Percentile == p) return x.Value;
+        return null;
+    }
 
     public override string ToString() => Count == 0 ? $"{Metric}: n/a" : $"{Metric}: median {Median:0.###} ms, p99 {P99:0.###} ms (n={Count})";
 }
@@ -45,7 +64,7 @@ public sealed class InferenceRequestRecord
     /// <summary>Time to the last content-bearing chunk (E2EL).</summary>
     public double LatencyMs { get; init; }
     /// <summary>Gaps between consecutive content-bearing chunks.</summary>
-    public double[] ItlsMs { get; init; } = [];
+    public RhaiiList<double> ItlsMs { get; init; } = [];
     public double? TpotMs { get; init; }
     /// <summary>E2EL / output tokens (inference-perf's normalized TPOT).</summary>
     public double? NtpotMs { get; init; }
@@ -109,23 +128,41 @@ public sealed class InferenceBenchmarkResult
     public InferenceLatencyStats SchedulingLag { get; init; } = new() { Metric = "scheduling_lag" };
     public InferenceLatencyStats QueueTime { get; init; } = new() { Metric = "queue_time" };
 
-    public IReadOnlyDictionary<string, double> Slo { get; init; } = new Dictionary<string, double>();
+    /// <summary>Goodput SLOs in ms by metric (ttft, tpot, itl, e2el); Export-Csv writes "ttft=300; tpot=50".</summary>
+    public RhaiiMap<double> Slo { get; init; } = RhaiiMap<double>.Empty;
     /// <summary>Sweep and SLO runs: whether at least SloAttainment of requests met every SLO.</summary>
     public bool? MeetsSlo { get; init; }
     /// <summary>Sweep: true on the highest-rate stage that met the SLOs.</summary>
     public bool SweepBest { get; set; }
-    public IReadOnlyDictionary<string, int> ErrorsByType { get; init; } = new Dictionary<string, int>();
+    public RhaiiMap<int> ErrorsByType { get; init; } = RhaiiMap<int>.Empty;
     /// <summary>Requests per replica, from x-inference-pod headers.</summary>
-    public IReadOnlyDictionary<string, int> Pods { get; init; } = new Dictionary<string, int>();
-    public string[] Warnings { get; init; } = [];
+    public RhaiiMap<int> Pods { get; init; } = RhaiiMap<int>.Empty;
+    public RhaiiList<string> Warnings { get; init; } = [];
     /// <summary>Up to 10,000 TTFT values (ms) sampled uniformly, for distributions in reports.</summary>
-    public double[] TtftSampleMs { get; init; } = [];
+    public RhaiiList<double> TtftSampleMs { get; init; } = [];
     /// <summary>Every request, when -Detailed was given.</summary>
-    public InferenceRequestRecord[]? Requests { get; init; }
-    public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
+    public RhaiiList<InferenceRequestRecord>? Requests { get; init; }
+    public RhaiiMap<string> Metadata { get; init; } = RhaiiMap<string>.Empty;
     public string? RequestLogPath { get; init; }
     public string? JsonPath { get; set; }
     public string? CsvPath { get; set; }
+
+    // Flat numeric latencies (ms) for Export-Csv, Select-Object and Sort-Object, as Az and AWS.Tools flatten their
+    // results; the full statistics stay in Ttft, Tpot, Itl and E2el. Null when the stage had no sample.
+    public double? TtftP50Ms => Flat(Ttft, Ttft.P50);
+    public double? TtftP90Ms => Flat(Ttft, Ttft.P90);
+    public double? TtftP99Ms => Flat(Ttft, Ttft.P99);
+    public double? TpotP50Ms => Flat(Tpot, Tpot.P50);
+    public double? TpotP90Ms => Flat(Tpot, Tpot.P90);
+    public double? TpotP99Ms => Flat(Tpot, Tpot.P99);
+    public double? ItlP50Ms => Flat(Itl, Itl.P50);
+    public double? ItlP90Ms => Flat(Itl, Itl.P90);
+    public double? ItlP99Ms => Flat(Itl, Itl.P99);
+    public double? E2elP50Ms => Flat(E2el, E2el.P50);
+    public double? E2elP90Ms => Flat(E2el, E2el.P90);
+    public double? E2elP99Ms => Flat(E2el, E2el.P99);
+
+    private static double? Flat(InferenceLatencyStats s, double? v) => s.Count > 0 ? v : null;
 
     /// <summary>The x value of this stage in charts: the rate for open-loop stages, else the concurrency.</summary>
     public double Load => double.IsInfinity(RequestRate) ? MaxConcurrency ?? 1 : RequestRate;

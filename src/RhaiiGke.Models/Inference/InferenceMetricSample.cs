@@ -9,7 +9,7 @@ public sealed class InferenceMetricSample
     public string Family { get; init; } = "";
     /// <summary>counter, gauge, histogram, summary or untyped (from # TYPE).</summary>
     public string Type { get; init; } = "untyped";
-    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+    public RhaiiMap<string> Labels { get; init; } = RhaiiMap<string>.Empty;
     public double Value { get; init; }
     /// <summary>Value minus the same series in the baseline scrape (null when there is no baseline or the series is new).</summary>
     public double? Delta { get; init; }

@@ -70,6 +70,10 @@ public sealed class InferenceSimulatorOptions
 
     /// <summary>The vLLM version <c>/version</c> reports; null for the version of the module's default vLLM TPU image.</summary>
     public string? VllmVersion { get; set; }
+
+    /// <summary>One line for a CSV cell or a list view.</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{Model} x{Replicas}, TTFT {TimeToFirstTokenMs:0.###} ms, ITL {InterTokenLatencyMs:0.###} ms, {Picker}, failures {FailureRate:0.###}%");
 }
 
 /// <summary>A running vLLM-compatible simulator. Pipe it into Test-InferenceEndpoint or Invoke-InferenceBenchmark.</summary>
@@ -81,9 +85,9 @@ public sealed class InferenceSimulator
     public string BaseUrl { get; init; } = "";
     public string Model { get; init; } = "";
     /// <summary>Each replica's own URL (what a pod IP would be); requests there bypass the picker.</summary>
-    public string[] ReplicaUrls { get; init; } = [];
+    public RhaiiList<string> ReplicaUrls { get; init; } = [];
     /// <summary>Replica names as sent in the <c>x-inference-pod</c> response header.</summary>
-    public string[] PodNames { get; init; } = [];
+    public RhaiiList<string> PodNames { get; init; } = [];
     public int Replicas => ReplicaUrls.Length;
     public InferencePickerMode Picker { get; init; }
     public DateTimeOffset StartedAt { get; init; }

@@ -19,9 +19,9 @@ public sealed class InferenceCacheRoutingPhase
     public double MedianTtftMs { get; init; }
     public double MedianLatencyMs { get; init; }
     /// <summary>Requests per pod.</summary>
-    public IReadOnlyDictionary<string, int> Pods { get; init; } = new Dictionary<string, int>();
+    public RhaiiMap<int> Pods { get; init; } = RhaiiMap<int>.Empty;
     /// <summary>Δ prefix_cache_hits per pod (tokens).</summary>
-    public IReadOnlyDictionary<string, double> PodHitDeltas { get; init; } = new Dictionary<string, double>();
+    public RhaiiMap<double> PodHitDeltas { get; init; } = RhaiiMap<double>.Empty;
 }
 
 /// <summary>Result of <c>Test-InferenceCacheRouting</c>: evidence that shared prefixes reach warm replicas.</summary>
@@ -32,15 +32,15 @@ public sealed class TestInferenceCacheRoutingResult
     public int Groups { get; init; }
     public int RequestsPerGroup { get; init; }
     public int PrefixCharacters { get; init; }
-    public InferenceCacheRoutingPhase[] Phases { get; init; } = [];
+    public RhaiiList<InferenceCacheRoutingPhase> Phases { get; init; } = [];
     /// <summary>Warm-phase cached-token ratio through the gateway.</summary>
     public double GatewayWarmHitRate { get; init; }
     /// <summary>Warm-phase cached-token ratio with round-robin over the pods; null without pod endpoints.</summary>
     public double? RoundRobinWarmHitRate { get; init; }
     /// <summary>The gateway's warm hit rate reached the threshold (and beat round-robin when measured).</summary>
     public bool Passed { get; init; }
-    public string[] Evidence { get; init; } = [];
-    public string[] Warnings { get; init; } = [];
+    public RhaiiList<string> Evidence { get; init; } = [];
+    public RhaiiList<string> Warnings { get; init; } = [];
 
     public override string ToString() => $"{BaseUrl}: gateway warm hit {GatewayWarmHitRate:P0}{(RoundRobinWarmHitRate is { } r ? $", round-robin {r:P0}" : "")} → {(Passed ? "Passed" : "Failed")}";
 }

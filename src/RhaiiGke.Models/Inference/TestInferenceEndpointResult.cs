@@ -31,12 +31,12 @@ public sealed class TestInferenceEndpointResult
     public string Model { get; init; } = "";
     /// <summary>True when no check failed (warnings and skips do not fail the endpoint).</summary>
     public bool Passed => Checks.All(c => c.Passed);
-    public InferenceEndpointCheck[] Checks { get; init; } = [];
-    public string[] FailedChecks => Checks.Where(c => !c.Passed).Select(c => c.Name).ToArray();
+    public RhaiiList<InferenceEndpointCheck> Checks { get; init; } = [];
+    public RhaiiList<string> FailedChecks => Checks.Where(c => !c.Passed).Select(c => c.Name).ToArray();
     /// <summary>Time the first completion took, including a warm-up (XLA compilation) if any.</summary>
     public double FirstRequestMs { get; init; }
     /// <summary>Replica names seen in x-inference-pod headers (simulators and some gateways send them).</summary>
-    public string[] Pods { get; init; } = [];
+    public RhaiiList<string> Pods { get; init; } = [];
     public double DurationMs { get; init; }
     public DateTimeOffset Timestamp { get; init; }
 

@@ -69,14 +69,14 @@ public sealed class KubeObjectResult
 public sealed class KubeApplyResult
 {
     public string? Component { get; init; }
-    public IReadOnlyList<KubeObjectResult> Objects { get; init; } = [];
+    public RhaiiList<KubeObjectResult> Objects { get; init; } = [];
     public bool DryRun { get; init; }
     /// <summary>POST/PUT/PATCH/DELETE requests sent (0 when everything was already up to date).</summary>
     public int MutatingRequests { get; init; }
     /// <summary>Requests retried after a transient error (webhook not reachable, 429, 5xx, conflict, connection).</summary>
     public int Retries { get; init; }
     /// <summary>Transient errors seen, by reason (e.g. TooManyRequests, InternalError, WebhookUnavailable).</summary>
-    public IReadOnlyDictionary<string, int> TransientErrors { get; init; } = new Dictionary<string, int>();
+    public RhaiiMap<int> TransientErrors { get; init; } = RhaiiMap<int>.Empty;
     public TimeSpan Duration { get; init; }
 
     public int Created => Objects.Count(o => o.Action is KubeApplyAction.Created or KubeApplyAction.WouldCreate);

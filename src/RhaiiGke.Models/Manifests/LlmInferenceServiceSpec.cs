@@ -47,7 +47,7 @@ public sealed class LlmInferenceServiceSpec
     public int MaxModelLength { get; set; } = 4096;
     public bool PrefixCaching { get; set; }
     /// <summary>Extra vLLM flags; they go into VLLM_ADDITIONAL_ARGS, never into args.</summary>
-    public string[] VllmArguments { get; set; } = [];
+    public RhaiiList<string> VllmArguments { get; set; } = [];
     public string? Image { get; set; }
 
     /// <summary>Secret with key HF_TOKEN, listed on the workload ServiceAccount for the storage initializer.</summary>

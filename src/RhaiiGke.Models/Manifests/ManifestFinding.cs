@@ -71,7 +71,7 @@ public sealed class TestManifestResult
     public int CheckedObjectCount { get; init; }
 
     /// <summary>The findings, in file order.</summary>
-    public ManifestFinding[] Findings { get; init; } = [];
+    public RhaiiList<ManifestFinding> Findings { get; init; } = [];
 
     /// <summary>Set when the YAML could not be parsed; then there are no findings.</summary>
     public RhaiiException? ParseError { get; init; }

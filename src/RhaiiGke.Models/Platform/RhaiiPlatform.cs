@@ -29,11 +29,11 @@ public sealed class RhaiiComponentStatus
     public string? Message { get; init; }
     public string? Namespace { get; init; }
     /// <summary>Operator Deployments as name ready/desired.</summary>
-    public IReadOnlyList<string> Deployments { get; init; } = [];
+    public RhaiiList<string> Deployments { get; init; } = [];
     /// <summary>CRDs present, with their served versions (name@v1,v1alpha2).</summary>
-    public IReadOnlyList<string> Crds { get; init; } = [];
+    public RhaiiList<string> Crds { get; init; } = [];
     /// <summary>CRDs of this component that are missing.</summary>
-    public IReadOnlyList<string> MissingCrds { get; init; } = [];
+    public RhaiiList<string> MissingCrds { get; init; } = [];
     /// <summary>True when every admission webhook of the component has ready endpoints and its CA; null when it has none.</summary>
     public bool? WebhooksReady { get; init; }
     /// <summary>Where the manifests came from during Install-RhaiiOperators (sandbox, URL, folder, kustomize, helm).</summary>
@@ -51,21 +51,21 @@ public sealed class RhaiiPlatform
     /// <summary>The connection the operators were installed through; lets Deploy-LlmInferenceService and New-InferenceGateway follow in a pipeline.</summary>
     public ClusterConnection? Connection { get; init; }
     public string? Context { get; init; }
-    public IReadOnlyList<RhaiiComponentStatus> Components { get; init; } = [];
+    public RhaiiList<RhaiiComponentStatus> Components { get; init; } = [];
     public bool Ready => Components.Count > 0 && Components.All(c => c.Ready || c.State == "Skipped");
     /// <summary>Istio version from the Istio resource (e.g. v1.27.3).</summary>
     public string? IstioVersion { get; init; }
     /// <summary>InferencePool API groups the cluster serves (inference.networking.k8s.io/v1, inference.networking.x-k8s.io/v1alpha2).</summary>
-    public IReadOnlyList<string> InferencePoolApis { get; init; } = [];
+    public RhaiiList<string> InferencePoolApis { get; init; } = [];
     /// <summary>The InferencePool group the installed gateway implementation speaks (Istio 1.27: x-k8s v1alpha2; 1.28+: v1).</summary>
     public string? GatewayInferencePoolApi { get; init; }
     /// <summary>GatewayClasses and whether they are Accepted.</summary>
-    public IReadOnlyList<string> GatewayClasses { get; init; } = [];
+    public RhaiiList<string> GatewayClasses { get; init; } = [];
     /// <summary>CRDs left alone because GKE manages them.</summary>
-    public IReadOnlyList<string> GkeManagedCrds { get; init; } = [];
+    public RhaiiList<string> GkeManagedCrds { get; init; } = [];
     /// <summary>Name of the image pull secret placed by the install, and where (never its content).</summary>
     public string? PullSecret { get; init; }
-    public IReadOnlyList<string> PullSecretNamespaces { get; init; } = [];
+    public RhaiiList<string> PullSecretNamespaces { get; init; } = [];
     public int MutatingRequests { get; init; }
     public int Retries { get; init; }
     public TimeSpan Duration { get; init; }

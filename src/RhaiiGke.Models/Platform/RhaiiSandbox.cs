@@ -14,7 +14,7 @@ public sealed class RhaiiSandbox
     public string? KubeconfigPath { get; init; }
     public string? Context { get; init; }
     /// <summary>Nodes as pool: count x machine type (TPU accelerator and topology).</summary>
-    public IReadOnlyList<string> NodePools { get; init; } = [];
+    public RhaiiList<string> NodePools { get; init; } = [];
     public string KubernetesVersion { get; init; } = "";
     /// <summary>Share of injected API faults (0 when none).</summary>
     public double FaultRate { get; init; }

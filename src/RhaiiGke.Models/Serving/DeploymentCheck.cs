@@ -30,8 +30,8 @@ public sealed class TestRhaiiDeploymentResult
     public string Name { get; init; } = "";
     /// <summary>True when no check failed; scripts gate on this.</summary>
     public bool Passed => Checks.All(c => c.Passed);
-    public DeploymentCheck[] Checks { get; init; } = [];
+    public RhaiiList<DeploymentCheck> Checks { get; init; } = [];
     public int FailedCount => Checks.Count(c => !c.Passed);
-    public string[] Failed => Checks.Where(c => !c.Passed).Select(c => c.Name).ToArray();
+    public RhaiiList<string> Failed => Checks.Where(c => !c.Passed).Select(c => c.Name).ToArray();
     public override string ToString() => $"{Namespace}/{Name}: {(Passed ? "passed" : "failed: " + string.Join(", ", Failed))}";
 }

@@ -20,7 +20,7 @@ public sealed class DiagnosisFinding
     public string Message { get; init; } = "";
 
     /// <summary>What was read from the cluster that shows it (event messages, conditions, states).</summary>
-    public string[] Evidence { get; init; } = [];
+    public RhaiiList<string> Evidence { get; init; } = [];
 
     /// <summary>The concrete change that resolves it.</summary>
     public string Fix { get; init; } = "";

@@ -111,8 +111,8 @@ public sealed class LlmInferenceService
     public bool Scheduler { get; init; }
     /// <summary>InferencePool API group the route uses (inference.networking.k8s.io or inference.networking.x-k8s.io).</summary>
     public string? InferencePoolGroup { get; init; }
-    public ServiceCondition[] Conditions { get; init; } = [];
-    public ServicePod[] Pods { get; init; } = [];
+    public RhaiiList<ServiceCondition> Conditions { get; init; } = [];
+    public RhaiiList<ServicePod> Pods { get; init; } = [];
     /// <summary>Why it is not Ready, in one line (the deepest failing condition or pod).</summary>
     public string? Message { get; init; }
     public long Generation { get; init; }
@@ -121,7 +121,7 @@ public sealed class LlmInferenceService
     /// <summary>Mutating API requests this command sent (0 when everything was already as asked).</summary>
     public int MutatingRequests { get; set; }
     /// <summary>Objects applied by Deploy-LlmInferenceService and what happened to each.</summary>
-    public KubeObjectResult[] Objects { get; set; } = [];
+    public RhaiiList<KubeObjectResult> Objects { get; set; } = [];
     public bool DryRun { get; set; }
     public string Cluster { get; init; } = "";
 

@@ -42,11 +42,11 @@ public sealed class LlmInferenceServiceMonitoring
     /// <summary>namespace/name of the KServe controller Deployment, when found.</summary>
     public string? KServeController { get; init; }
     /// <summary>Alert names of the generated rules.</summary>
-    public IReadOnlyList<string> Alerts { get; init; } = [];
+    public RhaiiList<string> Alerts { get; init; } = [];
     /// <summary>Kind namespace/name of every object applied.</summary>
-    public IReadOnlyList<KubeObjectResult> Objects { get; init; } = [];
+    public RhaiiList<KubeObjectResult> Objects { get; init; } = [];
     /// <summary>Files written (dashboard, rules, scrape configuration).</summary>
-    public IReadOnlyList<string> Files { get; init; } = [];
+    public RhaiiList<string> Files { get; init; } = [];
     /// <summary>Mutating requests this run sent (0 when everything was already in place).</summary>
     public int MutatingRequests { get; init; }
     public bool DryRun { get; init; }

@@ -35,10 +35,10 @@ public class BenchmarkMathTests
     {
         // np.percentile([10,20,30,40,100], [50,90,95,99]) -> 30, 76, 88, 97.6 ; np.std -> 31.6227766016838
         var s = BenchmarkMath.Stats("ttft", [0.010, 0.020, 0.030, 0.040, 0.100], [50, 90, 95, 99]);
-        Assert.Equal(30.0, s.P50, 12);
-        Assert.Equal(76.00000000000001, s.P90, 12);
-        Assert.Equal(88.0, s.P95, 12);
-        Assert.Equal(97.60000000000001, s.P99, 12);
+        Assert.Equal(30.0, s.P50!.Value, 12);
+        Assert.Equal(76.00000000000001, s.P90!.Value, 12);
+        Assert.Equal(88.0, s.P95!.Value, 12);
+        Assert.Equal(97.60000000000001, s.P99!.Value, 12);
         Assert.Equal(40.0, s.Mean, 12);
         Assert.Equal(31.6227766016838, s.Std, 12);
     }
@@ -92,11 +92,11 @@ public class BenchmarkMathTests
         Assert.Equal(250, r.Ttft.Mean, 12);
         Assert.Equal(250, r.Ttft.Median, 12);
         Assert.Equal(125 * Math.Sqrt(2.0 / 3), r.Ttft.Std, 9);
-        Assert.Equal(372.5, r.Ttft.P99, 9);
+        Assert.Equal(372.5, r.Ttft.P99!.Value, 9);
         Assert.Equal(2, r.Tpot.Count); // one-token request has no TPOT
         Assert.Equal(125, r.Tpot.Mean, 12);
         Assert.Equal(24, r.Itl.Count);
-        Assert.Equal(125, r.Itl.P99, 12);
+        Assert.Equal(125, r.Itl.P99!.Value, 12);
         Assert.Equal(1250, r.E2el.Mean, 12);
         Assert.Equal(1125, r.E2el.Median, 12);
         Assert.Equal((0.125 + 2.25 / 17 + 0.375) / 3 * 1000, r.Ntpot.Mean, 9);

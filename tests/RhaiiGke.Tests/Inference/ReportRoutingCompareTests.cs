@@ -16,7 +16,7 @@ public sealed class ReportRoutingCompareTests : IDisposable
     {
         var r = await CacheRoutingTester.TestAsync(new CacheRoutingOptions
         {
-            BaseUrl = _sim.Info.BaseUrl, PodUrls = _sim.Info.ReplicaUrls, Groups = 4, RequestsPerGroup = 6, PrefixTokens = 256, Seed = 11,
+            BaseUrl = _sim.Info.BaseUrl, PodUrls = _sim.Info.ReplicaUrls.ToArray(), Groups = 4, RequestsPerGroup = 6, PrefixTokens = 256, Seed = 11,
         });
         Assert.True(r.Passed, Describe(r));
         Assert.Equal(["gateway-cold", "gateway-warm", "round-robin-cold", "round-robin-warm"], r.Phases.Select(p => p.Name));
@@ -53,7 +53,7 @@ public sealed class ReportRoutingCompareTests : IDisposable
         return new InferenceBenchmarkResult
         {
             Label = label, Stage = stage, MaxConcurrency = conc, RequestThroughput = rps, Completed = 10,
-            Ttft = new InferenceLatencyStats { Metric = "ttft", Count = 3, Median = ttftP50, Percentiles = new Dictionary<double, double> { [50] = ttftP50, [90] = ttftP50 * 2, [99] = ttftP50 * 3 } },
+            Ttft = new InferenceLatencyStats { Metric = "ttft", Count = 3, Median = ttftP50, Percentiles = [new() { Percentile = 50, Value = ttftP50 }, new() { Percentile = 90, Value = ttftP50 * 2 }, new() { Percentile = 99, Value = ttftP50 * 3 }] },
             Itl = r.Itl, Tpot = r.Tpot, E2el = r.E2el, OutputThroughput = rps * 10, TtftSampleMs = [ttftP50, ttftP50 * 1.5, ttftP50 * 2],
         };
     }

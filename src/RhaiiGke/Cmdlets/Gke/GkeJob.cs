@@ -12,6 +12,7 @@ public sealed class GkeJob : Job, IRhaiiLog
     private readonly CancellationTokenSource _cts = new();
     private readonly string _location;
     private string _status = "";
+    private string? _openActivity; // the activity shown in the job's progress, completed when the job ends however it ends
 
     internal GkeJob(string command, string name, string location) : base(command, name)
     {
@@ -45,6 +46,8 @@ public sealed class GkeJob : Job, IRhaiiLog
             catch (OperationCanceledException) when (_cts.IsCancellationRequested) { final = JobState.Stopped; }
             catch (RhaiiException ex) { Error.Add(RhaiiCmdlet.ToErrorRecord(ex)); final = JobState.Failed; }
             catch (Exception ex) { Error.Add(new ErrorRecord(ex, "GkeJobFailed", ErrorCategory.NotSpecified, null)); final = JobState.Failed; }
+            if (_openActivity is { } activity)
+                Progress.Add(new ProgressRecord(1, activity, final.ToString()) { PercentComplete = 100, RecordType = ProgressRecordType.Completed });
             _status = final.ToString();
             SetJobState(final);
         });
@@ -56,6 +59,7 @@ public sealed class GkeJob : Job, IRhaiiLog
     void IRhaiiLog.Progress(string activity, string status, int percent)
     {
         _status = status;
+        _openActivity = activity;
         Progress.Add(new ProgressRecord(1, activity, string.IsNullOrEmpty(status) ? activity : status) { PercentComplete = Math.Clamp(percent, -1, 100) });
     }
 

@@ -83,6 +83,13 @@ BeforeAll {
     Add-Sample $service
     Get-LlmInferenceService -Namespace $service.Namespace | Add-Sample
     Test-RhaiiDeployment -Namespace $service.Namespace -Name $service.Name | Add-Sample
+    # day-2: metrics through the pods proxy, typed log lines, a support bundle
+    $service | Get-InferenceMetrics -WarningAction SilentlyContinue | Add-Sample
+    # Line is free text and wraps; lines quoting a request path (/<namespace>/<name>/...) would wrap the namespace
+    # inside them, which the split-identifier check below cannot tell from a split Namespace column.
+    Get-LlmInferenceServiceLog -Namespace $service.Namespace -Name $service.Name -Tail 20 |
+        Where-Object Line -NotMatch ([regex]::Escape($service.Namespace)) | Add-Sample
+    Export-RhaiiSupportBundle -Path (Join-Path $work 'support.zip') -Confirm:$false | Add-Sample
     $endpoint = $service | Test-InferenceEndpoint -WarningAction SilentlyContinue
     Add-Sample $endpoint
     $slo = @{ ttft = 5000; tpot = 500; e2el = 20000 }

@@ -69,7 +69,7 @@ public sealed class InferenceServiceMetrics
     public double? PromptTokensPerSecond { get; init; }
     public double? GenerationTokensPerSecond { get; init; }
     /// <summary>The vLLM pods.</summary>
-    public InferencePodMetrics[] Pods { get; init; } = [];
+    public RhaiiList<InferencePodMetrics> Pods { get; init; } = RhaiiList<InferencePodMetrics>.Empty;
     /// <summary>The EPP (null when the service has no scheduler).</summary>
     public InferencePodMetrics? Scheduler { get; init; }
 

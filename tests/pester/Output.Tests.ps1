@@ -391,7 +391,9 @@ Describe 'Progress is completed on every path' -Tag Output, Integration {
 
         $gateway = Invoke-Step 'New-InferenceGateway -Name progress-gateway -Namespace progress'
         $gateway.Errors | Should -BeNullOrEmpty
-        @($gateway.Progress | Where-Object StatusDescription -match 'waiting for').Count | Should -BeGreaterThan 0
+        # On a quiet machine the simulated gateway can be Programmed before the first readiness check, and then there
+        # is no 'waiting for' record at all; whatever the gateway did show must be completed. (The benchmark tests
+        # above always write progress, so the success path is covered either way.)
         @(Get-OpenActivity $gateway.Progress) | Should -BeNullOrEmpty
 
         # no TPU node in this sandbox: the pods never schedule and -Wait gives up with a terminating error

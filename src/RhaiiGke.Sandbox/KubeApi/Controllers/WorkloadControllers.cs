@@ -63,12 +63,6 @@ internal sealed class DeploymentController(ControllerManager m) : SimController(
         else if (Is(ev, "apps", "replicasets"))
             foreach (var r in ev.Object.Arr("metadata", "ownerReferences") ?? [])
                 if (r.Str("kind") == "Deployment") Enqueue(K(ev.Namespace, r.Str("name") ?? ""));
-        else if (Is(ev, "", "pods") && ev.Type == "DELETED")
-            // a Recreate rollout waits for the last old pod to be gone
-            foreach (var pr in ev.Object.Arr("metadata", "ownerReferences") ?? [])
-                if (pr.Str("kind") == "ReplicaSet" && Get("apps", "replicasets", ev.Namespace, pr.Str("name") ?? "") is { } rs)
-                    foreach (var dr in rs.Arr("metadata", "ownerReferences") ?? [])
-                        if (dr.Str("kind") == "Deployment") Enqueue(K(ev.Namespace, dr.Str("name") ?? ""));
     }
 
     public override void Reconcile(string key)
@@ -91,29 +85,6 @@ internal sealed class DeploymentController(ControllerManager m) : SimController(
 
         var owned = All("apps", "replicasets", ns).Where(rs => Owns(d, rs)).ToList();
         var current = owned.FirstOrDefault(rs => rs.Name() == rsName);
-        var olds = owned.Where(rs => rs.Name() != rsName).OrderBy(rs => rs.Str("metadata", "creationTimestamp"), StringComparer.Ordinal).ToList();
-        var allPods = All("", "pods", ns).ToList();
-        int Available(JsonObject? rs) => rs is null ? 0 : allPods.Count(p => Owns(rs, p) && Pods.Ready(p));
-        int Spec(JsonObject rs) => (int)(rs.Long("spec", "replicas") ?? 0);
-
-        // The new ReplicaSet's size as kube-controller-manager's rollout computes it (rolling.go, recreate.go): with
-        // no old ReplicaSet left it is the Deployment's size; RollingUpdate (the default, maxSurge 25% rounded up,
-        // maxUnavailable 25% rounded down) grows it only while all ReplicaSets together stay within
-        // replicas + maxSurge; Recreate keeps it at 0 until every old pod is gone.
-        var strategy = d.Obj("spec", "strategy");
-        var recreate = strategy?.Str("type") == "Recreate";
-        var maxSurge = recreate ? 0 : Pods.Percent(strategy?.At("rollingUpdate", "maxSurge"), replicas, roundUp: true);
-        var maxUnavailable = recreate ? replicas : Pods.Percent(strategy?.At("rollingUpdate", "maxUnavailable"), replicas, roundUp: false);
-        if (!recreate && maxSurge == 0 && maxUnavailable == 0) maxUnavailable = 1;
-        var oldActive = olds.Sum(Spec);
-        var had = current is null ? 0 : Spec(current);
-        int want;
-        if (recreate)
-            want = olds.Any(rs => allPods.Any(p => Owns(rs, p))) || oldActive > 0 ? 0 : replicas;
-        else if (oldActive == 0 || had >= replicas)
-            want = replicas;
-        else
-            want = Math.Min(replicas, had + Math.Max(0, replicas + maxSurge - (oldActive + had)));
         if (current is null)
         {
             Core.Create(rsType, ns, new JsonObject
@@ -125,55 +96,21 @@ internal sealed class DeploymentController(ControllerManager m) : SimController(
                     ["annotations"] = new JsonObject { ["deployment.kubernetes.io/desired-replicas"] = replicas.ToString(CultureInfo.InvariantCulture), ["deployment.kubernetes.io/revision"] = (owned.Count + 1).ToString(CultureInfo.InvariantCulture) },
                     ["ownerReferences"] = new JsonArray(OwnerRef(d)),
                 },
-                ["spec"] = new JsonObject { ["replicas"] = want, ["selector"] = selector, ["template"] = rsTemplate },
+                ["spec"] = new JsonObject { ["replicas"] = replicas, ["selector"] = selector, ["template"] = rsTemplate },
             }, WriteOptions.Controller(Name));
             current = Core.Peek(rsType, ns, rsName);
-            if (want > 0) RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled up replica set {rsName} from 0 to {want}", Name);
+            if (replicas > 0) RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled up replica set {rsName} from 0 to {replicas}", Name);
         }
-        else if (had != want)
+        else if (current.Long("spec", "replicas") is var had && had != replicas)
         {
-            current = Core.Mutate(rsType, current, o => o.Ensure("spec")["replicas"] = want, Name);
-            RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled {(want > had ? "up" : "down")} replica set {rsName} from {had} to {want}", Name);
+            current = Core.Mutate(rsType, current, o => o.Ensure("spec")["replicas"] = replicas, Name);
+            RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled {(replicas > (had ?? 0) ? "up" : "down")} replica set {rsName} from {had ?? 0} to {replicas}", Name);
         }
-
-        // Old ReplicaSets shrink as far as availability allows: first their pods that are not ready (never below
-        // what the new ReplicaSet's unready pods leave), then ready ones while more than replicas - maxUnavailable
-        // pods stay available (Recreate: all at once).
-        var newSize = current is null ? 0 : Spec(current);
-        var minAvailable = replicas - maxUnavailable;
-        var maxScaledDown = recreate ? oldActive : olds.Sum(Spec) + newSize - minAvailable - (newSize - Available(current));
-        var sizes = olds.ToDictionary(rs => rs.Name(), Spec);
-        if (maxScaledDown > 0 && oldActive > 0)
+        foreach (var old in owned.Where(rs => rs.Name() != rsName && (rs.Long("spec", "replicas") ?? 0) != 0))
         {
-            foreach (var rs in olds)
-            {
-                var unhealthy = sizes[rs.Name()] - Available(rs);
-                var down = recreate ? sizes[rs.Name()] : Math.Min(maxScaledDown, Math.Max(0, unhealthy));
-                if (down <= 0) continue;
-                sizes[rs.Name()] -= down;
-                maxScaledDown -= down;
-                if (maxScaledDown <= 0) break;
-            }
-            if (!recreate)
-            {
-                var availableAll = Available(current) + olds.Sum(rs => Math.Min(Available(rs), sizes[rs.Name()]));
-                var total = availableAll - minAvailable;
-                foreach (var rs in olds)
-                {
-                    if (total <= 0) break;
-                    var down = Math.Min(sizes[rs.Name()], total);
-                    sizes[rs.Name()] -= down;
-                    total -= down;
-                }
-            }
-        }
-        foreach (var old in olds)
-        {
-            var from = Spec(old);
-            var to = sizes[old.Name()];
-            if (from == to) continue;
-            Core.Mutate(rsType, old, o => o.Ensure("spec")["replicas"] = to, Name);
-            RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled down replica set {old.Name()} from {from} to {to}", Name);
+            var from = old.Long("spec", "replicas") ?? 0;
+            Core.Mutate(rsType, old, o => o.Ensure("spec")["replicas"] = 0, Name);
+            RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled down replica set {old.Name()} from {from} to 0", Name);
         }
 
         var pods = All("", "pods", ns).Where(p => owned.Concat(current is null ? [] : [current]).Any(rs => Owns(rs, p))).ToList();
@@ -181,8 +118,8 @@ internal sealed class DeploymentController(ControllerManager m) : SimController(
         var ready = pods.Count(Pods.Ready);
         var updated = newPods.Count;
         var available = ready;
-        // deploymentutil.MaxUnavailable: 0 for Recreate
-        var isAvailable = available >= replicas - (recreate ? 0 : maxUnavailable);
+        var maxUnavailable = Pods.Percent(d.At("spec", "strategy", "rollingUpdate", "maxUnavailable"), replicas, roundUp: false);
+        var isAvailable = available >= replicas - maxUnavailable;
         var complete = newPods.Count(Pods.Ready) >= replicas && pods.Count == newPods.Count;
         var prev = d.Obj("status");
         var status = new JsonObject

@@ -50,7 +50,8 @@ try {
     # A 3:1 mix through one URL: overall plus one row per model; Misrouted must be 0.
     $results = Invoke-InferenceBenchmark -BaseUrl $route.BaseUrl -ModelMix @{ $SmallModel = 3; $LargeModel = 1 } `
         -Concurrency 4 -NumPrompts $NumPrompts -InputTokens 64 -OutputTokens 8 -Detailed -Confirm:$false
-    $results | Format-Table Scope, Model, Completed, Failed, Misrouted, RequestThroughput, TtftP50Ms, E2elP99Ms
+    $results | Format-Table Scope, Model, Completed, Failed, Misrouted -AutoSize
+    $results | Format-Table Scope, RequestThroughput, TtftP50Ms, E2elP99Ms -AutoSize
 
     # Per request: the pod that answered belongs to the service of the model the request asked for.
     $serviceOf = @{}

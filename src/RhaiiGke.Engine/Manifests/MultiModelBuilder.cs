@@ -167,7 +167,7 @@ public static class MultiModelBuilder
         ];
     }
 
-    /// <summary>One rule per model: /&lt;ns&gt;/&lt;name&gt;/v1 with X-Gateway-Model-Name equal to the served name, rewritten to /v1, to the model's backend.</summary>
+    /// <summary>One rule per model: /&lt;ns&gt;/&lt;name&gt; with X-Gateway-Model-Name equal to the served name, rewritten to / (as KServe's catch-all rule), to the model's backend.</summary>
     public static JsonObject Route(string name, string ns, IReadOnlyList<ModelRouteMember> members, string gatewayName, string gatewayNamespace)
     {
         var route = ManifestBuilder.Obj("gateway.networking.k8s.io/v1", "HTTPRoute", name + RouteSuffix, ns);
@@ -185,13 +185,13 @@ public static class MultiModelBuilder
                 ["backendRefs"] = new JsonArray(backend),
                 ["matches"] = new JsonArray(new JsonObject
                 {
-                    ["path"] = new JsonObject { ["type"] = "PathPrefix", ["value"] = PathPrefix(ns, name) + "/v1" },
+                    ["path"] = new JsonObject { ["type"] = "PathPrefix", ["value"] = PathPrefix(ns, name) },
                     ["headers"] = new JsonArray(new JsonObject { ["type"] = "Exact", ["name"] = ModelHeader, ["value"] = m.Model }),
                 }),
                 ["filters"] = new JsonArray(new JsonObject
                 {
                     ["type"] = "URLRewrite",
-                    ["urlRewrite"] = new JsonObject { ["path"] = new JsonObject { ["type"] = "ReplacePrefixMatch", ["replacePrefixMatch"] = "/v1" } },
+                    ["urlRewrite"] = new JsonObject { ["path"] = new JsonObject { ["type"] = "ReplacePrefixMatch", ["replacePrefixMatch"] = "/" } },
                 }),
                 // as KServe's own route: no gateway timeout on long generations
                 ["timeouts"] = new JsonObject { ["request"] = "0s", ["backendRequest"] = "0s" },

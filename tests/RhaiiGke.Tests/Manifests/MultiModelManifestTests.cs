@@ -31,8 +31,8 @@ public class MultiModelManifestTests
         {
             Assert.Equal("X-Gateway-Model-Name", r["matches"]![0]!["headers"]![0]!["name"]!.GetValue<string>());
             Assert.Equal("Exact", r["matches"]![0]!["headers"]![0]!["type"]!.GetValue<string>());
-            Assert.Equal("/llm/models/v1", r["matches"]![0]!["path"]!["value"]!.GetValue<string>());
-            Assert.Equal("/v1", r["filters"]![0]!["urlRewrite"]!["path"]!["replacePrefixMatch"]!.GetValue<string>());
+            Assert.Equal("/llm/models", r["matches"]![0]!["path"]!["value"]!.GetValue<string>());
+            Assert.Equal("/", r["filters"]![0]!["urlRewrite"]!["path"]!["replacePrefixMatch"]!.GetValue<string>());
         });
         var filter = YamlCodec.ReadOne(Assert.Single(objects, o => o.Kind == "EnvoyFilter").Yaml)!.AsObject();
         Assert.Equal("opendatahub", filter["metadata"]!["namespace"]!.GetValue<string>());

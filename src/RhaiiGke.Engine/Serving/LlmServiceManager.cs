@@ -542,12 +542,33 @@ public sealed class LlmServiceManager
                     $"LLMInferenceService {ns}/{name} is stopped (serving.kserve.io/stop=true) and will not become Ready.", "Resume it with Set-LlmInferenceService -Start.", name);
             var limit = o.LimitFor(s.Stage);
             if (inStage.Elapsed > limit || total.Elapsed > o.Timeout)
-                throw await FailureAsync(s, inStage.Elapsed > limit ? $"{Describe(s.Stage)} for {inStage.Elapsed.TotalSeconds:0} s (limit {limit.TotalSeconds:0} s)" : $"not Ready after {total.Elapsed.TotalSeconds:0} s", ct).ConfigureAwait(false);
+                throw await FailureAsync(s, inStage.Elapsed > limit ? StageTimedOut(s.Stage, inStage.Elapsed, limit) : $"not Ready after {total.Elapsed.TotalSeconds:0} s", ct).ConfigureAwait(false);
             // event-driven: wake up when the service changes (KServe reports every stage in its status), at the latest after a poll interval
             var path = ServicePath(ns, name);
             var outcome = await KubeWatch.WaitForChangeAsync(_client, path[..path.LastIndexOf('/')], name, obj!.Str("metadata", "resourceVersion"), o.PollInterval, null, ct).ConfigureAwait(false);
             if (outcome == KubeWatch.Outcome.Unavailable) await Task.Delay(o.PollInterval, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Why a stage's wait ended: a progress stage ran past its limit (and which parameter raises it), or a failure
+    /// (image pull, model download, crash loop, misconfiguration) did not clear within the grace a failure is given.
+    /// </summary>
+    internal static string StageTimedOut(ServingStage stage, TimeSpan elapsed, TimeSpan limit)
+    {
+        var secs = $"{elapsed.TotalSeconds:0} s";
+        var what = Describe(stage);
+        what = char.ToLowerInvariant(what[0]) + what[1..];
+        var parameter = stage switch
+        {
+            ServingStage.Pending or ServingStage.Unschedulable or ServingStage.Starting => "-SchedulingTimeout",
+            ServingStage.DownloadingModel => "-DownloadTimeout",
+            ServingStage.Compiling => "-CompileTimeout",
+            _ => null,
+        };
+        return parameter is not null
+            ? $"{what} for {secs}, past the {limit.TotalSeconds:0} s limit ({parameter} raises it)"
+            : $"{what} for {secs} without clearing (a failure is given {limit.TotalSeconds:0} s to clear before the wait stops)";
     }
 
     private static int Percent(ServingStage s) => s switch

@@ -131,7 +131,7 @@ internal sealed class GatewayProxy : IDisposable
                 ? !string.Equals(Header(headers, "connection"), "close", StringComparison.OrdinalIgnoreCase)
                 : string.Equals(Header(headers, "connection"), "keep-alive", StringComparison.OrdinalIgnoreCase);
             var entry = new Entry();
-            var decision = _router.Decide(GatewayNamespace, GatewayName, target, Encoding.UTF8.GetString(body));
+            var decision = _router.Decide(GatewayNamespace, GatewayName, method, target, Encoding.UTF8.GetString(body), headers);
             try
             {
                 switch (decision)
@@ -252,8 +252,10 @@ internal sealed class GatewayProxy : IDisposable
         {
             if (name.Equals("connection", StringComparison.OrdinalIgnoreCase) || name.Equals("keep-alive", StringComparison.OrdinalIgnoreCase) ||
                 name.Equals("transfer-encoding", StringComparison.OrdinalIgnoreCase) || name.Equals("content-length", StringComparison.OrdinalIgnoreCase)) continue;
+            if (f.SetHeaders.Any(h => h.Name.Equals(name, StringComparison.OrdinalIgnoreCase))) continue; // ext_proc set_headers overwrite
             sb.Append(name).Append(": ").Append(value).Append("\r\n");
         }
+        foreach (var (name, value) in f.SetHeaders) sb.Append(name).Append(": ").Append(value).Append("\r\n");
         sb.Append("content-length: ").Append(body.Length.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
         sb.Append("x-envoy-original-path: ").Append(originalPath).Append("\r\n");
         sb.Append("x-gateway-destination-endpoint: ").Append(f.PodIp).Append(':').Append(f.Port.ToString(CultureInfo.InvariantCulture)).Append("\r\n");

@@ -74,7 +74,11 @@ function Start-SimProcess([string]$Arguments) {
     $script = "Import-Module '$ModuleManifest'; `$s = Start-InferenceSimulator $Arguments; `$s.BaseUrl; [Console]::Out.Flush()
         `$t = [AppDomain]::CurrentDomain.GetAssemblies() | ForEach-Object { `$_.GetType('RhaiiGke.Sandbox.Vllm.VllmSimulator') } | Where-Object { `$_ } | Select-Object -First 1
         while (`$null -ne (`$line = [Console]::In.ReadLine())) {
-            if (`$line -eq 'lag') { `$m = `$t?.GetMethod('TokenTiming'); if (`$m) { `$m.Invoke(`$null, @(`$s.Id, `$true)) | ConvertTo-Json -Compress } else { '{}' }; [Console]::Out.Flush() }
+            if (`$line -eq 'lag') {
+                `$json = '{}'
+                try { if (`$t) { `$json = `$t.GetMethod('TokenTiming').Invoke(`$null, @(`$s.Id, `$true)) | ConvertTo-Json -Compress } } catch { }
+                [Console]::Out.WriteLine(`$json); [Console]::Out.Flush()
+            }
         }"
     foreach ($a in $pre + @('-NoProfile', '-NonInteractive', '-Command', $script)) { $psi.ArgumentList.Add($a) }
     $psi.RedirectStandardInput = $true; $psi.RedirectStandardOutput = $true; $psi.UseShellExecute = $false
@@ -185,7 +189,9 @@ function Measure-Ab([string]$Url, [string]$Mode, [int]$C, [long]$N) {
     if ($r.Output -notmatch 'Requests per second:\s+([\d.]+)') { return Result 0 0 0 "ab -k failed: $(($r.Output.Trim() -split "`n" | Select-Object -Last 2) -join ' ')" }
     $rps = [double]$Matches[1]
     $done = if ($r.Output -match 'Complete requests:\s+(\d+)') { [double]$Matches[1] } else { $N }
-    $failed = if ($r.Output -match 'Failed requests:\s+(\d+)') { [int]$Matches[1] } else { 0 }
+    # ab counts an answer whose length differs from the first one's as failed ('Length'): the simulator's
+    # generated text varies in length, so only connect, receive and exception failures count.
+    $failed = if ($r.Output -match '\(Connect: (\d+), Receive: (\d+), Length: \d+, Exceptions: (\d+)\)') { [int]$Matches[1] + [int]$Matches[2] + [int]$Matches[3] } else { 0 }
     $bad = if ($r.Output -match 'Non-2xx responses:\s+(\d+)') { [int]$Matches[1] } else { 0 }
     Result $rps $r.CpuSeconds $done $(if ($failed + $bad -gt 0) { "$failed failed, $bad non-2xx" })
 }
@@ -260,7 +266,7 @@ function Measure-Cell($Server, [string]$Mode, [int]$C) {
     $byPeer = [ordered]@{}
     foreach ($k in $peers) {
         $peer = ($k -split ' ')[0]
-        if (-not $byPeer[$peer] -or ($best[$k].Failure -eq $null -and $best[$k].Rps -gt $byPeer[$peer].Rps)) { $byPeer[$peer] = $best[$k] | Select-Object *, @{ n = 'Config'; e = { $k } } }
+        if (-not $byPeer[$peer] -or (-not $best[$k].Failure -and ($byPeer[$peer].Failure -or $best[$k].Rps -gt $byPeer[$peer].Rps))) { $byPeer[$peer] = $best[$k] | Select-Object *, @{ n = 'Config'; e = { $k } } }
     }
     $valid = @($byPeer.Values | Where-Object { -not $_.Failure -and $_.Rps -gt 0 })
     $top = $valid | Sort-Object Rps -Descending | Select-Object -First 1

@@ -31,6 +31,7 @@ public static class Diagnoser
         new NetworkPolicyCheck(),
         new FirstInferenceTimeoutCheck(),
         new GkeHealthCheckCheck(),
+        new MultiHostCheck(),
     ];
 
     public static IReadOnlyList<DiagnosisFinding> Run(ClusterSnapshot snapshot, IEnumerable<string>? onlyChecks = null)
@@ -51,6 +52,7 @@ public static class Diagnoser
         "GatewayNotProgrammed", "HttpRouteMissing", "HttpRouteNotAccepted", "HttpRouteRefsUnresolved", "WorkloadWithoutReadyEndpoints",
         "WorkloadCrashLoop", "TpuBoundsMismatch", "HuggingFaceTokenRejected", "HuggingFaceTokenNotOnServiceAccount", "SecretMissing",
         "ProbeBudgetTooShort", "NetworkPolicyBlocksGateway", "NetworkPolicyNotEnforced", "FirstInferenceTimeout", "GkeHealthCheckMissing",
+        "MultiHostGroupSizeMismatch", "MultiHostPoolSmallerThanSlice",
     ];
 
     internal static DiagnosisFinding Finding(string id, FindingSeverity sev, JsonObject obj, string message, string fix, IEnumerable<string>? evidence = null) => new()

@@ -675,6 +675,9 @@ internal sealed class NetworkPolicyCheck : IDiagnosisCheck
             if (Str(gateway?["spec"], "gatewayClassName")?.StartsWith("gke-", StringComparison.Ordinal) == true) continue; // traffic arrives from proxy IPs
             var workloadLabels = s.PodsMatching(ns, new Dictionary<string, string> { ["app.kubernetes.io/component"] = "llminferenceservice-workload", ["app.kubernetes.io/name"] = name })
                 .Select(Labels).FirstOrDefault()
+                // a multi-host service serves from the leader of each LeaderWorkerSet group
+                ?? s.PodsMatching(ns, new Dictionary<string, string> { ["app.kubernetes.io/component"] = MultiHostManifests.LeaderComponent, ["app.kubernetes.io/name"] = name })
+                    .Select(Labels).FirstOrDefault()
                 ?? new Dictionary<string, string>
                 {
                     ["app.kubernetes.io/component"] = "llminferenceservice-workload", ["app.kubernetes.io/name"] = name,

@@ -113,7 +113,7 @@ public static class TpuSizer
         if (wasted > 0 && minChips is int m)
         {
             var replicas = t.Chips / m;
-            parts.Add($"Fits on {m} chip(s): this {t.Chips}-chip slice runs one replica at TP={tp}; {replicas} replicas at TP={TensorParallel(m, info)} on {m}-chip slices would serve about {replicas}x the traffic for the same chips.");
+            parts.Add($"Fits on {m} chip(s): this {t.Chips}-chip slice runs one replica at TP={tp}{(t.MultiHost ? $" × PP={t.Hosts}" : "")}; {replicas} replicas at TP={TensorParallel(m, info)} on {m}-chip slices would serve about {replicas}x the traffic for the same chips.");
         }
         if (info is not null && !t.MultiHost && tp != t.Chips)
             parts.Add($"{info.AttentionHeads} attention heads do not divide by {t.Chips}, so TP is {tp} (vLLM needs it to divide the heads) and {t.Chips - tp} chip(s) idle.");

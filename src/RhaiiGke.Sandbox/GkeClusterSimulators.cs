@@ -16,6 +16,8 @@ public sealed class GkeClusterSimulators : IDisposable
     private readonly TimeSpan _controllerDelay;
     private readonly Action<KubeApiSimulatorOptions>? _configure;
     private readonly object _sync = new();
+    private readonly ConcurrentDictionary<string, GkeSimulatedCluster> _latest = new(StringComparer.Ordinal);
+    private CloudIamStorage? _cloudIam;
 
     /// <param name="controllerDelay">Every controller delay of the clusters' API simulators.</param>
     /// <param name="configure">Adjusts each cluster's options before it starts (data plane, policy enforcement, registries...).</param>
@@ -31,6 +33,7 @@ public sealed class GkeClusterSimulators : IDisposable
         options.EndpointProvider = Endpoint;
         options.ClusterChanged = Sync;
         options.ClusterDeleted = Remove;
+        _cloudIam = options.CloudIam;
     }
 
     /// <summary>The API simulator behind a cluster, or null.</summary>
@@ -46,6 +49,7 @@ public sealed class GkeClusterSimulators : IDisposable
 
     private GkeClusterEndpoint Endpoint(GkeSimulatedCluster cluster)
     {
+        _latest[Key(cluster.Project, cluster.Location, cluster.Name)] = cluster;
         var sim = _clusters.GetOrAdd(Key(cluster.Project, cluster.Location, cluster.Name), _ =>
         {
             var options = new KubeApiSimulatorOptions
@@ -62,6 +66,13 @@ public sealed class GkeClusterSimulators : IDisposable
                 // the cluster's API accepts the Google access tokens the GKE simulator issued (gke-gcloud-auth-plugin's)
                 TokenValidator = cluster.AcceptsToken,
             };
+            // KServe's storage-initializer reads gs:// models from the GKE simulator's Cloud Storage, as the
+            // cluster's Workload Identity (or its nodes' service account) allows
+            var key = Key(cluster.Project, cluster.Location, cluster.Name);
+            if (_cloudIam is { } iam)
+                options.CloudStorage = read => iam.ReadModel(cluster.Project,
+                    read.GkeMetadataServer && _latest.TryGetValue(key, out var now) && now.WorkloadPool is not null,
+                    read.Namespace, read.ServiceAccount, read.GcpServiceAccount, read.Uri);
             _configure?.Invoke(options);
             var s = new KubeApiSimulator(options);
             s.Start();
@@ -73,6 +84,7 @@ public sealed class GkeClusterSimulators : IDisposable
 
     private void Sync(GkeSimulatedCluster cluster)
     {
+        _latest[Key(cluster.Project, cluster.Location, cluster.Name)] = cluster;
         var sim = For(cluster.Project, cluster.Location, cluster.Name);
         if (sim is null) { Endpoint(cluster); sim = For(cluster.Project, cluster.Location, cluster.Name)!; }
         lock (_sync)

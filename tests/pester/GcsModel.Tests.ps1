@@ -72,3 +72,12 @@ Describe 'gs:// models with Workload Identity on the GKE sandbox' -Tag Integrati
         Get-RhaiiDiagnosis -Cluster $platform.Connection | Where-Object CheckId -eq 'HuggingFaceTokenRejected' | Should -BeNullOrEmpty
     }
 }
+
+Describe 'examples/GcsModel.ps1' -Tag Integration, Example, Gcs {
+    It 'refuses the deploy without the binding, grants it, and passes Test-RhaiiDeployment on the GKE sandbox' {
+        $example = Join-Path $PSScriptRoot '../../examples/GcsModel.ps1'
+        $check = & $example -ModuleManifest $env:RHAII_MODULE_MANIFEST -InformationVariable info 6>$null | Select-Object -Last 1
+        $check.Passed | Should -BeTrue
+        ($info | ForEach-Object { "$($_.MessageData)" }) -join "`n" | Should -Match 'Refused as expected: WorkloadIdentityBindingMissing'
+    }
+}

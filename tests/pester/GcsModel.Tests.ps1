@@ -76,8 +76,10 @@ Describe 'gs:// models with Workload Identity on the GKE sandbox' -Tag Integrati
 Describe 'examples/GcsModel.ps1' -Tag Integration, Example, Gcs {
     It 'refuses the deploy without the binding, grants it, and passes Test-RhaiiDeployment on the GKE sandbox' {
         $example = Join-Path $PSScriptRoot '../../examples/GcsModel.ps1'
-        $check = & $example -ModuleManifest $env:RHAII_MODULE_MANIFEST -InformationVariable info 6>$null | Select-Object -Last 1
+        $all = & $example -ModuleManifest $env:RHAII_MODULE_MANIFEST 6>&1
+        $text = ($all | Where-Object { $_ -is [System.Management.Automation.InformationRecord] } | ForEach-Object { "$($_.MessageData)" }) -join "`n"
+        $check = $all | Where-Object { $_ -isnot [System.Management.Automation.InformationRecord] } | Select-Object -Last 1
         $check.Passed | Should -BeTrue
-        ($info | ForEach-Object { "$($_.MessageData)" }) -join "`n" | Should -Match 'Refused as expected: WorkloadIdentityBindingMissing'
+        $text | Should -Match 'Refused as expected: WorkloadIdentityBindingMissing'
     }
 }

@@ -18,6 +18,7 @@ public sealed class GkeClusterSimulators : IDisposable
     private readonly object _sync = new();
     private readonly ConcurrentDictionary<string, GkeSimulatedCluster> _latest = new(StringComparer.Ordinal);
     private CloudIamStorage? _cloudIam;
+    private GkeApiSimulatorOptions? _gke;
 
     /// <param name="controllerDelay">Every controller delay of the clusters' API simulators.</param>
     /// <param name="configure">Adjusts each cluster's options before it starts (data plane, policy enforcement, registries...).</param>
@@ -30,6 +31,7 @@ public sealed class GkeClusterSimulators : IDisposable
     /// <summary>Wires the hooks of a GKE simulator's options (before the simulator starts).</summary>
     public void Attach(GkeApiSimulatorOptions options)
     {
+        _gke = options;
         options.EndpointProvider = Endpoint;
         options.ClusterChanged = Sync;
         options.ClusterDeleted = Remove;
@@ -65,6 +67,9 @@ public sealed class GkeClusterSimulators : IDisposable
                 GkeGatewayApi = true,
                 // the cluster's API accepts the Google access tokens the GKE simulator issued (gke-gcloud-auth-plugin's)
                 TokenValidator = cluster.AcceptsToken,
+                // GKE's cluster autoscaler: pending pods grow the pools that have autoscaling on
+                NodeGroups = () => NodeGroups(cluster.Project, cluster.Location, cluster.Name),
+                ScaleNodeGroup = (pool, size) => _gke?.Autoscale?.Invoke(cluster.Project, cluster.Location, cluster.Name, pool, size) ?? "the GKE simulator is not attached",
             };
             // KServe's storage-initializer reads gs:// models from the GKE simulator's Cloud Storage, as the
             // cluster's Workload Identity (or its nodes' service account) allows
@@ -80,6 +85,22 @@ public sealed class GkeClusterSimulators : IDisposable
         });
         // served over HTTPS with the cluster's own CA: endpoint 127.0.0.1:PORT, masterAuth.clusterCaCertificate
         return new GkeClusterEndpoint(sim.Server, sim.CaCertificatePem);
+    }
+
+    /// <summary>The autoscaled pools of a cluster as the cluster autoscaler sees them (from the last change the GKE simulator reported).</summary>
+    private IReadOnlyList<SimulatedNodeGroup> NodeGroups(string project, string location, string name)
+    {
+        if (!_latest.TryGetValue(Key(project, location, name), out var cluster)) return [];
+        return cluster.NodePools.Where(p => p.AutoscalingEnabled).Select(p => new SimulatedNodeGroup
+        {
+            Name = p.Name,
+            Id = $"https://www.googleapis.com/compute/v1/projects/{project}/zones/{(p.Zones.Count > 0 ? p.Zones[0] : location)}/instanceGroups/gke-{name}-{p.Name}-grp",
+            Size = p.NodeCount,
+            MinSize = p.MinNodeCount,
+            MaxSize = p.MaxNodeCount,
+            Step = Math.Max(1, p.SliceHosts),
+            Template = ToNode(cluster, p, p.NodeCount),
+        }).ToList();
     }
 
     private void Sync(GkeSimulatedCluster cluster)
@@ -138,6 +159,7 @@ public sealed class GkeClusterSimulators : IDisposable
 
     private void Remove(GkeSimulatedCluster cluster)
     {
+        _latest.TryRemove(Key(cluster.Project, cluster.Location, cluster.Name), out _);
         if (_clusters.TryRemove(Key(cluster.Project, cluster.Location, cluster.Name), out var sim)) sim.Dispose();
     }
 

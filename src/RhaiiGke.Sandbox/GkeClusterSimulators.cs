@@ -17,6 +17,7 @@ public sealed class GkeClusterSimulators : IDisposable
     private readonly Action<KubeApiSimulatorOptions>? _configure;
     private readonly object _sync = new();
     private readonly ConcurrentDictionary<string, GkeSimulatedCluster> _latest = new(StringComparer.Ordinal);
+    private CloudIamStorage? _cloudIam;
     private GkeApiSimulatorOptions? _gke;
 
     /// <param name="controllerDelay">Every controller delay of the clusters' API simulators.</param>
@@ -34,6 +35,7 @@ public sealed class GkeClusterSimulators : IDisposable
         options.EndpointProvider = Endpoint;
         options.ClusterChanged = Sync;
         options.ClusterDeleted = Remove;
+        _cloudIam = options.CloudIam;
     }
 
     /// <summary>The API simulator behind a cluster, or null.</summary>
@@ -49,6 +51,7 @@ public sealed class GkeClusterSimulators : IDisposable
 
     private GkeClusterEndpoint Endpoint(GkeSimulatedCluster cluster)
     {
+        _latest[Key(cluster.Project, cluster.Location, cluster.Name)] = cluster;
         var sim = _clusters.GetOrAdd(Key(cluster.Project, cluster.Location, cluster.Name), _ =>
         {
             var options = new KubeApiSimulatorOptions
@@ -68,6 +71,13 @@ public sealed class GkeClusterSimulators : IDisposable
                 NodeGroups = () => NodeGroups(cluster.Project, cluster.Location, cluster.Name),
                 ScaleNodeGroup = (pool, size) => _gke?.Autoscale?.Invoke(cluster.Project, cluster.Location, cluster.Name, pool, size) ?? "the GKE simulator is not attached",
             };
+            // KServe's storage-initializer reads gs:// models from the GKE simulator's Cloud Storage, as the
+            // cluster's Workload Identity (or its nodes' service account) allows
+            var key = Key(cluster.Project, cluster.Location, cluster.Name);
+            if (_cloudIam is { } iam)
+                options.CloudStorage = read => iam.ReadModel(cluster.Project,
+                    read.GkeMetadataServer && _latest.TryGetValue(key, out var now) && now.WorkloadPool is not null,
+                    read.Namespace, read.ServiceAccount, read.GcpServiceAccount, read.Uri);
             _configure?.Invoke(options);
             var s = new KubeApiSimulator(options);
             s.Start();

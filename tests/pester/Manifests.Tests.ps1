@@ -42,10 +42,10 @@ Describe 'Export-RhaiiManifest' -Tag Unit {
 Describe 'New-LlmInferenceServiceSpec errors' -Tag Unit {
     It 'stops a script with a stable ErrorId and a recommended action' {
         $err = $null
-        try { New-LlmInferenceServiceSpec -Name q -Model gs://bucket/model -ErrorAction Stop } catch { $err = $_ }
+        try { New-LlmInferenceServiceSpec -Name q -Model https://example.com/model -ErrorAction Stop } catch { $err = $_ }
         $err.FullyQualifiedErrorId | Should -BeLike 'UnsupportedModelUriScheme,*'
         $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
-        $err.ErrorDetails.RecommendedAction | Should -Match 'pvc://'
+        $err.ErrorDetails.RecommendedAction | Should -Match 'hf://'
     }
 }
 

@@ -33,6 +33,10 @@ public sealed class PriceTable
     public double ClusterManagementPerHour { get; set; }
     /// <summary>On-demand price per hour of general-purpose machine types (system node pool).</summary>
     public Dictionary<string, double> MachineTypes { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    /// <summary>Per region (us-central1, europe-west4, ...): TPU prices there. A region not listed is refused rather than priced as <see cref="Region"/>.</summary>
+    public Dictionary<string, RegionPrices> Regions { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    /// <summary>The Gateway's load balancer (forwarding rule per hour, data processing per GB); null leaves it out.</summary>
+    public LoadBalancerPrice? LoadBalancer { get; set; }
 
     /// <summary>
     /// The built-in table: Google Cloud list prices for us-central1 / us-east1 as published on
@@ -61,6 +65,8 @@ public sealed class PriceTable
             ["n1-standard-4"] = 0.189999,
             ["n2-standard-4"] = 0.194236,
         },
+        Regions = RegionalPrices.BuiltInRegions(),
+        LoadBalancer = RegionalPrices.BuiltInLoadBalancer(),
     };
 
     private static readonly JsonSerializerOptions Json = new()
@@ -96,6 +102,12 @@ public sealed class PriceTable
                 $"Price table '{path}' must state sourceDate, source and at least one tpu price.", "Add \"sourceDate\": \"2025-06-01\", \"source\": \"...\" and \"tpu\": {\"v6e\": {\"onDemand\": 2.7}}.", path);
         table.Tpu = new Dictionary<string, TpuChipPrice>(table.Tpu, StringComparer.OrdinalIgnoreCase);
         table.MachineTypes = new Dictionary<string, double>(table.MachineTypes, StringComparer.OrdinalIgnoreCase);
+        table.Regions = new Dictionary<string, RegionPrices>(table.Regions ?? new(), StringComparer.OrdinalIgnoreCase);
+        foreach (var r in table.Regions.Values)
+        {
+            r.Tpu = new Dictionary<string, TpuChipPrice>(r.Tpu ?? new(), StringComparer.OrdinalIgnoreCase);
+            r.MachineTypes = new Dictionary<string, double>(r.MachineTypes ?? new(), StringComparer.OrdinalIgnoreCase);
+        }
         return table;
     }
 
@@ -122,7 +134,10 @@ public sealed record CostRequest(
     int SystemNodes = 2,
     bool IncludeClusterFee = true,
     double? OutputTokensPerSecond = null,
-    string? Cluster = null);
+    string? Cluster = null,
+    string? Region = null,
+    bool IncludeLoadBalancer = true,
+    double LoadBalancerGbPerMonth = 0);
 
 /// <summary>Prices a TPU pool from a <see cref="PriceTable"/>.</summary>
 public static class CostEstimator
@@ -132,9 +147,13 @@ public static class CostEstimator
         var slice = TpuCatalog.Resolve(r.Accelerator, r.Topology, r.MachineType);
         var nodes = r.TpuNodes ?? slice.Hosts;
         var notes = new List<string>();
-        if (!prices.Tpu.TryGetValue(slice.Accelerator, out var chip))
+        var warnings = new List<string>();
+        var (region, regional) = PricedRegion(r, prices, notes);
+        var tpuPrices = regional?.Tpu ?? prices.Tpu;
+        if (!tpuPrices.TryGetValue(slice.Accelerator, out var chip))
             throw new RhaiiException("NoPriceForAccelerator", RhaiiErrorCategory.ObjectNotFound,
-                $"The price table has no price for TPU {slice.Accelerator}.", "Add it to your price table (-PriceTable).", slice.Accelerator);
+                $"The price table has no price for TPU {slice.Accelerator} in {region}" + (regional is null ? "." : $" (it prices {string.Join(", ", regional.Tpu.Keys)} there)."),
+                "Choose a region that offers it (cloud.google.com/tpu/docs/regions-zones) or add it to your price table (-PriceTable).", slice.Accelerator);
         double perChip;
         switch (r.PricingModel)
         {
@@ -145,16 +164,28 @@ public static class CostEstimator
             default:
                 perChip = chip.OnDemand;
                 notes.Add($"The price table has no {r.PricingModel} price for {slice.Accelerator}; the on-demand price is used (an upper bound).");
+                warnings.Add($"No {r.PricingModel} price for {slice.Accelerator} in {region}: priced on demand (an upper bound). Add it to your price table (-PriceTable).");
                 break;
         }
+        if (r.PricingModel == TpuPricingModel.Spot && chip.Spot is not null && ReferenceEquals(prices, PriceTable.BuiltIn)) notes.Add(RegionalPrices.Spot);
         var chips = nodes * slice.ChipsPerHost;
         var tpuHourly = chips * perChip;
         double overhead = 0;
         if (r.IncludeClusterFee) overhead += prices.ClusterManagementPerHour;
         if (r.SystemNodes > 0)
         {
-            if (prices.MachineTypes.TryGetValue(r.SystemMachineType, out var m)) overhead += r.SystemNodes * m;
+            if (regional?.MachineTypes.TryGetValue(r.SystemMachineType, out var rm) == true) overhead += r.SystemNodes * rm;
+            else if (prices.MachineTypes.TryGetValue(r.SystemMachineType, out var m)) overhead += r.SystemNodes * m;
             else notes.Add($"No price for system machine type {r.SystemMachineType}; the system node pool is not counted.");
+        }
+        double lbHourly = 0;
+        if (r.IncludeLoadBalancer && prices.LoadBalancer is { } lb)
+        {
+            lbHourly = lb.ForwardingRulePerHour + Math.Max(0, r.LoadBalancerGbPerMonth) * lb.DataProcessingPerGb / 730;
+            overhead += lbHourly;
+            notes.Add(r.LoadBalancerGbPerMonth > 0
+                ? $"Load balancer: one forwarding rule ({lb.ForwardingRulePerHour}/h) and {r.LoadBalancerGbPerMonth} GB/month processed at {lb.DataProcessingPerGb}/GB. {lb.Source}."
+                : $"Load balancer: one forwarding rule ({lb.ForwardingRulePerHour}/h); data processing ({lb.DataProcessingPerGb}/GB) is not counted: pass -LoadBalancerGbPerMonth. {lb.Source}.");
         }
         double? perMillion = null;
         if (nodes == 0) notes.Add("The TPU pool has no nodes now (scaled to zero): only the overhead is billed; MaxHourly shows the cost at full size.");
@@ -187,6 +218,35 @@ public static class CostEstimator
             PriceTableSource = prices.Source,
             PriceTableAgeDays = age,
             Notes = notes,
+            Region = region,
+            LoadBalancerHourly = Math.Round(lbHourly, 4),
+            LoadBalancerGbPerMonth = r.IncludeLoadBalancer && prices.LoadBalancer is not null ? Math.Max(0, r.LoadBalancerGbPerMonth) : null,
+            Warnings = warnings,
         };
+    }
+
+    /// <summary>
+    /// The region whose prices apply: the request's (a zone is reduced to its region), else the table's default.
+    /// A region the table does not price is refused (NoPriceForRegion) instead of being priced as another region.
+    /// </summary>
+    private static (string Region, RegionPrices? Prices) PricedRegion(CostRequest r, PriceTable prices, List<string> notes)
+    {
+        if (string.IsNullOrWhiteSpace(r.Region))
+        {
+            var fallback = string.IsNullOrWhiteSpace(prices.Region) ? "us-central1" : prices.Region;
+            notes.Add($"No region given: prices of {fallback}. Pass -Region (or a cluster or spec) for another region's prices.");
+            return (fallback, prices.Regions.TryGetValue(fallback, out var d) ? d : null);
+        }
+        var region = RegionalPrices.RegionOf(r.Region);
+        if (prices.Regions.TryGetValue(region, out var rp))
+        {
+            if (!string.IsNullOrWhiteSpace(rp.Note)) notes.Add(rp.Note!);
+            return (region, rp);
+        }
+        if (prices.Regions.Count == 0 && string.Equals(region, prices.Region, StringComparison.OrdinalIgnoreCase)) return (region, null);
+        var known = prices.Regions.Count > 0 ? string.Join(", ", prices.Regions.Keys.OrderBy(k => k, StringComparer.Ordinal)) : prices.Region;
+        throw new RhaiiException("NoPriceForRegion", RhaiiErrorCategory.ObjectNotFound,
+            $"The price table has no prices for region {region} (it prices {known}).",
+            $"Pass -PriceTable with a \"regions\": {{\"{region}\": {{\"tpu\": {{...}}}}}} entry, or estimate for one of: {known}.", region);
     }
 }

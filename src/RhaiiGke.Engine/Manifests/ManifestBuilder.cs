@@ -227,9 +227,10 @@ public static class ManifestBuilder
         {
             ["rhaiigke.io/accelerator"] = $"{s.Accelerator} {s.MachineType} {s.Topology}",
         };
+        GcsModels.AddDownload(s, o, template, container);
         o["spec"] = new JsonObject
         {
-            ["model"] = new JsonObject { ["uri"] = s.ModelUri, ["name"] = s.ModelName },
+            ["model"] = new JsonObject { ["uri"] = GcsModels.KServeModelUri(s), ["name"] = s.ModelName },
             ["replicas"] = s.Replicas,
             ["parallelism"] = new JsonObject { ["tensor"] = s.TensorParallelSize },
             ["template"] = template,
@@ -245,6 +246,7 @@ public static class ManifestBuilder
         // KServe's storage initializer reads HF_TOKEN only from secrets listed on the pod's ServiceAccount.
         if (s.HuggingFaceTokenSecret is not null) sa["secrets"] = new JsonArray(new JsonObject { ["name"] = s.HuggingFaceTokenSecret });
         if (s.PullSecretName is not null) sa["imagePullSecrets"] = new JsonArray(new JsonObject { ["name"] = s.PullSecretName });
+        GcsModels.AnnotateServiceAccount(s, sa);
         return sa;
     }
 

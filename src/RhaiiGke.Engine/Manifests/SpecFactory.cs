@@ -28,6 +28,8 @@ public sealed record SpecRequest
     public InferenceGatewayClass? GatewayClass { get; init; }
     public bool Scheduler { get; init; } = true;
     public int StartupTimeoutSeconds { get; init; } = 1800;
+    /// <summary>Google service account for Workload Identity (required for gs:// models).</summary>
+    public string? GcpServiceAccount { get; init; }
 }
 
 /// <summary>Validates a <see cref="SpecRequest"/> and derives every TPU-dependent setting.</summary>
@@ -69,6 +71,7 @@ public static partial class SpecFactory
             throw new RhaiiException("InvalidNamespace", RhaiiErrorCategory.InvalidArgument, $"'{ns}' is not a valid namespace name.", "Use lowercase letters, digits and '-'.", ns);
 
         var (uri, scheme) = NormalizeModelUri(r.Model);
+        var gsa = GcsModels.ValidateServiceAccount(r.GcpServiceAccount, uri, scheme);
         var modelName = !string.IsNullOrWhiteSpace(r.ModelName) ? r.ModelName!
             : scheme == "hf" ? uri[5..] : r.Name;
 
@@ -163,6 +166,7 @@ public static partial class SpecFactory
             GatewayClass = gatewayClass,
             Scheduler = r.Scheduler,
             StartupTimeoutSeconds = Math.Max(300, r.StartupTimeoutSeconds),
+            GcpServiceAccount = gsa,
         };
     }
 
@@ -180,10 +184,7 @@ public static partial class SpecFactory
                 $"'{model}' is neither a storage URI nor a Hugging Face repository id.", "Use hf://<org>/<model>, pvc://<claim>/<path>, s3://<bucket>/<path> or oci://<image>.", model);
         }
         var scheme = m[..idx].ToLowerInvariant();
-        if (scheme == "gs")
-            throw new RhaiiException("UnsupportedModelUriScheme", RhaiiErrorCategory.InvalidArgument,
-                $"KServe's LLMInferenceService cannot read gs:// URIs ('{model}').",
-                "Copy the model to a PersistentVolumeClaim (pvc://<claim>/<path>) or an S3-compatible bucket (s3://), or serve it from Hugging Face (hf://).", model);
+        if (scheme == "gs") return (GcsModels.ValidateUri(m), "gs");
         if (!SupportedSchemes.Contains(scheme))
             throw new RhaiiException("UnsupportedModelUriScheme", RhaiiErrorCategory.InvalidArgument,
                 $"Model URI scheme '{scheme}://' is not supported by KServe's LLMInferenceService.", "Use hf://, pvc://, s3:// or oci://.", model);

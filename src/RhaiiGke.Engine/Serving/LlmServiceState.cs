@@ -112,7 +112,8 @@ public static class LlmServiceState
             Name = name,
             Namespace = ns,
             Model = spec.Str("model", "name") ?? name,
-            ModelUri = spec.Str("model", "uri"),
+            // a gs:// model is rendered with the s3:// form KServe accepts; the annotation holds the real URI
+            ModelUri = svc.Str("metadata", "annotations", Manifests.GcsModels.ModelUriAnnotation) ?? spec.Str("model", "uri"),
             Stage = stageOut,
             Ready = ready,
             Stopped = stopped,

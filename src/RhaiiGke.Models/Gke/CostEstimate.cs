@@ -20,7 +20,7 @@ public sealed class CostEstimate
     public TpuPricingModel PricingModel { get; init; }
     public double PricePerChipHour { get; init; }
     public double TpuHourly { get; init; }
-    /// <summary>GKE cluster management fee plus the system node pool.</summary>
+    /// <summary>GKE cluster management fee, the system node pool and the Gateway's load balancer.</summary>
     public double OverheadHourly { get; init; }
     public double Hourly { get; init; }
     public double Daily => Math.Round(Hourly * 24, 2);
@@ -41,6 +41,14 @@ public sealed class CostEstimate
     public string PriceTableSource { get; init; } = "";
     public int PriceTableAgeDays { get; init; }
     public RhaiiList<string> Notes { get; init; } = [];
+    /// <summary>The region whose prices were used (e.g. europe-west4).</summary>
+    public string? Region { get; init; }
+    /// <summary>The Gateway's load balancer per hour (forwarding rule plus data processing); part of <see cref="OverheadHourly"/>.</summary>
+    public double LoadBalancerHourly { get; init; }
+    /// <summary>GB per month the load balancer line assumes processed; null when the line is left out.</summary>
+    public double? LoadBalancerGbPerMonth { get; init; }
+    /// <summary>What the estimate could not price as asked (e.g. no Spot price: on demand used); the cmdlet writes them as warnings.</summary>
+    public RhaiiList<string> Warnings { get; init; } = [];
 
     public override string ToString() => $"{Accelerator} {Topology} x{TpuNodes}: {Hourly:0.00} {Currency}/h, {Monthly:0} {Currency}/month (prices of {PriceTableDate:yyyy-MM-dd})";
 }

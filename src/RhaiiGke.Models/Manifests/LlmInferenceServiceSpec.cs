@@ -28,7 +28,7 @@ public sealed class LlmInferenceServiceSpec
 {
     public string Name { get; set; } = "";
     public string Namespace { get; set; } = "rhaii-inference";
-    /// <summary>hf://, pvc://, s3:// or oci:// (KServe has no gs:// support).</summary>
+    /// <summary>hf://, pvc://, s3://, oci:// or gs:// (gs:// through Workload Identity: see <see cref="GcpServiceAccount"/>).</summary>
     public string ModelUri { get; set; } = "";
     /// <summary>The name clients send as "model"; KServe's default is the object name.</summary>
     public string ModelName { get; set; } = "";
@@ -63,6 +63,12 @@ public sealed class LlmInferenceServiceSpec
 
     /// <summary>Seconds the startup probe allows for model download plus XLA compilation.</summary>
     public int StartupTimeoutSeconds { get; set; } = 1800;
+
+    /// <summary>
+    /// Google service account (NAME@PROJECT.iam.gserviceaccount.com) the workload ServiceAccount is bound to with
+    /// Workload Identity (annotation iam.gke.io/gcp-service-account); gs:// models are read as this account.
+    /// </summary>
+    public string? GcpServiceAccount { get; set; }
 
     /// <summary>Gateway address family-free URL path prefix clients use: /&lt;namespace&gt;/&lt;name&gt;.</summary>
     public string PathPrefix => $"/{Namespace}/{Name}";

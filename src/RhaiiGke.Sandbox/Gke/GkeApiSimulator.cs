@@ -48,6 +48,12 @@ public sealed class GkeApiSimulator : IDisposable
     public string ComputeEndpoint => new Uri(Url, "compute/v1/").ToString();
     public string ServiceUsageEndpoint => new Uri(Url, "serviceusage/").ToString();
     public string TokenUri => new Uri(Url, "token").ToString();
+    public string IamEndpoint => new Uri(Url, "iam/").ToString();
+    public string StorageEndpoint => new Uri(Url, "storage/").ToString();
+
+    /// <summary>True when a cluster of the project has Workload Identity (workloadIdentityConfig.workloadPool = the pool).</summary>
+    private bool WorkloadPoolExists(string pool) =>
+        _clusters.Values.Any(c => c["workloadIdentityConfig"]?["workloadPool"]?.ToString() == pool);
 
     /// <summary>The environment variables that point RhaiiGke at this simulator.</summary>
     public IReadOnlyDictionary<string, string> EnvironmentVariables => new Dictionary<string, string>
@@ -55,6 +61,8 @@ public sealed class GkeApiSimulator : IDisposable
         ["RHAII_GKE_ENDPOINT"] = ContainerEndpoint,
         ["RHAII_COMPUTE_ENDPOINT"] = ComputeEndpoint,
         ["RHAII_SERVICEUSAGE_ENDPOINT"] = ServiceUsageEndpoint,
+        ["RHAII_IAM_ENDPOINT"] = IamEndpoint,
+        ["RHAII_STORAGE_ENDPOINT"] = StorageEndpoint,
     };
 
     /// <summary>Injected failures; change them at any time.</summary>
@@ -238,6 +246,9 @@ public sealed class GkeApiSimulator : IDisposable
             if (seg.Length >= 3 && seg[0] == "compute" && seg[1] == "v1") return Compute(method, seg[2..], query);
             if (seg.Length >= 2 && seg[0] == "serviceusage" && seg[1] == "v1") return ServiceUsage(method, seg[2..]);
             if (seg.Length >= 1 && seg[0] == "v1") return Container(method, seg[1..], body);
+            if (seg.Length >= 2 && seg[0] == "iam" && seg[1] == "v1") { var (st, b) = Options.CloudIam.Iam(method, seg[2..], body, WorkloadPoolExists); return new Reply(st, b); }
+            if (seg.Length >= 3 && seg[0] == "upload" && seg[1] == "storage" && seg[2] == "v1") { var (st, b) = Options.CloudIam.Upload(method, seg[3..], query, body); return new Reply(st, b); }
+            if (seg.Length >= 2 && seg[0] == "storage" && seg[1] == "v1") { var (st, b) = Options.CloudIam.Storage(method, seg[2..], query, body, WorkloadPoolExists); return new Reply(st, b); }
         }
         return Error(404, "NOT_FOUND", $"The simulator does not serve {method} {path}.");
     }
@@ -1101,6 +1112,7 @@ public sealed class GkeApiSimulator : IDisposable
         MasterVersion = S(c["currentMasterVersion"]) ?? "",
         NodePools = Pools(c).Select(p => PoolSnapshot(S(c["name"]) ?? "", p)).ToList(),
         AcceptsToken = AcceptsToken,
+        WorkloadPool = S(c["workloadIdentityConfig"]?["workloadPool"]),
     };
 
     private static GkeSimulatedNodePool PoolSnapshot(string cluster, JsonObject p)
@@ -1117,6 +1129,8 @@ public sealed class GkeApiSimulator : IDisposable
         if (p["config"]?["labels"] is JsonObject own)
             foreach (var (k, v) in own) if (S(v) is { } sv) labels[k] = sv;
         if (spot) labels["cloud.google.com/gke-spot"] = "true";
+        // GKE labels the nodes of pools that run the GKE metadata server (Workload Identity)
+        if (S(p["config"]?["workloadMetadataConfig"]?["mode"]) == "GKE_METADATA") labels["iam.gke.io/gke-metadata-server-enabled"] = "true";
         var taints = new List<string>();
         if (p["config"]?["taints"] is JsonArray ta)
             foreach (var t in ta.OfType<JsonObject>())

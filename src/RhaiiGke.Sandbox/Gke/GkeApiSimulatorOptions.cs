@@ -14,6 +14,8 @@ public sealed class GkeSimulatedCluster
     /// cluster's Kubernetes API must accept, as a GKE cluster accepts the OAuth tokens gke-gcloud-auth-plugin obtains.
     /// </summary>
     public Func<string, bool> AcceptsToken { get; init; } = _ => false;
+    /// <summary>workloadIdentityConfig.workloadPool (PROJECT.svc.id.goog), null when Workload Identity is off.</summary>
+    public string? WorkloadPool { get; init; }
 }
 
 /// <summary>A simulated node pool with the node labels, taints and TPU capacity GKE gives its nodes.</summary>
@@ -87,6 +89,9 @@ public sealed class GkeApiSimulatorOptions
 
     /// <summary>When set, only these projects exist; others give 404 (Compute) or 403 (GKE).</summary>
     public HashSet<string>? Projects { get; set; }
+
+    /// <summary>IAM service accounts and Cloud Storage buckets (iam/v1 and storage/v1 under the simulator's URL).</summary>
+    public CloudIamStorage CloudIam { get; } = new();
 
     /// <summary>Google APIs switched off (container.googleapis.com, compute.googleapis.com): their calls fail with SERVICE_DISABLED.</summary>
     public HashSet<string> DisabledApis { get; } = new(StringComparer.Ordinal);

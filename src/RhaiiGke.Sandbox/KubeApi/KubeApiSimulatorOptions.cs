@@ -85,6 +85,13 @@ public sealed class KubeApiSimulatorOptions
     /// <summary>Hugging Face repositories (prefix of the repo id) that are gated: the storage initializer needs a real HF_TOKEN.</summary>
     public List<string> GatedModelPrefixes { get; set; } = ["meta-llama/", "google/gemma", "mistralai/"];
 
+    /// <summary>
+    /// Cloud Storage as a pod of this cluster reaches it (a cluster of the GKE simulator): KServe's storage-initializer
+    /// reading a gs:// URI. Null (the plain sandbox) means no Google metadata server: the read is anonymous.
+    /// Returns null when the model downloads, else the container's output.
+    /// </summary>
+    public Func<CloudStorageRead, string?>? CloudStorage { get; set; }
+
     // ------------------------------------------------------------------ data plane
 
     /// <summary>
@@ -302,3 +309,11 @@ public sealed record KubeApiRequest(
 {
     public bool Mutating => Method is "POST" or "PUT" or "PATCH" or "DELETE";
 }
+
+/// <summary>A gs:// read by KServe's storage-initializer in a pod.</summary>
+/// <param name="Namespace">The pod's namespace.</param>
+/// <param name="ServiceAccount">The pod's Kubernetes ServiceAccount.</param>
+/// <param name="GcpServiceAccount">Its iam.gke.io/gcp-service-account annotation, if any.</param>
+/// <param name="GkeMetadataServer">Whether the pod's node runs the GKE metadata server (label iam.gke.io/gke-metadata-server-enabled=true).</param>
+/// <param name="Uri">gs://bucket/path.</param>
+public sealed record CloudStorageRead(string Namespace, string ServiceAccount, string? GcpServiceAccount, bool GkeMetadataServer, string Uri);

@@ -13,7 +13,10 @@ public class CostEstimateTests
         var e = CostEstimator.Estimate(new CostRequest("v6e", "2x2"), PriceTable.BuiltIn, Today);
         Assert.Equal(("ct6e-standard-4t", 1, 4), (e.MachineType, e.TpuNodes, e.Chips));
         Assert.Equal(4 * 2.70, e.TpuHourly, 3);
-        Assert.Equal(0.10 + 2 * 0.134012, e.OverheadHourly, 3);
+        Assert.Equal(0.10 + 2 * 0.134012 + 0.025, e.OverheadHourly, 3);
+        Assert.Equal(0.025, e.LoadBalancerHourly, 4);
+        Assert.Equal("us-central1", e.Region);
+        Assert.Contains(e.Notes, n => n.Contains("No region given", StringComparison.Ordinal));
         Assert.Equal(e.TpuHourly + e.OverheadHourly, e.Hourly, 3);
         Assert.Equal(Math.Round(e.Hourly * 24, 2), e.Daily);
         Assert.Equal(Math.Round(e.Hourly * 730, 2), e.Monthly);
@@ -26,7 +29,7 @@ public class CostEstimateTests
     [Fact]
     public void CostPerMillionOutputTokensFollowsThroughput()
     {
-        var e = CostEstimator.Estimate(new CostRequest("v6e", "1x1", OutputTokensPerSecond: 1000, IncludeClusterFee: false, SystemNodes: 0), PriceTable.BuiltIn, Today);
+        var e = CostEstimator.Estimate(new CostRequest("v6e", "1x1", OutputTokensPerSecond: 1000, IncludeClusterFee: false, SystemNodes: 0, IncludeLoadBalancer: false), PriceTable.BuiltIn, Today);
         // 2.70 $/h for 3.6M tokens/h
         Assert.Equal(2.70 / 3.6, e.CostPerMillionOutputTokens!.Value, 3);
     }
@@ -37,8 +40,57 @@ public class CostEstimateTests
         var cud = CostEstimator.Estimate(new CostRequest("v6e", "2x2", PricingModel: TpuPricingModel.ThreeYearCommitment), PriceTable.BuiltIn, Today);
         Assert.Equal(1.22, cud.PricePerChipHour);
         var spot = CostEstimator.Estimate(new CostRequest("v6e", "2x2", PricingModel: TpuPricingModel.Spot), PriceTable.BuiltIn, Today);
-        Assert.Equal(2.70, spot.PricePerChipHour);
-        Assert.Contains(spot.Notes, n => n.Contains("no Spot price", StringComparison.Ordinal));
+        Assert.Equal(1.08, spot.PricePerChipHour);
+        Assert.Empty(spot.Warnings);
+        Assert.Contains(spot.Notes, n => n.Contains("Spot prices are dynamic", StringComparison.Ordinal));
+        var onDemand = CostEstimator.Estimate(new CostRequest("v6e", "2x2"), PriceTable.BuiltIn, Today);
+        Assert.True(spot.Hourly < onDemand.Hourly);
+
+        // A table without a Spot figure falls back to on demand, and says so as a warning (not silently).
+        var noSpot = new PriceTable { SourceDate = Today, Source = "t", Region = "us-central1", Tpu = new() { ["v6e"] = new() { OnDemand = 2.0 } } };
+        var fallback = CostEstimator.Estimate(new CostRequest("v6e", "2x2", PricingModel: TpuPricingModel.Spot), noSpot, Today);
+        Assert.Equal(2.0, fallback.PricePerChipHour);
+        Assert.Contains(fallback.Warnings, w => w.Contains("No Spot price for v6e in us-central1", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void RegionsHaveTheirOwnPricesAndAnUnknownRegionIsRefused()
+    {
+        var us = CostEstimator.Estimate(new CostRequest("v6e", "2x2", Region: "us-east5-a"), PriceTable.BuiltIn, Today);
+        Assert.Equal(("us-east5", 2.70), (us.Region, us.PricePerChipHour));
+        var eu = CostEstimator.Estimate(new CostRequest("v6e", "2x2", Region: "europe-west4-a"), PriceTable.BuiltIn, Today);
+        Assert.Equal("europe-west4", eu.Region);
+        Assert.True(eu.PricePerChipHour > us.PricePerChipHour, "europe-west4 is priced above the US list price");
+        Assert.Equal(PriceTable.BuiltIn.Regions["europe-west4"].Tpu["v6e"].OnDemand, eu.PricePerChipHour);
+        Assert.Contains(eu.Notes, n => n.Contains("europe-west4", StringComparison.Ordinal) && n.Contains("estimated", StringComparison.Ordinal));
+        var euSpot = CostEstimator.Estimate(new CostRequest("v6e", "2x2", Region: "europe-west4", PricingModel: TpuPricingModel.Spot), PriceTable.BuiltIn, Today);
+        Assert.Equal(PriceTable.BuiltIn.Regions["europe-west4"].Tpu["v6e"].Spot, euSpot.PricePerChipHour);
+
+        var unknown = Assert.Throws<RhaiiException>(() => CostEstimator.Estimate(new CostRequest("v6e", "2x2", Region: "mars-north1-a"), PriceTable.BuiltIn, Today));
+        Assert.Equal(("NoPriceForRegion", "mars-north1"), (unknown.ErrorId, unknown.Target));
+        Assert.Contains("europe-west4", unknown.RecommendedAction);
+
+        // A generation the region does not offer: refused with the region named, not priced with another region's figure.
+        var v5pTokyo = Assert.Throws<RhaiiException>(() => CostEstimator.Estimate(new CostRequest("v5p", "2x2x1", Region: "asia-northeast1"), PriceTable.BuiltIn, Today));
+        Assert.Equal("NoPriceForAccelerator", v5pTokyo.ErrorId);
+        Assert.Contains("asia-northeast1", v5pTokyo.Message);
+    }
+
+    [Fact]
+    public void TheLoadBalancerLineCountsTheForwardingRuleAndTheDataProcessed()
+    {
+        var lb = PriceTable.BuiltIn.LoadBalancer!;
+        var none = CostEstimator.Estimate(new CostRequest("v6e", "2x2", IncludeLoadBalancer: false), PriceTable.BuiltIn, Today);
+        Assert.Equal((0.0, (double?)null), (none.LoadBalancerHourly, none.LoadBalancerGbPerMonth));
+        var idle = CostEstimator.Estimate(new CostRequest("v6e", "2x2"), PriceTable.BuiltIn, Today);
+        Assert.Equal(lb.ForwardingRulePerHour, idle.LoadBalancerHourly, 4);
+        Assert.Equal(none.OverheadHourly + lb.ForwardingRulePerHour, idle.OverheadHourly, 4);
+        var busy = CostEstimator.Estimate(new CostRequest("v6e", "2x2", LoadBalancerGbPerMonth: 7300), PriceTable.BuiltIn, Today);
+        Assert.Equal(lb.ForwardingRulePerHour + 10 * lb.DataProcessingPerGb, busy.LoadBalancerHourly, 4);
+        Assert.Equal(7300, busy.LoadBalancerGbPerMonth);
+        Assert.Contains(busy.Notes, n => n.Contains("7300 GB/month", StringComparison.Ordinal));
+        // The gateway stays when the TPU pool scales to zero.
+        Assert.Equal(busy.OverheadHourly, busy.ScaledToZeroHourly);
     }
 
     [Fact]
@@ -68,6 +120,13 @@ public class CostEstimateTests
             var table = PriceTable.Resolve(good, _ => null);
             var e = CostEstimator.Estimate(new CostRequest("v6e", "2x2", PricingModel: TpuPricingModel.Spot), table, Today);
             Assert.Equal(("EUR", 0.9, new DateOnly(2026, 1, 15), "our contract"), (e.Currency, e.PricePerChipHour, e.PriceTableDate, e.PriceTableSource));
+            // a table without regions prices its own region only
+            Assert.Equal("NoPriceForRegion", Assert.Throws<RhaiiException>(() => CostEstimator.Estimate(new CostRequest("v6e", "2x2", Region: "europe-west4"), table, Today)).ErrorId);
+            var regional = Path.Combine(dir, "regional.json");
+            File.WriteAllText(regional, """{ "sourceDate": "2026-01-15", "source": "ours", "region": "us-central1", "tpu": { "v6e": { "onDemand": 2.0 } }, "regions": { "Europe-West4": { "tpu": { "V6E": { "onDemand": 2.5, "spot": 1.0 } } } }, "loadBalancer": { "forwardingRulePerHour": 0.03, "dataProcessingPerGb": 0.01, "source": "ours" } }""");
+            var rt = PriceTable.Load(regional);
+            var eu = CostEstimator.Estimate(new CostRequest("v6e", "2x2", Region: "europe-west4-b", PricingModel: TpuPricingModel.Spot), rt, Today);
+            Assert.Equal((1.0, 0.03), (eu.PricePerChipHour, eu.LoadBalancerHourly));
             Assert.Same(table.GetType(), PriceTable.Resolve(null, k => k == PriceTable.EnvironmentVariable ? good : null).GetType());
             Assert.Equal("our contract", PriceTable.Resolve(null, k => k == PriceTable.EnvironmentVariable ? good : null).Source);
 
@@ -99,9 +158,18 @@ public class CostEstimateCmdletTests
         var fromCluster = ps.Ok("Get-TpuCluster @c -Name cost -Zone europe-west4-a | Get-RhaiiCostEstimate").Single<CostEstimate>();
         Assert.Equal(("cost/tpu-pool", 1, 4), (fromCluster.Cluster, fromCluster.TpuNodes, fromCluster.Chips));
         Assert.NotNull(fromCluster.MaxHourly);
-        Assert.Equal(0.10 + 0.134012, fromCluster.OverheadHourly, 3); // one e2-standard-4 system node
+        Assert.Equal("europe-west4", fromCluster.Region);
+        var eu = PriceTable.BuiltIn.Regions["europe-west4"];
+        Assert.Equal(eu.Tpu["v6e"].OnDemand, fromCluster.PricePerChipHour);
+        Assert.Equal(0.10 + eu.MachineTypes["e2-standard-4"] + 0.025, fromCluster.OverheadHourly, 3); // one e2-standard-4 system node and the gateway
 
-        var bench = ps.Ok("[pscustomobject]@{ Accelerator = 'v6e'; Topology = '1x1'; OutputTokensPerSecond = 500 } | Get-RhaiiCostEstimate -ExcludeClusterFee -SystemNodeCount 0").Single<CostEstimate>();
+        var regionErr = ps.Run("Get-RhaiiCostEstimate -Accelerator v6e -Topology 2x2 -Region mars-north1").Error;
+        Assert.StartsWith("NoPriceForRegion,", regionErr.FullyQualifiedErrorId);
+        var lb = ps.Ok("Get-RhaiiCostEstimate -Accelerator v6e -Topology 2x2 -Region us-east1 -LoadBalancerGbPerMonth 730").Single<CostEstimate>();
+        Assert.Equal(0.025 + 0.008, lb.LoadBalancerHourly, 4);
+        Assert.Equal(0.0, ps.Ok("Get-RhaiiCostEstimate -Accelerator v6e -Topology 2x2 -ExcludeLoadBalancer").Single<CostEstimate>().LoadBalancerHourly);
+
+        var bench = ps.Ok("[pscustomobject]@{ Accelerator = 'v6e'; Topology = '1x1'; OutputTokensPerSecond = 500 } | Get-RhaiiCostEstimate -ExcludeClusterFee -ExcludeLoadBalancer -SystemNodeCount 0").Single<CostEstimate>();
         Assert.Equal(2.70 / 1.8, bench.CostPerMillionOutputTokens!.Value, 3);
 
         var spec = ps.Ok("$s = [RhaiiGke.TpuClusterSpec]::new(); $s.Name = 'plan'; $s.Accelerator = 'v5e'; $s.Topology = '2x2'; $s.MaxNodes = 2; $s | Get-RhaiiCostEstimate").Single<CostEstimate>();

@@ -32,14 +32,17 @@ public class ManifestCmdletTests : IDisposable
     }
 
     [Fact]
-    public void GsUriIsRejectedWithAStableIdAndAFix()
+    public void GsUriWithoutAGoogleServiceAccountIsRejectedWithAStableIdAndAFix()
     {
         var (o, e) = _ps.Invoke("New-LlmInferenceServiceSpec -Name q -Model gs://bucket/model");
         Assert.Empty(o);
         var err = Assert.Single(e);
-        Assert.StartsWith("UnsupportedModelUriScheme,", err.FullyQualifiedErrorId);
+        Assert.StartsWith("GcpServiceAccountRequired,", err.FullyQualifiedErrorId);
         Assert.Equal(System.Management.Automation.ErrorCategory.InvalidArgument, err.CategoryInfo.Category);
-        Assert.Contains("pvc://", err.ErrorDetails.RecommendedAction);
+        Assert.Contains("-GcpServiceAccount", err.ErrorDetails.RecommendedAction);
+        var (ok, none) = _ps.Invoke("New-LlmInferenceServiceSpec -Name q -Model gs://bucket/model -GcpServiceAccount reader@my-project.iam.gserviceaccount.com");
+        Assert.Empty(none);
+        Assert.Equal("gs://bucket/model", ((LlmInferenceServiceSpec)Assert.Single(ok).BaseObject).ModelUri);
     }
 
     [Fact]

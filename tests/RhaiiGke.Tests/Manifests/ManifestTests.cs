@@ -81,7 +81,7 @@ public class SpecFactoryTests
         Assert.Equal("hf://Qwen/Qwen2.5-3B-Instruct", Make(r => r with { Model = "Qwen/Qwen2.5-3B-Instruct" }).ModelUri);
 
     [Theory]
-    [InlineData("gs://bucket/qwen", "UnsupportedModelUriScheme")]
+    [InlineData("gs://bucket/qwen", "GcpServiceAccountRequired")]
     [InlineData("https://example.com/m", "UnsupportedModelUriScheme")]
     [InlineData("qwen", "InvalidModelUri")]
     public void RejectsModelUrisKServeCannotRead(string uri, string errorId)

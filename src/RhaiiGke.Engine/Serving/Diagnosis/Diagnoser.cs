@@ -32,6 +32,7 @@ public static class Diagnoser
         new FirstInferenceTimeoutCheck(),
         new GkeHealthCheckCheck(),
         new MultiHostCheck(),
+        new GcsModelAccessCheck(),
     ];
 
     public static IReadOnlyList<DiagnosisFinding> Run(ClusterSnapshot snapshot, IEnumerable<string>? onlyChecks = null)
@@ -53,6 +54,7 @@ public static class Diagnoser
         "WorkloadCrashLoop", "TpuBoundsMismatch", "HuggingFaceTokenRejected", "HuggingFaceTokenNotOnServiceAccount", "SecretMissing",
         "ProbeBudgetTooShort", "NetworkPolicyBlocksGateway", "NetworkPolicyNotEnforced", "FirstInferenceTimeout", "GkeHealthCheckMissing",
         "MultiHostGroupSizeMismatch", "MultiHostPoolSmallerThanSlice",
+        "WorkloadIdentityBindingMissing", "GcsAccessDenied", "GcsBucketNotFound", "GcsModelNotFound",
     ];
 
     internal static DiagnosisFinding Finding(string id, FindingSeverity sev, JsonObject obj, string message, string fix, IEnumerable<string>? evidence = null) => new()
@@ -574,7 +576,7 @@ internal sealed class HuggingFaceTokenCheck : IDiagnosisCheck
             {
                 var term = cs["state"]?["terminated"] ?? cs["lastState"]?["terminated"];
                 var text = $"{Str(term, "message")} {Str(cs["state"]?["waiting"], "message")}";
-                if (init && Str(cs, "name") == "storage-initializer" && Rejected.IsMatch(text))
+                if (init && Str(cs, "name") == "storage-initializer" && Rejected.IsMatch(text) && !GcsModelAccessCheck.IsGcsFailure(text))
                     yield return Diagnoser.Finding("HuggingFaceTokenRejected", FindingSeverity.Error, pod,
                         "The storage initializer could not download the model from Hugging Face: the token is missing, wrong, or has not been granted access to this gated or private model.",
                         "Create a Secret with key HF_TOKEN (a token whose account accepted the model's licence) and list it under secrets: of the pod's ServiceAccount; the storage initializer reads it only from there (Deploy-LlmInferenceService -HuggingFaceToken does both).",

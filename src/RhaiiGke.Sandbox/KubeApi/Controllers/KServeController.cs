@@ -603,8 +603,13 @@ internal sealed partial class KServeController : SimController
         };
         if (env.Count > 0) init["env"] = env;
         var inits = podSpec["initContainers"] as JsonArray ?? new JsonArray();
-        foreach (var old in inits.Where(c => c.Str("name") == "storage-initializer").ToList()) inits.Remove(old);
-        inits.Insert(0, init);
+        // utils.AddStorageInitializerContainer adds the init container "if not present": one the template
+        // already has (e.g. one that downloads gs://) is kept with its image and args; only credentials are added.
+        if (inits.OfType<JsonObject>().FirstOrDefault(c => c.Str("name") == "storage-initializer") is { } given)
+        {
+            if (env.Count > 0) { var ge = given["env"] as JsonArray ?? new JsonArray(); foreach (var e in env.ToList()) { env.Remove(e); ge.Add(e); } given["env"] = ge; }
+        }
+        else inits.Insert(0, init);
         podSpec["initContainers"] = inits;
         var volumes = podSpec["volumes"] as JsonArray ?? new JsonArray();
         if (!volumes.Any(v => v.Str("name") == ModelVolume)) volumes.Add(new JsonObject { ["name"] = ModelVolume, ["emptyDir"] = new JsonObject() });

@@ -401,6 +401,7 @@ internal sealed partial class PodController
     private string? InitFailure(JsonObject pod, JsonObject c)
     {
         if (c.Str("name") != "storage-initializer") return null;
+        if (GcsFailure(pod, c) is { } gcs) return gcs.Length == 0 ? null : gcs;
         var uri = (c.Arr("args") ?? []).Select(a => a?.ToString()).FirstOrDefault(a => a?.StartsWith("hf://", StringComparison.OrdinalIgnoreCase) == true);
         if (uri is null) return null;
         var repo = uri[5..].Split('@')[0].TrimEnd('/');
@@ -413,6 +414,29 @@ internal sealed partial class PodController
                "huggingface_hub.errors.GatedRepoError: 401 Client Error. (Request ID: Root=1-" + requestId[..8] + "-" + requestId[8..] + ")\n\n" +
                $"Cannot access gated repo for url https://huggingface.co/api/models/{repo}/revision/main.\n" +
                $"Access to model {repo} is restricted. You must have access to it and be authenticated to access it. Please log in.\n";
+    }
+
+    /// <summary>
+    /// KServe's storage-initializer on a gs:// URI (google-cloud-storage with Application Default Credentials):
+    /// "" when the model downloads, the container's output when it fails, null when the init container reads no gs:// URI.
+    /// Without the GKE metadata server (plain sandbox) the client falls back to anonymous access, which a private bucket refuses.
+    /// </summary>
+    private string? GcsFailure(JsonObject pod, JsonObject c)
+    {
+        var uri = (c.Arr("args") ?? []).Select(a => a?.ToString()).FirstOrDefault(a => a?.StartsWith("gs://", StringComparison.Ordinal) == true);
+        if (uri is null) return null;
+        var ns = pod.Namespace() ?? "default";
+        var ksa = pod.Str("spec", "serviceAccountName") ?? "default";
+        var gsa = Get("", "serviceaccounts", ns, ksa)?.Annotations().GetValueOrDefault("iam.gke.io/gcp-service-account");
+        var node = pod.Str("spec", "nodeName") is { } n ? Get("", "nodes", null, n) : null;
+        var metadata = node?.Labels().GetValueOrDefault("iam.gke.io/gke-metadata-server-enabled") == "true";
+        if (Options.CloudStorage is { } storage) return storage(new CloudStorageRead(ns, ksa, gsa, metadata, uri)) ?? "";
+        var rest = uri[5..];
+        var bucket = rest.Split('/')[0];
+        return "Traceback (most recent call last):\n" +
+               "  File \"/kserve/storage-initializer/scripts/initializer-entrypoint\", line 31, in <module>\n" +
+               $"google.api_core.exceptions.Unauthorized: 401 GET https://storage.googleapis.com/storage/v1/b/{bucket}/o?projection=noAcl&prefix={Uri.EscapeDataString(rest.Length > bucket.Length ? rest[(bucket.Length + 1)..] : "")}&prettyPrint=false: " +
+               "Anonymous caller does not have storage.objects.list access to the Google Cloud Storage bucket. Permission 'storage.objects.list' denied on resource (or it may not exist).\n";
     }
 
     private static readonly Regex TensorParallel = new(@"(?:--tensor-parallel-size|-tp)(?:=|\s+)(\d+)", RegexOptions.Compiled);

@@ -62,6 +62,20 @@ public sealed class GetRhaiiCostEstimateCommand : RhaiiCmdlet
     [Parameter]
     public string? PriceTable { get; set; }
 
+    /// <summary>Region (or zone) whose prices apply; a cluster or spec brings its own. Default: the table's region (us-central1).</summary>
+    [Parameter(ParameterSetName = ParametersSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("Zone", "Location")]
+    public string? Region { get; set; }
+
+    /// <summary>GB per month through the Gateway's load balancer, priced at the table's data-processing rate.</summary>
+    [Parameter]
+    [ValidateRange(0.0, double.MaxValue)]
+    public double LoadBalancerGbPerMonth { get; set; }
+
+    /// <summary>Leave out the Gateway's load balancer (forwarding rule and data processing).</summary>
+    [Parameter]
+    public SwitchParameter ExcludeLoadBalancer { get; set; }
+
     protected override Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
         var table = Engine.Catalog.PriceTable.Resolve(PriceTable is null ? null : GetUnresolvedProviderPathFromPSPath(PriceTable));
@@ -80,7 +94,8 @@ public sealed class GetRhaiiCostEstimateCommand : RhaiiCmdlet
                 foreach (var p in pools)
                 {
                     requests.Add(new CostRequest(p.Accelerator!, p.Topology ?? "", p.MachineType, p.NodeCount, p.AutoscalingEnabled ? p.MaxNodes : p.NodeCount,
-                        p.Spot ? TpuPricingModel.Spot : PricingModel, systemMachine, first ? systemNodes : 0, first && !ExcludeClusterFee, tps, $"{Cluster.Name}/{p.Name}"));
+                        p.Spot ? TpuPricingModel.Spot : PricingModel, systemMachine, first ? systemNodes : 0, first && !ExcludeClusterFee, tps, $"{Cluster.Name}/{p.Name}",
+                        p.Zones.FirstOrDefault() ?? (string.IsNullOrEmpty(p.Location) ? Cluster.Location : p.Location), first && !ExcludeLoadBalancer, LoadBalancerGbPerMonth));
                     first = false;
                 }
                 break;
@@ -88,17 +103,19 @@ public sealed class GetRhaiiCostEstimateCommand : RhaiiCmdlet
                 var s = Spec!;
                 var slice = TpuCatalog.Resolve(s.Accelerator, s.Topology, string.IsNullOrWhiteSpace(s.MachineType) ? null : s.MachineType);
                 requests.Add(new CostRequest(s.Accelerator, s.Topology, slice.MachineType, s.InitialNodeCount > 0 ? s.InitialNodeCount : slice.Hosts,
-                    s.MaxNodes > 0 ? s.MaxNodes : slice.Hosts, s.Spot ? TpuPricingModel.Spot : PricingModel, s.SystemMachineType, s.SystemNodeCount, !ExcludeClusterFee, tps, s.Name));
+                    s.MaxNodes > 0 ? s.MaxNodes : slice.Hosts, s.Spot ? TpuPricingModel.Spot : PricingModel, s.SystemMachineType, s.SystemNodeCount, !ExcludeClusterFee, tps, s.Name,
+                    string.IsNullOrWhiteSpace(s.Zone) ? null : s.Zone, !ExcludeLoadBalancer, LoadBalancerGbPerMonth));
                 break;
             default:
                 requests.Add(new CostRequest(Accelerator, Topology, MachineType, MyInvocation.BoundParameters.ContainsKey(nameof(NodeCount)) ? NodeCount : null, null,
-                    PricingModel, SystemMachineType, SystemNodeCount, !ExcludeClusterFee, tps));
+                    PricingModel, SystemMachineType, SystemNodeCount, !ExcludeClusterFee, tps, null, Region, !ExcludeLoadBalancer, LoadBalancerGbPerMonth));
                 break;
         }
         foreach (var r in requests)
         {
             var estimate = CostEstimator.Estimate(r, table, today);
             foreach (var n in estimate.Notes) WriteVerbose(n);
+            foreach (var w in estimate.Warnings) WriteWarning(w);
             WriteObject(estimate);
         }
         return Task.CompletedTask;

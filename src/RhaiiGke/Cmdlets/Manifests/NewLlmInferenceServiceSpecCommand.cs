@@ -107,6 +107,11 @@ public abstract class SpecParametersCmdlet : RhaiiCmdlet
     [ValidateTimeout]
     public TimeSpan StartupTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>Google service account (NAME@PROJECT.iam.gserviceaccount.com) the workload's Kubernetes ServiceAccount acts as through Workload Identity; required for gs:// models.</summary>
+    [Parameter(ParameterSetName = ParametersSet)]
+    [Alias("GoogleServiceAccount")]
+    public string? GcpServiceAccount { get; set; }
+
     /// <summary>The spec the bound parameters describe (validated by SpecFactory).</summary>
     protected LlmInferenceServiceSpec BuildSpec()
     {
@@ -135,6 +140,7 @@ public abstract class SpecParametersCmdlet : RhaiiCmdlet
             GatewayClass = bound.ContainsKey(nameof(GatewayClass)) ? GatewayClass : null,
             Scheduler = !NoScheduler,
             StartupTimeoutSeconds = (int)StartupTimeout.TotalSeconds,
+            GcpServiceAccount = GcpServiceAccount,
         }, this);
     }
 }

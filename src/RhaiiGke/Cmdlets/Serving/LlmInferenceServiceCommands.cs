@@ -129,6 +129,10 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
     [Parameter(ValueFromPipeline = true)]
     public RhaiiPlatform? Platform { get; set; }
 
+    /// <summary>For a gs:// model: grant roles/iam.workloadIdentityUser on the Google service account to the workload's ServiceAccount when missing (under ShouldProcess).</summary>
+    [Parameter]
+    public SwitchParameter GrantWorkloadIdentity { get; set; }
+
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
         var connection = ClusterSession.Resolve(Cluster ?? Platform?.Connection);
@@ -168,6 +172,8 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
         var target = spec is null ? string.Join(", ", manifests.Select(m => System.IO.Path.GetFileName(m.Item1))) : $"{spec.Namespace}/{spec.Name}";
         var dryRun = !ShouldProcess($"{target} on {connection.Name}", "Deploy LLMInferenceService");
         if (dryRun && !MyInvocation.BoundParameters.ContainsKey("WhatIf")) return;
+        // gs:// models: the Workload Identity binding is checked (and with -GrantWorkloadIdentity created) before anything is applied
+        if (spec is not null) await WorkloadIdentityPreflight.RunAsync(this, spec, connection, GrantWorkloadIdentity, dryRun, cancellationToken);
         var options = new KubeApplyOptions { DryRun = dryRun, Timeout = Timeout < TimeSpan.FromMinutes(10) ? Timeout : TimeSpan.FromMinutes(10) };
         ClusterSession.TuneForSandbox(connection, options);
         var wait = Wait && !dryRun ? ServingCommandSupport.WaitOptions(connection, Timeout, SchedulingTimeout, DownloadTimeout, CompileTimeout) : null;

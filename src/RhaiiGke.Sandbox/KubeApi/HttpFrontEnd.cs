@@ -189,6 +189,19 @@ internal sealed class HttpFrontEnd : IDisposable
             case "version":
                 await WriteJson(r, 200, VersionInfo()).ConfigureAwait(false);
                 return;
+            case "openapi" when s.Length == 2 && s[1] == "v2" && OpenApiV2Proto.Wants(r.Ctx.Request.Headers["Accept"]):
+            {
+                var swagger = OpenApi.Document(_core, s, r.Q("hash"), "application/json");
+                var bytes = OpenApiV2Proto.Encode(swagger);
+                r.Status = 200;
+                var res = r.Ctx.Response;
+                res.StatusCode = 200;
+                res.ContentType = OpenApiV2Proto.MediaType;
+                res.ContentLength64 = bytes.Length;
+                await res.OutputStream.WriteAsync(bytes).ConfigureAwait(false);
+                res.Close();
+                return;
+            }
             case "openapi":
                 await WriteJson(r, 200, OpenApi.Document(_core, s, r.Q("hash"), r.Ctx.Request.Headers["Accept"])).ConfigureAwait(false);
                 return;

@@ -50,13 +50,17 @@ public static class TpuSizer
             // The smallest chip count (of the generation's slice sizes) that fits.
             int? minChips = null;
             foreach (var chips in g.Select(t => t.Chips).Distinct().OrderBy(c => c))
-                if (Usable(g.First().HbmPerChipGiB, TensorParallel(chips, info), r.MemoryUtilization) >= weights + kv) { minChips = chips; break; }
+                if (g.Where(t => t.Chips == chips).Any(t => Usable(t.HbmPerChipGiB, ShardChips(t, info), r.MemoryUtilization) >= weights + kv)) { minChips = chips; break; }
+            // a multi-host slice is the recommendation only when no single-host slice of the generation holds the model
+            var singleHostFits = g.Any(t => !t.MultiHost && Usable(t.HbmPerChipGiB, ShardChips(t, info), r.MemoryUtilization) >= weights + kv);
 
             foreach (var t in g)
             {
-                var tp = TensorParallel(t.Chips, info);
-                // vLLM shards the weights and KV cache over the TP chips only; idle chips add no memory
-                var usable = Usable(t.HbmPerChipGiB, tp, r.MemoryUtilization);
+                // multi-host: tensor-parallel within a host, one pipeline stage per host (MultiHostManifests)
+                var tp = t.MultiHost ? TensorParallel(t.ChipsPerHost, info) : TensorParallel(t.Chips, info);
+                var pp = t.MultiHost ? t.Hosts : 1;
+                // vLLM shards the weights and KV cache over the TP × PP chips only; idle chips add no memory
+                var usable = Usable(t.HbmPerChipGiB, tp * pp, r.MemoryUtilization);
                 var fits = usable >= weights + kv;
                 var wasted = fits && minChips is int m ? t.Chips - m : 0;
                 var note = Note(t, fits, minChips, wasted, tp, info);
@@ -71,15 +75,20 @@ public static class TpuSizer
                     UsableHbmGiB = Math.Round(usable, 2),
                     Fits = fits,
                     TensorParallelSize = tp,
+                    PipelineParallelSize = pp,
                     MinimumChips = minChips ?? 0,
                     WastedChips = wasted,
-                    Recommended = fits && wasted == 0 && !t.MultiHost,
+                    Recommended = fits && wasted == 0 && (!t.MultiHost || !singleHostFits),
                     Note = note,
                 });
             }
         }
         return results.OrderBy(f => f.Topology.Accelerator).ThenBy(f => f.Chips).ThenBy(f => f.Topology.Hosts).ToList();
     }
+
+    /// <summary>The chips vLLM shards across on slice <paramref name="t"/>: TP (× PP hosts on a multi-host slice).</summary>
+    private static int ShardChips(TpuTopology t, ModelInfo? info) =>
+        t.MultiHost ? TensorParallel(t.ChipsPerHost, info) * t.Hosts : TensorParallel(t.Chips, info);
 
     private static double Usable(int hbmPerChip, int chips, double utilization) =>
         chips * (hbmPerChip * utilization - RuntimeReserveGiBPerChip);
@@ -104,11 +113,13 @@ public static class TpuSizer
         if (wasted > 0 && minChips is int m)
         {
             var replicas = t.Chips / m;
-            parts.Add($"Fits on {m} chip(s): this {t.Chips}-chip slice runs one replica at TP={tp}; {replicas} replicas at TP={TensorParallel(m, info)} on {m}-chip slices would serve about {replicas}x the traffic for the same chips.");
+            parts.Add($"Fits on {m} chip(s): this {t.Chips}-chip slice runs one replica at TP={tp}{(t.MultiHost ? $" × PP={t.Hosts}" : "")}; {replicas} replicas at TP={TensorParallel(m, info)} on {m}-chip slices would serve about {replicas}x the traffic for the same chips.");
         }
-        if (info is not null && tp != t.Chips)
+        if (info is not null && !t.MultiHost && tp != t.Chips)
             parts.Add($"{info.AttentionHeads} attention heads do not divide by {t.Chips}, so TP is {tp} (vLLM needs it to divide the heads) and {t.Chips - tp} chip(s) idle.");
-        if (t.MultiHost) parts.Add($"Multi-host slice ({t.Hosts} hosts): needs a LeaderWorkerSet workload and an atomic, immutable node pool.");
+        if (info is not null && t.MultiHost && tp != t.ChipsPerHost)
+            parts.Add($"{info.AttentionHeads} attention heads do not divide by {t.ChipsPerHost}, so TP is {tp} per host and {(t.ChipsPerHost - tp) * t.Hosts} chip(s) idle.");
+        if (t.MultiHost) parts.Add($"Multi-host slice ({t.Hosts} hosts of {t.ChipsPerHost} chips): each replica is a LeaderWorkerSet group of {t.Hosts} pods (TP {tp} per host × PP {t.Hosts}) on one atomic, immutable node pool.");
         return parts.Count == 0 ? "Smallest slice that fits." : string.Join(" ", parts);
     }
 }

@@ -94,6 +94,10 @@ public sealed class InferenceBenchmarkRunner
     {
         var plan = Plan();
         var largest = Math.Max(plan.Max(p => p.Count), _spec.NumPrompts);
+        // One descriptor per connection: raise the soft open-files limit before thousands of them are opened.
+        var connections = plan.Max(p => Math.Min(p.Concurrency ?? p.Count, p.Count)) + 64;
+        if (FileDescriptorLimit.EnsureAtLeast(connections) is { } limit && limit < connections)
+            _log.Warning($"The open-files limit is {limit}, below the {connections} connections this run may open; requests beyond it fail to connect. Raise the hard limit (ulimit -Hn, or LimitNOFILE in a systemd unit) before starting pwsh.");
         _prompts = BenchmarkDatasets.Build(_spec, largest);
         if (MultiModelMix.From(_spec) is { } mix)
         {

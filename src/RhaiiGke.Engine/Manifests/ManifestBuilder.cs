@@ -141,9 +141,11 @@ public static class ManifestBuilder
         if (s.PullSecretName is not null) list.Add(Make(PullSecret(s.PullSecretName, s.Namespace), "secret", OrderSecret + 1, placeholders: true));
         list.Add(Make(ServiceAccount(s), "workload", OrderServiceAccount));
         if (s.GatewayClass != InferenceGatewayClass.Istio) list.Add(Make(RouteConfigWithoutTimeouts(s), "routing", OrderRouteConfig));
+        if (s.Hosts > 1) list.Add(Make(MultiHostManifests.PipelineConfig(s), "workload", OrderRouteConfig + 1));
         list.Add(Make(LlmInferenceService(s), "workload", OrderService));
         var order = OrderPolicy;
         foreach (var p in NetworkPolicies(s)) list.Add(Make(p, "policy", order++));
+        foreach (var p in MultiHostManifests.NetworkPolicies(s)) list.Add(Make(p, "policy", order++));
         if (s.Pattern == DeploymentPattern.CacheAware && s.Scheduler && s.GatewayClass == InferenceGatewayClass.Istio)
             list.Add(Make(BodyForwardingEnvoyFilter(s), "routing", OrderRouting));
         if (s.GatewayClass != InferenceGatewayClass.Istio)
@@ -156,6 +158,7 @@ public static class ManifestBuilder
         var o = Obj("serving.kserve.io/v1alpha1", "LLMInferenceService", s.Name, s.Namespace);
         var args = new List<string> { $"--tensor-parallel-size={s.TensorParallelSize}", $"--max-model-len={s.MaxModelLength}" };
         if (s.PrefixCaching) args.Add("--enable-prefix-caching");
+        args.AddRange(MultiHostManifests.VllmArguments(s));
         args.AddRange(s.VllmArguments);
         var env = new JsonArray(
             new JsonObject { ["name"] = "VLLM_ADDITIONAL_ARGS", ["value"] = string.Join(' ', args) },
@@ -232,6 +235,7 @@ public static class ManifestBuilder
             ["template"] = template,
             ["router"] = router,
         };
+        MultiHostManifests.Apply(s, o);
         return o;
     }
 

@@ -75,9 +75,7 @@ public static partial class SpecFactory
         var accel = TpuCatalog.RequireAccelerator(r.Accelerator);
         var topo = TpuCatalog.Resolve(accel, r.Topology, r.MachineType);
         if (topo.MultiHost)
-            throw new RhaiiException("MultiHostTopologyNotSupported", RhaiiErrorCategory.NotImplemented,
-                $"Topology {topo.Topology} on {topo.MachineType} spans {topo.Hosts} hosts; multi-host serving (LeaderWorkerSet workers) is not built yet.",
-                $"Use a single-host topology: {string.Join(", ", TpuCatalog.Find(accel).Where(t => !t.MultiHost).Select(t => $"{t.Topology} ({t.MachineType})"))}.", r.Topology);
+            log.Verbose($"Topology {topo.Topology} on {topo.MachineType} spans {topo.Hosts} hosts: each replica is a LeaderWorkerSet group of {topo.Hosts} pods (spec.worker), tensor-parallel within a host and pipeline-parallel across hosts.");
 
         var info = ModelCatalog.Find(uri);
         int tp;
@@ -86,7 +84,9 @@ public static partial class SpecFactory
             if (explicitTp < 1 || explicitTp > topo.ChipsPerHost || topo.ChipsPerHost % explicitTp != 0)
                 throw new RhaiiException("TensorParallelMismatch", RhaiiErrorCategory.InvalidArgument,
                     $"Tensor-parallel size {explicitTp} does not fit {topo.ChipsPerHost} chip(s) per host of {topo.MachineType}.",
-                    $"Use a divisor of {topo.ChipsPerHost}, normally {topo.ChipsPerHost} (every chip the pod requests).", explicitTp);
+                    topo.MultiHost
+                        ? $"On a multi-host slice the tensor-parallel size is per host (pipeline parallelism spans the {topo.Hosts} hosts): use a divisor of {topo.ChipsPerHost}, normally {topo.ChipsPerHost}."
+                        : $"Use a divisor of {topo.ChipsPerHost}, normally {topo.ChipsPerHost} (every chip the pod requests).", explicitTp);
             if (info is not null && info.AttentionHeads % explicitTp != 0)
                 throw new RhaiiException("TensorParallelMismatch", RhaiiErrorCategory.InvalidArgument,
                     $"{info.Id} has {info.AttentionHeads} attention heads, which do not divide by tensor-parallel size {explicitTp}.",
@@ -107,7 +107,7 @@ public static partial class SpecFactory
             var fit = fits.First(f => f.Topology.MachineType == topo.MachineType && f.Topology.Topology == topo.Topology);
             if (!fit.Fits)
             {
-                var ok = fits.Where(f => f.Fits && !f.Topology.MultiHost).Select(f => f.TopologyName).Distinct().ToList();
+                var ok = fits.Where(f => f.Fits).OrderBy(f => f.Topology.MultiHost).ThenBy(f => f.Chips).Select(f => f.TopologyName).Distinct().ToList();
                 throw new RhaiiException("ModelDoesNotFitTopology", RhaiiErrorCategory.InvalidArgument,
                     $"{info.Id} needs about {fit.WeightsGiB + fit.KvCacheGiB:0.#} GiB (weights {fit.WeightsGiB:0.#} + KV cache {fit.KvCacheGiB:0.#}) but {accel} {topo.Topology} offers {fit.UsableHbmGiB:0.#} GiB usable.",
                     ok.Count > 0 ? $"Use -Topology {ok[0]} or reduce -MaxModelLength." : "Use a larger accelerator or reduce -MaxModelLength.", r.Topology);

@@ -23,7 +23,7 @@ public static class DeploymentVerifier
     ];
 
     private static readonly string[] SubConditions =
-        ["WorkloadsReady", "RouterReady", "MainWorkloadReady", "SchedulerWorkloadReady", "GatewaysReady", "HTTPRoutesReady", "InferencePoolReady", "PresetsCombined"];
+        ["WorkloadsReady", "RouterReady", "MainWorkloadReady", "WorkerWorkloadReady", "SchedulerWorkloadReady", "GatewaysReady", "HTTPRoutesReady", "InferencePoolReady", "PresetsCombined"];
 
     public static IReadOnlyList<TestRhaiiDeploymentResult> Verify(ClusterSnapshot s, string? ns = null, string? name = null)
     {

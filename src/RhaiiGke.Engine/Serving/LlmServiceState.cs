@@ -61,7 +61,7 @@ public static class LlmServiceState
         foreach (var p in podList.OrderBy(p => p.Name(), StringComparer.Ordinal))
         {
             var labels = p.Labels();
-            var role = Matches(labels, workloadSel) ? "workload" : Matches(labels, schedulerSel) ? "scheduler" : null;
+            var role = Matches(labels, workloadSel) ? "workload" : Matches(labels, schedulerSel) ? "scheduler" : MultiHostState.Role(labels);
             if (role is null) continue;
             var (stage, podMessage) = Classify(p);
             typedPods.Add(new ServicePod
@@ -94,6 +94,7 @@ public static class LlmServiceState
         // so pods still shutting down are not counted as ready replicas (they stay listed in Pods)
         var readyReplicas = stopped ? 0 : workloadPods.Count(p => p.Ready);
         var (stageOut, message) = Overall(ready, stopped, workloadPods, typedPods.Where(p => p.Role == "scheduler").ToList(), conditions, replicas);
+        if (!ready && !stopped) (stageOut, message) = MultiHostState.Groups(podList, typedPods, stageOut, message);
 
         var gwRef = (spec.Arr("router", "gateway", "refs") ?? []).OfType<JsonObject>().FirstOrDefault();
         var gwName = gwRef.Str("name") ?? gateway?.Name();

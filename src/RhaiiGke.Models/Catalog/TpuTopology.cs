@@ -54,6 +54,8 @@ public sealed class TpuModelFit
     public double UsableHbmGiB { get; init; }
     public bool Fits { get; init; }
     public int TensorParallelSize { get; init; }
+    /// <summary>Pipeline stages: 1 on a single host; the hosts of a multi-host slice (one stage per host, tensor-parallel within it).</summary>
+    public int PipelineParallelSize { get; init; } = 1;
     /// <summary>Smallest chip count that holds the model with its KV-cache headroom.</summary>
     public int MinimumChips { get; init; }
     /// <summary>Chips beyond what the model needs; 0 when the topology is the smallest that fits.</summary>

@@ -122,11 +122,14 @@ public class TpuSizerTests
     [Fact]
     public void NoteNamesTheTensorParallelSizeOfItsRow()
     {
-        // gemma-2-9b has 16 attention heads: a 4x8 slice (32 chips) runs TP=16, and the note must not claim TP=32
+        // gemma-2-9b has 16 attention heads: on the single-host 2x4 (8 chips) TP=8; on the multi-host 4x8 (8 hosts of 4
+        // chips) TP=4 per host x PP=8 hosts, and the note must not claim TP=32
+        var single = TpuSizer.Size(new TpuSizer.Request("google/gemma-2-9b-it", Accelerator: "v6e")).Single(x => x.MachineType == "ct6e-standard-8t");
+        Assert.Equal((8, 1), (single.TensorParallelSize, single.PipelineParallelSize));
         var row = TpuSizer.Size(new TpuSizer.Request("google/gemma-2-9b-it", Accelerator: "v6e")).Single(x => x.TopologyName == "4x8");
-        Assert.Equal(16, row.TensorParallelSize);
-        Assert.Contains("one replica at TP=16", row.Note);
-        Assert.Contains("16 chip(s) idle", row.Note);
+        Assert.Equal((4, 8), (row.TensorParallelSize, row.PipelineParallelSize));
+        Assert.Contains("one replica at TP=4 × PP=8", row.Note);
+        Assert.DoesNotContain("idle", row.Note);
         Assert.DoesNotContain("TP=32", row.Note);
 
         // and for every model and slice: any TP the note gives for this slice is the row's TP
@@ -136,8 +139,8 @@ public class TpuSizerTests
                 Assert.Equal(0, model.AttentionHeads % f.TensorParallelSize);
                 Assert.DoesNotContain($"TP={f.Chips} here", f.Note);
                 if (f.Note.Contains("runs one replica at TP="))
-                    Assert.Contains($"runs one replica at TP={f.TensorParallelSize};", f.Note);
-                if (f.TensorParallelSize != f.Chips && f.Fits)
+                    Assert.Contains($"runs one replica at TP={f.TensorParallelSize}{(f.PipelineParallelSize > 1 ? $" × PP={f.PipelineParallelSize}" : "")};", f.Note);
+                if (f.TensorParallelSize * f.PipelineParallelSize != f.Chips && f.Fits)
                     Assert.Contains($"TP is {f.TensorParallelSize}", f.Note);
             }
     }

@@ -111,9 +111,9 @@ public class SpecFactoryTests
     }
 
     [Fact]
-    public void RejectsMultiHostTopologyAndWrongTensorParallelSize()
+    public void AcceptsMultiHostTopologyAndRejectsWrongTensorParallelSize()
     {
-        Assert.Equal("MultiHostTopologyNotSupported", Assert.Throws<RhaiiException>(() => Make(r => r with { Topology = "4x4" })).ErrorId);
+        Assert.Equal(4, Make(r => r with { Topology = "4x4" }).Hosts);
         Assert.Equal("TensorParallelMismatch", Assert.Throws<RhaiiException>(() => Make(r => r with { TensorParallelSize = 3 })).ErrorId);
         Assert.Equal("InvalidServiceName", Assert.Throws<RhaiiException>(() => Make(r => r with { Name = "Qwen_3B" })).ErrorId);
     }

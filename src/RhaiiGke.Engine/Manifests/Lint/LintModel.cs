@@ -243,8 +243,13 @@ internal static class WorkloadReader
         if (doc.IsKServe)
         {
             var worker = spec["worker"];
-            Add(spec["template"], "main", worker is { IsMapping: true });
-            Add(worker, "worker", true);
+            // KServe's LWS group size (ParallelismSpec.GetSize): data / dataLocal, else pipeline
+            var par = spec["parallelism"];
+            int? groupSize = worker is not { IsMapping: true } ? null
+                : par?["data"]?.Int is int d ? Math.Max(1, d / Math.Max(1, par?["dataLocal"]?.Int ?? 1))
+                : par?["pipeline"]?.Int;
+            Add(spec["template"], "main", worker is { IsMapping: true }, groupSize);
+            Add(worker, "worker", true, groupSize);
             var prefill = spec["prefill"];
             if (prefill is not null)
             {

@@ -26,6 +26,7 @@ public static class ClusterSnapshotReader
         ("apis/serving.kserve.io/v1alpha1/llminferenceservices", "LLMInferenceService"),
         ("apis/serving.kserve.io/v1alpha1/llminferenceserviceconfigs", "LLMInferenceServiceConfig"),
         ("apis/networking.gke.io/v1/healthcheckpolicies", "HealthCheckPolicy"),
+        ("apis/leaderworkerset.x-k8s.io/v1/leaderworkersets", "LeaderWorkerSet"),
     ];
 
     /// <summary>Reads a snapshot over a connection (kubeconfig auth and exec plugins included).</summary>

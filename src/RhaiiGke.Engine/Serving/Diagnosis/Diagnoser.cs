@@ -31,6 +31,7 @@ public static class Diagnoser
         new NetworkPolicyCheck(),
         new FirstInferenceTimeoutCheck(),
         new GkeHealthCheckCheck(),
+        new MultiHostCheck(),
     ];
 
     public static IReadOnlyList<DiagnosisFinding> Run(ClusterSnapshot snapshot, IEnumerable<string>? onlyChecks = null)
@@ -51,6 +52,7 @@ public static class Diagnoser
         "GatewayNotProgrammed", "HttpRouteMissing", "HttpRouteNotAccepted", "HttpRouteRefsUnresolved", "WorkloadWithoutReadyEndpoints",
         "WorkloadCrashLoop", "TpuBoundsMismatch", "HuggingFaceTokenRejected", "HuggingFaceTokenNotOnServiceAccount", "SecretMissing",
         "ProbeBudgetTooShort", "NetworkPolicyBlocksGateway", "NetworkPolicyNotEnforced", "FirstInferenceTimeout", "GkeHealthCheckMissing",
+        "MultiHostGroupSizeMismatch", "MultiHostPoolSmallerThanSlice",
     ];
 
     internal static DiagnosisFinding Finding(string id, FindingSeverity sev, JsonObject obj, string message, string fix, IEnumerable<string>? evidence = null) => new()
@@ -673,6 +675,9 @@ internal sealed class NetworkPolicyCheck : IDiagnosisCheck
             if (Str(gateway?["spec"], "gatewayClassName")?.StartsWith("gke-", StringComparison.Ordinal) == true) continue; // traffic arrives from proxy IPs
             var workloadLabels = s.PodsMatching(ns, new Dictionary<string, string> { ["app.kubernetes.io/component"] = "llminferenceservice-workload", ["app.kubernetes.io/name"] = name })
                 .Select(Labels).FirstOrDefault()
+                // a multi-host service serves from the leader of each LeaderWorkerSet group
+                ?? s.PodsMatching(ns, new Dictionary<string, string> { ["app.kubernetes.io/component"] = MultiHostManifests.LeaderComponent, ["app.kubernetes.io/name"] = name })
+                    .Select(Labels).FirstOrDefault()
                 ?? new Dictionary<string, string>
                 {
                     ["app.kubernetes.io/component"] = "llminferenceservice-workload", ["app.kubernetes.io/name"] = name,

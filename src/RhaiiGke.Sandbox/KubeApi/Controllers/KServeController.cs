@@ -103,7 +103,7 @@ internal sealed partial class KServeController : SimController
         var prev = svc.Obj("status");
 
         var configNames = new List<string>();
-        if (spec["worker"] is not null) configNames.Add("kserve-config-llm-worker-data-parallel");
+        if (spec["worker"] is not null) configNames.Add(MultiNode.PresetName(spec));
         else if (spec["prefill"] is not null) { configNames.Add("kserve-config-llm-decode-template"); configNames.Add("kserve-config-llm-prefill-template"); }
         else configNames.Add("kserve-config-llm-template");
         if (spec.At("router", "scheduler") is not null) configNames.Add("kserve-config-llm-scheduler");
@@ -142,6 +142,7 @@ internal sealed partial class KServeController : SimController
         var conditions = new List<JsonObject> { Condition("PresetsCombined", true, "Combined", "", gen, prev) };
         bool mainReady;
         string mainReason = "", mainMessage = "";
+        var multiNode = false;
         if (merged["worker"] is not null)
         {
             if (T("leaderworkerset.x-k8s.io", "leaderworkersets") is null)
@@ -152,26 +153,29 @@ internal sealed partial class KServeController : SimController
             }
             else
             {
-                var size = Math.Max(2, (int)((merged.Long("parallelism", "data") ?? 2) / Math.Max(1, merged.Long("parallelism", "dataLocal") ?? 1)));
-                Upsert(new JsonObject
-                {
-                    ["apiVersion"] = "leaderworkerset.x-k8s.io/v1", ["kind"] = "LeaderWorkerSet",
-                    ["metadata"] = new JsonObject { ["name"] = name + "-kserve-mn", ["namespace"] = ns, ["labels"] = wl.DeepClone(), ["ownerReferences"] = owner.DeepClone() },
-                    ["spec"] = new JsonObject
-                    {
-                        ["replicas"] = replicas,
-                        ["leaderWorkerTemplate"] = new JsonObject
-                        {
-                            ["size"] = size,
-                            ["leaderTemplate"] = new JsonObject { ["metadata"] = new JsonObject { ["labels"] = wl.DeepClone() }, ["spec"] = podSpec.DeepClone() },
-                            ["workerTemplate"] = new JsonObject { ["metadata"] = new JsonObject { ["labels"] = wl.DeepClone() }, ["spec"] = merged["worker"]!.DeepClone() },
-                        },
-                    },
-                });
+                var workerSpec = merged.Obj("worker")!.Clone();
+                var mnSa = MultiNode.ServiceAccount(svc, merged, Get("", "serviceaccounts", ns, MultiNode.ExistingServiceAccount(merged) ?? "") , owner);
+                Upsert(mnSa);
+                // KServe's self-signed serving certificate (workload_tls_self_signed.go), which the leader mounts for --ssl-certfile
+                if (Get("", "secrets", ns, name + "-kserve-self-signed-certs") is null) Upsert(MultiNode.SelfSignedCertificate(svc, owner));
+                // KServe attaches the model (storage initializer) to the leader and the worker templates alike, with
+                // the <name>-kserve-mn ServiceAccount (a copy of the template's) on both
+                podSpec = merged.Obj("template")?.Clone() ?? new JsonObject();
+                podSpec["serviceAccountName"] = mnSa.Name();
+                workerSpec["serviceAccountName"] = mnSa.Name();
+                AddStorageInitializer(podSpec, merged.Str("model", "uri"), ns!);
+                AddStorageInitializer(workerSpec, merged.Str("model", "uri"), ns!);
+                Upsert(MultiNode.LeaderWorkerSet(svc, merged, merged.Obj("template") is null ? null : podSpec, workerSpec, replicas, owner));
                 var lws = Get("leaderworkerset.x-k8s.io", "leaderworkersets", ns, name + "-kserve-mn");
-                mainReady = ConditionTrue(lws, "Available") || replicas == 0;
-                if (!mainReady) { mainReason = "LeaderWorkerSetNotAvailable"; mainMessage = WhyPodsNotReady(ns!, wl) ?? "LeaderWorkerSet is not available"; }
+                var available = lws?.Arr("status", "conditions")?.FirstOrDefault(c => c.Str("type") == "Available");
+                mainReady = available.Str("status") == "True" || replicas == 0;
+                if (!mainReady)
+                {
+                    mainReason = available?.Str("reason") ?? "Progressing";
+                    mainMessage = WhyPodsNotReady(ns!, MultiNode.WorkloadSelector(name)) ?? available?.Str("message") ?? "";
+                }
             }
+            multiNode = true;
         }
         else
         {
@@ -189,11 +193,12 @@ internal sealed partial class KServeController : SimController
             ["metadata"] = new JsonObject { ["name"] = name + "-kserve-workload-svc", ["namespace"] = ns, ["labels"] = wl.DeepClone(), ["ownerReferences"] = owner.DeepClone() },
             ["spec"] = new JsonObject
             {
-                ["selector"] = wl.DeepClone(),
+                ["selector"] = MultiNode.WorkloadSelector(name),
                 ["ports"] = new JsonArray(new JsonObject { ["name"] = "https", ["port"] = 8000, ["targetPort"] = 8000, ["appProtocol"] = "https" }),
             },
         });
-        conditions.Add(Condition("MainWorkloadReady", mainReady, mainReady ? "Ready" : mainReason, mainReady ? "" : mainMessage, gen, prev));
+        // multi-node: KServe clears MainWorkloadReady and reports the LeaderWorkerSet as WorkerWorkloadReady
+        conditions.Add(Condition(multiNode ? "WorkerWorkloadReady" : "MainWorkloadReady", mainReady, mainReady ? "Ready" : mainReason, mainReady ? "" : mainMessage, gen, prev));
         var workloadsReady = mainReady;
 
         var router = merged.Obj("router");
@@ -258,7 +263,7 @@ internal sealed partial class KServeController : SimController
                     ["metadata"] = new JsonObject { ["name"] = poolName, ["namespace"] = ns, ["ownerReferences"] = owner.DeepClone() },
                     ["spec"] = new JsonObject
                     {
-                        ["selector"] = wl.DeepClone(), ["targetPortNumber"] = poolSpec?.Long("targetPortNumber") ?? 8000,
+                        ["selector"] = MultiNode.WorkloadSelector(name), ["targetPortNumber"] = poolSpec?.Long("targetPortNumber") ?? 8000,
                         ["extensionRef"] = new JsonObject { ["kind"] = "Service", ["name"] = name + "-epp-service", ["failureMode"] = "FailOpen" },
                     },
                 });
@@ -273,7 +278,7 @@ internal sealed partial class KServeController : SimController
                     ["metadata"] = new JsonObject { ["name"] = poolName, ["namespace"] = ns, ["ownerReferences"] = owner.DeepClone() },
                     ["spec"] = new JsonObject
                     {
-                        ["selector"] = new JsonObject { ["matchLabels"] = wl.DeepClone() },
+                        ["selector"] = new JsonObject { ["matchLabels"] = MultiNode.WorkloadSelector(name) },
                         ["targetPorts"] = new JsonArray(new JsonObject { ["number"] = poolSpec?.Long("targetPortNumber") ?? 8000 }),
                         ["endpointPickerRef"] = new JsonObject { ["kind"] = "Service", ["name"] = name + "-epp-service", ["port"] = new JsonObject { ["number"] = 9002 }, ["failureMode"] = "FailOpen" },
                     },

@@ -166,6 +166,15 @@ internal sealed partial class PodController
             Enqueue(key, readyAt - now);
             return;
         }
+        if (!job && GroupIncomplete(pod) is { } waitingForGroup)
+        {
+            // multi-host: vLLM serves only once every host of its group joined
+            var since = run.MainStarted.Value;
+            if (_groupWaitLogged.Add(uid + waitingForGroup)) foreach (var c in mains) Logs.Write(uid, c.Str("name") ?? "", waitingForGroup + "\n", now);
+            WriteStatus(pod, run, mainState: _ => (Running(since), false, false), phase: "Running");
+            Enqueue(key, Delays.PodReady);
+            return;
+        }
         var at = run.MainStarted.Value;
         foreach (var c in mains) ReadyOutput(pod, c, at);
         if (job) foreach (var c in mains) Logs.Stop(uid, c.Str("name") ?? "");

@@ -335,6 +335,7 @@ internal sealed partial class PodController(ControllerManager m) : SimController
                 Why("node(s) didn't match Pod's node affinity/selector");
                 continue;
             }
+            if (PodAffinityMismatch(pod, n, nodes) is { } podAffinity) { Why(podAffinity); continue; }
             var untolerated = (n.Arr("spec", "taints") ?? []).FirstOrDefault(tn => tn.Str("effect") is "NoSchedule" or "NoExecute" && !Tolerates(tolerations, tn!));
             if (untolerated is not null)
             {

@@ -154,8 +154,10 @@ internal sealed class TpuChipCountMismatchRule : LintRule
         {
             var t = fitting[0];
             Report(ctx, pod.Owner, at,
-                $"The LeaderWorkerSet has {hosts} pod(s) per replica but a TPU {acc} {topology} slice with {chips} chips per host has {t.Hosts} host(s); the slice is only usable with one pod per host.",
-                $"Set leaderWorkerTemplate.size to {t.Hosts}, or select the topology that has {hosts} host(s).");
+                $"{(pod.IsKServeTemplate ? "The LLMInferenceService's LeaderWorkerSet group" : "The LeaderWorkerSet")} has {hosts} pod(s) per replica but a TPU {acc} {topology} slice with {chips} chips per host has {t.Hosts} host(s); the slice is only usable with one pod per host (a partial slice never initialises).",
+                pod.IsKServeTemplate
+                    ? $"Set spec.parallelism.pipeline to {t.Hosts} (the group size), or select the topology that has {hosts} host(s)."
+                    : $"Set leaderWorkerTemplate.size to {t.Hosts}, or select the topology that has {hosts} host(s).");
         }
     }
 }

@@ -189,6 +189,19 @@ internal sealed class HttpFrontEnd : IDisposable
             case "version":
                 await WriteJson(r, 200, VersionInfo()).ConfigureAwait(false);
                 return;
+            case "openapi" when s.Length == 2 && s[1] == "v2" && OpenApiV2Proto.Wants(r.Ctx.Request.Headers["Accept"]):
+            {
+                var swagger = OpenApi.Document(_core, s, r.Q("hash"), "application/json");
+                var bytes = OpenApiV2Proto.Encode(swagger);
+                r.Status = 200;
+                var res = r.Ctx.Response;
+                res.StatusCode = 200;
+                res.ContentType = OpenApiV2Proto.MediaType;
+                res.ContentLength64 = bytes.Length;
+                await res.OutputStream.WriteAsync(bytes).ConfigureAwait(false);
+                res.Close();
+                return;
+            }
             case "openapi":
                 await WriteJson(r, 200, OpenApi.Document(_core, s, r.Q("hash"), r.Ctx.Request.Headers["Accept"])).ConfigureAwait(false);
                 return;
@@ -516,9 +529,9 @@ internal sealed class HttpFrontEnd : IDisposable
             }
             items = page;
         }
-        if (WantsTable(r))
+        if (TableVersion(r) is { } tv)
         {
-            await WriteJson(r, 200, Tables.Build(t, items, meta)).ConfigureAwait(false);
+            await WriteJson(r, 200, Tables.Build(t, items, meta, Tables.IncludeObject(r.Q("includeObject")), tv)).ConfigureAwait(false);
             return;
         }
         var list = new JsonObject
@@ -529,11 +542,17 @@ internal sealed class HttpFrontEnd : IDisposable
         await WriteJson(r, 200, list).ConfigureAwait(false);
     }
 
-    private static bool WantsTable(Req r) => r.Ctx.Request.Headers["Accept"]?.Contains("as=Table", StringComparison.Ordinal) == true;
+    /// <summary>The meta.k8s.io Table version the Accept header asks for (kubectl get), null for the object itself.</summary>
+    private static string? TableVersion(Req r) => Tables.NegotiateTable(r.Ctx.Request.Headers["Accept"]);
 
     private async Task WriteObject(Req r, int code, ResourceType t, JsonObject obj)
     {
-        if (WantsTable(r)) { await WriteJson(r, code, Tables.Build(t, [obj], new JsonObject { ["resourceVersion"] = obj.Str("metadata", "resourceVersion") })).ConfigureAwait(false); return; }
+        if (TableVersion(r) is { } tv)
+        {
+            var table = Tables.Build(t, [obj], new JsonObject { ["resourceVersion"] = obj.Str("metadata", "resourceVersion") }, Tables.IncludeObject(r.Q("includeObject")), tv);
+            await WriteJson(r, code, table).ConfigureAwait(false);
+            return;
+        }
         await WriteJson(r, code, obj).ConfigureAwait(false);
     }
 
@@ -546,6 +565,8 @@ internal sealed class HttpFrontEnd : IDisposable
         CheckFieldSelector(t, fs);
         var timeout = int.TryParse(r.Q("timeoutSeconds"), out var ts) && ts > 0 ? TimeSpan.FromSeconds(ts) : TimeSpan.FromMinutes(30);
         var bookmarks = QueryBool(r, "allowWatchBookmarks");
+        // kubectl get --watch: every event carries a Table of its one object; only the first has the column definitions
+        var table = TableVersion(r) is { } tv ? new TableWatch(tv, Tables.IncludeObject(r.Q("includeObject"))) : null;
         Watcher w;
         List<WatchEvent> initial;
         var res = r.Ctx.Response;
@@ -585,7 +606,7 @@ internal sealed class HttpFrontEnd : IDisposable
         {
             var stream = res.OutputStream;
             foreach (var ev in initial)
-                if (Matches(ev, target.Namespace, ls, fs, out var type)) await WriteEvent(stream, t, type, ev.Object).ConfigureAwait(false);
+                if (Matches(ev, target.Namespace, ls, fs, out var type)) await WriteEvent(stream, t, type, ev.Object, table).ConfigureAwait(false);
             await stream.FlushAsync(cts.Token).ConfigureAwait(false);
             var reader = w.Channel.Reader;
             var lastBookmark = DateTime.UtcNow;
@@ -597,7 +618,7 @@ internal sealed class HttpFrontEnd : IDisposable
                 while (reader.TryRead(out var ev))
                 {
                     lastRv = ev.Rv;
-                    if (Matches(ev, target.Namespace, ls, fs, out var type)) await WriteEvent(stream, t, type, ev.Object).ConfigureAwait(false);
+                    if (Matches(ev, target.Namespace, ls, fs, out var type)) await WriteEvent(stream, t, type, ev.Object, table).ConfigureAwait(false);
                 }
                 if (bookmarks && DateTime.UtcNow - lastBookmark > TimeSpan.FromSeconds(1))
                 {
@@ -685,9 +706,22 @@ internal sealed class HttpFrontEnd : IDisposable
         return now;
     }
 
-    private static async Task WriteEvent(Stream stream, ResourceType t, string type, JsonObject obj)
+    private sealed class TableWatch(string version, string includeObject)
     {
-        var e = new JsonObject { ["type"] = type, ["object"] = SimCore.Render(t, obj) };
+        public string Version { get; } = version;
+        public string IncludeObject { get; } = includeObject;
+        public bool HeadersSent { get; set; }
+    }
+
+    private static async Task WriteEvent(Stream stream, ResourceType t, string type, JsonObject obj, TableWatch? table = null)
+    {
+        JsonNode rendered = SimCore.Render(t, obj);
+        if (table is not null)
+        {
+            rendered = Tables.Build(t, [(JsonObject)rendered], new JsonObject { ["resourceVersion"] = obj.Str("metadata", "resourceVersion") }, table.IncludeObject, table.Version, headers: !table.HeadersSent);
+            table.HeadersSent = true;
+        }
+        var e = new JsonObject { ["type"] = type, ["object"] = rendered };
         var bytes = Encoding.UTF8.GetBytes(e.ToJson() + "\n");
         await stream.WriteAsync(bytes).ConfigureAwait(false);
     }

@@ -83,6 +83,7 @@ public sealed partial class KubeApiSimulator : IDisposable, IAsyncDisposable
         _http.Tls = Pki;
         var uri = _http.Start();
         _controllers?.Start();
+        StartNodeLeaseRenewal();
         _started = true;
         return uri;
     }
@@ -93,6 +94,7 @@ public sealed partial class KubeApiSimulator : IDisposable, IAsyncDisposable
     {
         if (!_started) return;
         _started = false;
+        StopNodeLeaseRenewal();
         _controllers?.Stop();
         _http.Stop();
     }
@@ -193,6 +195,7 @@ public sealed partial class KubeApiSimulator : IDisposable, IAsyncDisposable
             },
         };
         _core.Upsert(t, obj, "node-controller");
+        RenewNodeLeaseLocked(node.Name);
     }
 
     /// <summary>
@@ -232,6 +235,7 @@ public sealed partial class KubeApiSimulator : IDisposable, IAsyncDisposable
         {
             var t = _core.Registry.BuiltIn("", "nodes");
             if (_core.Peek(t, null, name) is { } n) _core.ForceRemove(t, n);
+            RemoveNodeLeaseLocked(name);
         }
     }
 

@@ -54,6 +54,12 @@ public sealed class KubeApiSimulatorOptions
     /// <summary>Nodes present at start. Pods stay Pending (Unschedulable) when no node fits.</summary>
     public List<SimulatedNode> Nodes { get; } = [];
 
+    /// <summary>
+    /// How often the simulated kubelet of each node renews its Lease in kube-node-lease (a real kubelet: every
+    /// 10s, a quarter of the 40s leaseDurationSeconds). Zero or less: the Leases are created but not renewed.
+    /// </summary>
+    public TimeSpan NodeLeaseRenewInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Watch events kept for resuming watches from a resourceVersion; older ones get 410 Expired.</summary>
     public int WatchHistory { get; set; } = 20000;
 

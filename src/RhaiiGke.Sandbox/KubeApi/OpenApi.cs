@@ -11,8 +11,8 @@ namespace RhaiiGke.Sandbox.KubeApi;
 /// validation) and the kind's schema with everything it references: built-in kinds from the Kubernetes
 /// OpenAPI of the sandbox's schema folder, custom resources from their served openAPIV3Schema (upstream
 /// when the folder has the CRD), with metadata as ObjectMeta. That is what <c>kubectl explain</c> reads.
-/// /openapi/v2 is served as JSON (swagger 2.0); kubectl asks for it only as protobuf, which is answered
-/// 406 so that it falls back to v3.
+/// /openapi/v2 is served as JSON (swagger 2.0), or as gnostic protobuf (<see cref="OpenApiV2Proto"/>) when
+/// the client asks for that, as kubectl does; any other media type is 406.
 /// </summary>
 internal static class OpenApi
 {

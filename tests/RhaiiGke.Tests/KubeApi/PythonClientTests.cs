@@ -43,7 +43,8 @@ internal static class PythonClientEnv
 /// <summary>
 /// The Python Kubernetes client from Debian against the sandbox API server, through the kubeconfig the sandbox
 /// writes (so the same test runs over plain HTTP or HTTPS with a token): list_node, watches spelled watch=True
-/// whose response headers must arrive before any event, and a CustomObjectsApi watch of llminferenceservices.
+/// whose response headers must arrive before any event, a CustomObjectsApi watch of llminferenceservices,
+/// a node's Lease and read_namespaced_pod_log (whole and tail_lines).
 /// </summary>
 public sealed class PythonClientTests
 {
@@ -63,6 +64,11 @@ public sealed class PythonClientTests
         say("NODES", json.dumps([{"name": n.metadata.name, "bootID": n.status.node_info.boot_id, "machineID": n.status.node_info.machine_id,
             "kubelet": n.status.node_info.kubelet_version, "runtime": n.status.node_info.container_runtime_version,
             "addresses": {a.type: a.address for a in n.status.addresses}} for n in nodes.items]))
+
+        lease = client.CoordinationV1Api().read_namespaced_lease(nodes.items[0].metadata.name, "kube-node-lease")
+        say("LEASE", lease.spec.holder_identity, lease.spec.lease_duration_seconds, lease.spec.renew_time is not None)
+        say("LOG", json.dumps(v1.read_namespaced_pod_log("py-log", ns, container="main")))
+        say("TAIL", json.dumps(v1.read_namespaced_pod_log("py-log", ns, container="main", tail_lines=1)))
 
         rv = v1.list_namespaced_config_map(ns).metadata.resource_version
         # no event is pending at this resourceVersion: the call returns only once the server has sent its headers
@@ -111,6 +117,22 @@ public sealed class PythonClientTests
                 while ((await k.ReadCustomResourceDefinitionAsync("llminferenceservices.serving.kserve.io", cancellationToken: established.Token)).Status?.Conditions?.Any(c => c.Type == "Established" && c.Status == "True") != true)
                     await Task.Delay(20, established.Token);
 
+            // a running pod whose container wrote two lines, for read_namespaced_pod_log
+            await k.CreateNamespacedPodAsync(new V1Pod
+            {
+                Metadata = new V1ObjectMeta { Name = "py-log" },
+                Spec = new V1PodSpec { Containers = [new V1Container { Name = "main", Image = "registry.example/app:1.0" }] },
+            }, "py");
+            V1Pod logPod;
+            using (var running = new CancellationTokenSource(TimeSpan.FromMinutes(1)))
+                while ((logPod = await k.ReadNamespacedPodAsync("py-log", "py", cancellationToken: running.Token)).Status?.Phase != "Running")
+                    await Task.Delay(20, running.Token);
+            var before = await k.ReadNamespacedPodLogAsync("py-log", "py", container: "main");
+            string existing;
+            using (var sr = new StreamReader(before)) existing = await sr.ReadToEndAsync();
+            sim.WritePodLog(logPod.Metadata.Uid, "main", "py-line-1");
+            sim.WritePodLog(logPod.Metadata.Uid, "main", "py-line-2");
+
             var psi = new ProcessStartInfo(PythonClientEnv.Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             psi.ArgumentList.Add(Path.Combine(dir, "client.py"));
             psi.ArgumentList.Add(kubeconfig);
@@ -142,6 +164,11 @@ public sealed class PythonClientTests
                     Assert.Equal(n["name"]!.GetValue<string>(), n["addresses"]!["Hostname"]!.GetValue<string>());
                     Assert.StartsWith("10.", n["addresses"]!["InternalIP"]!.GetValue<string>());
                 });
+
+                var lease = (await Line("LEASE")).Split(' ');
+                Assert.Equal([nodes[0]!["name"]!.GetValue<string>(), "40", "True"], lease[1..]);
+                Assert.Equal(existing + "py-line-1\npy-line-2\n", JsonNode.Parse((await Line("LOG"))["LOG ".Length..])!.GetValue<string>());
+                Assert.Equal("py-line-2\n", JsonNode.Parse((await Line("TAIL"))["TAIL ".Length..])!.GetValue<string>());
 
                 // watch=True: a watch (not a List), its headers flushed while no event is pending
                 var headers = (await Line("HEADERS")).Split(' ');

@@ -232,6 +232,7 @@ public static class ManifestBuilder
             ["template"] = template,
             ["router"] = router,
         };
+        if (Catalog.GpuCatalog.IsGpu(s.Accelerator)) GpuManifests.ApplyGpu(o, s);
         return o;
     }
 

@@ -23,7 +23,7 @@ internal static class CompletionHelper
 public sealed class AcceleratorCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        CompletionHelper.Complete(TpuCatalog.AcceleratorNames, wordToComplete,
+        CompletionHelper.Complete(TpuCatalog.AcceleratorNames.Concat(GpuCatalog.AcceleratorNames), wordToComplete,
             v => TpuCatalog.NodeLabelFor(v) is { } l ? $"{TpuCatalog.NormalizeAccelerator(v)} (node label {l})" : v);
 }
 

@@ -45,7 +45,9 @@ public sealed class MachineTypeCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {
-        var acc = TpuCatalog.NormalizeAccelerator(CompletionHelper.Bound(fakeBoundParameters, "Accelerator"));
+        var bound = CompletionHelper.Bound(fakeBoundParameters, "Accelerator");
+        if (GpuCatalog.IsGpu(bound)) return CompletionHelper.Complete(GpuCatalog.Find(bound).Select(t => t.MachineType), wordToComplete);
+        var acc = TpuCatalog.NormalizeAccelerator(bound);
         return CompletionHelper.Complete(TpuCatalog.Find(acc).Select(t => t.MachineType), wordToComplete);
     }
 }

@@ -96,11 +96,12 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
 
     /// <summary>The GPU of the -GpuNodes: nvidia-l4, nvidia-tesla-a100, nvidia-a100-80gb or nvidia-h100-80gb.</summary>
     [Parameter(ParameterSetName = KubernetesSet)]
-    [ArgumentCompleter(typeof(AcceleratorCompleter))]
+    [ArgumentCompleter(typeof(GpuAcceleratorCompleter))]
     public string GpuAccelerator { get; set; } = "nvidia-l4";
 
     /// <summary>Machine type of the -GpuNodes (its GPU count is what each node offers); the one-GPU machine type when not given.</summary>
     [Parameter(ParameterSetName = KubernetesSet)]
+    [ArgumentCompleter(typeof(GpuMachineTypeCompleter))]
     public string? GpuMachineType { get; set; }
 
     /// <summary>GKE-managed driver of the -GpuNodes: DEFAULT, LATEST, or INSTALLATION_DISABLED (no driver: the nodes advertise no nvidia.com/gpu).</summary>

@@ -8,7 +8,7 @@ BeforeAll {
     function script:Wait-Finding([string]$CheckId, [TimeSpan]$Timeout = '00:02:00') {
         $deadline = [DateTime]::UtcNow + $Timeout
         do {
-            $f = @(Get-RhaiiDiagnosis -Namespace rhaii-inference -CheckId $CheckId)
+            $f = @(Get-RhaiiDiagnosis -CheckId $CheckId)
             if ($f.Count -gt 0) { return $f }
             Start-Sleep -Milliseconds 200
         } while ([DateTime]::UtcNow -lt $deadline)
@@ -29,7 +29,7 @@ Describe 'GPU pattern' -Tag Integration {
         $check.Failed | Should -BeNullOrEmpty
         $check.Checks.Name | Should -Contain 'GatewayCompletion'
         ($svc | Test-InferenceEndpoint -WarningAction SilentlyContinue).Passed | Should -BeTrue
-        Get-RhaiiDiagnosis -Namespace rhaii-inference -MinimumSeverity Warning | Should -BeNullOrEmpty
+        Get-RhaiiDiagnosis -MinimumSeverity Warning | Should -BeNullOrEmpty
     }
 
     It 'leaves GPU pods Pending without drivers and names the fix' {

@@ -68,3 +68,40 @@ Describe 'GPU pattern' -Tag Integration {
         $cost.PriceTableDate | Should -Be ([DateOnly]::new(2025, 6, 1))
     }
 }
+
+Describe 'GPU cluster on the GKE sandbox' -Tag Integration {
+    BeforeAll {
+        $script:before = @{}
+        foreach ($v in 'RHAII_GKE_ENDPOINT', 'RHAII_COMPUTE_ENDPOINT', 'RHAII_SERVICEUSAGE_ENDPOINT', 'GOOGLE_CLOUD_PROJECT') {
+            $script:before[$v] = [Environment]::GetEnvironmentVariable($v)
+        }
+        $null = Start-RhaiiSandbox -Gke -Name gpu-gke -Project gpu-project -OperationDuration 00:00:00.05 -ControllerDelay 00:00:00.01
+    }
+    AfterAll {
+        Stop-RhaiiSandbox -All -ErrorAction SilentlyContinue
+        foreach ($v in $script:before.Keys) { [Environment]::SetEnvironmentVariable($v, $script:before[$v]) }
+    }
+
+    It 'reports GPU quota in preflight' {
+        $pre = Test-RhaiiPrerequisites -Zone europe-west4-a -Accelerator nvidia-l4
+        $quota = $pre.Checks | Where-Object Name -eq 'GpuQuota'
+        $quota.Status | Should -Be 'Passed'
+        $quota.Message | Should -Match 'NVIDIA_L4_GPUS'
+    }
+
+    It 'creates a GPU cluster and serves the GPU pattern through the gateway' {
+        $cluster = New-GpuCluster -Name gpu -Zone europe-west4-a -Accelerator nvidia-l4 -InitialNodeCount 1 -SystemNodeCount 2
+        $pool = $cluster.GpuNodePools | Select-Object -First 1
+        $pool.MachineType | Should -Be 'g2-standard-8'
+        $pool.GpuDriverVersion | Should -Be 'DEFAULT'
+        $svc = $cluster | Get-TpuClusterCredential -AuthMode Token | Connect-RhaiiCluster | Install-RhaiiOperators |
+            Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Accelerator nvidia-l4 -RegistryCredential $cred -Wait -Timeout 00:05:00 -WarningAction SilentlyContinue
+        $svc.Ready | Should -BeTrue
+        $check = Test-RhaiiDeployment -Namespace $svc.Namespace -Name $svc.Name
+        $check.Failed | Should -BeNullOrEmpty
+        $check.Checks.Name | Should -Contain 'GatewayCompletion'
+        $cost = $cluster | Get-RhaiiCostEstimate
+        $cost.Accelerator | Should -Be 'nvidia-l4'
+        $cost.MachineType | Should -Be 'g2-standard-8'
+    }
+}

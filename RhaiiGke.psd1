@@ -27,6 +27,7 @@
         'Export-RhaiiSupportBundle'
         'Test-RhaiiDeployment'
         'New-InferenceGateway'
+        'New-InferenceModelRoute'
         'Deploy-LlmInferenceService'
         'Get-LlmInferenceService'
         'Get-LlmInferenceServiceLog'

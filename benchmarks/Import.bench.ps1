@@ -1,43 +1,80 @@
 <#
 .SYNOPSIS
     Import-Module cost as a ratio to a bare pwsh start, both measured in this run.
-    Target: importing RhaiiGke (and running its first command) adds under 25% to a bare start.
+.DESCRIPTION
+    Three child processes, interleaved round by round (bare, import, import + first command, bare, ...)
+    so that a burst of load on a shared machine hits all three alike; each figure is the best (lowest)
+    of -Runs, the start-up cost without the noise. Goal: importing RhaiiGke at most 1.1x a bare start.
+    Import plus the first command (Get-TpuTopology) is reported beside it, with the assemblies the
+    import loaded (the sandbox, simulators and clients load only when first used).
 #>
 param(
     [Parameter(Mandatory)][string]$ModuleManifest,
     [string]$OutputPath = (Join-Path $PSScriptRoot '../out/bench'),
-    [int]$Runs = 7
+    [int]$Runs = 9
 )
 $ErrorActionPreference = 'Stop'
+$ModuleManifest = (Resolve-Path $ModuleManifest).Path
 $exe = [Environment]::ProcessPath
 $pre = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
 
-function Measure-Start([string]$Command) {
-    $times = foreach ($i in 1..$Runs) {
-        $sw = [Diagnostics.Stopwatch]::StartNew()
-        & $exe @pre -NoProfile -NonInteractive -Command $Command | Out-Null
-        if ($LASTEXITCODE -ne 0) { throw "child pwsh failed: $Command" }
-        $sw.Elapsed.TotalMilliseconds
-    }
-    $sorted = @($times | Sort-Object)
-    $sorted[[int][math]::Floor($sorted.Count / 2)]   # median
+function Measure-Once([string]$Command) {
+    # Under bash so that 'times' gives the child's CPU seconds beside the wall time; CPU time is the
+    # steadier figure on a loaded machine (waiting for a core does not count).
+    $args1 = @($pre + @('-NoProfile', '-NonInteractive', '-Command', $Command) | ForEach-Object { "'" + ($_ -replace "'", "'\''") + "'" }) -join ' '
+    $sw = [Diagnostics.Stopwatch]::StartNew()
+    $out = & bash -c "'$exe' $args1 >/dev/null || exit 1; times"
+    if ($LASTEXITCODE -ne 0) { throw "child pwsh failed: $Command" }
+    $ms = $sw.Elapsed.TotalMilliseconds
+    $cpu = 0.0
+    if ("$($out | Select-Object -Last 1)" -match '(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s') { $cpu = ([double]$Matches[1] * 60 + [double]$Matches[2] + [double]$Matches[3] * 60 + [double]$Matches[4]) * 1000 }
+    [pscustomobject]@{ Ms = $ms; CpuMs = $cpu }
 }
 
-$null = Measure-Start '1'   # warm the file cache once
-$bare = Measure-Start '1'
-$import = Measure-Start "Import-Module '$ModuleManifest'"
-$firstCommand = Measure-Start "Import-Module '$ModuleManifest'; `$null = Get-TpuTopology -Accelerator v6e"
-$result = [pscustomobject]@{
-    Benchmark           = 'Import'
-    Runs                = $Runs
-    BareStartMs         = [math]::Round($bare, 1)
-    ImportMs            = [math]::Round($import, 1)
-    ImportAndCommandMs  = [math]::Round($firstCommand, 1)
-    ImportRatio         = [math]::Round($import / $bare, 3)
-    ImportAndCommandRatio = [math]::Round($firstCommand / $bare, 3)
-    Target              = 'ImportRatio < 1.25'
-    Met                 = ($import / $bare) -lt 1.25
+$commands = [ordered]@{
+    Bare             = '1'
+    Import           = "Import-Module '$ModuleManifest'"
+    ImportAndCommand = "Import-Module '$ModuleManifest'; `$null = Get-TpuTopology -Accelerator v6e"
 }
+function Load { (Get-Content /proc/loadavg -ErrorAction SilentlyContinue) -replace '^(\S+ \S+ \S+).*', '$1' }
+$load0 = Load
+foreach ($c in $commands.Values) { $null = Measure-Once $c }   # warm the file cache once
+$times = @{}; $cpus = @{}; foreach ($k in $commands.Keys) { $times[$k] = [Collections.Generic.List[double]]::new(); $cpus[$k] = [Collections.Generic.List[double]]::new() }
+foreach ($i in 1..$Runs) {
+    # Rotate the order each round so that no command always runs right after another.
+    $keys = @($commands.Keys)
+    $rot = $i % $keys.Count
+    foreach ($j in 0..($keys.Count - 1)) { $k = $keys[($j + $rot) % $keys.Count]; $m = Measure-Once $commands[$k]; $times[$k].Add($m.Ms); $cpus[$k].Add($m.CpuMs) }
+}
+function Best($k) { ($times[$k] | Measure-Object -Minimum).Minimum }
+function BestCpu($k) { ($cpus[$k] | Measure-Object -Minimum).Minimum }
+function Median($k) { $s = @($times[$k] | Sort-Object); $s[[int][math]::Floor($s.Count / 2)] }
+$bare = Best 'Bare'; $import = Best 'Import'; $first = Best 'ImportAndCommand'
+
+# What the import itself loads, in a fresh process.
+$asmScript = "`$null = @([AppDomain]::CurrentDomain.GetAssemblies().GetName().Name | Where-Object { `$_ } | Sort-Object) -join ','; `$before = @([AppDomain]::CurrentDomain.GetAssemblies().GetName().Name); Import-Module '$ModuleManifest'; @([AppDomain]::CurrentDomain.GetAssemblies().GetName().Name | Where-Object { `$_ -notin `$before } | Sort-Object) -join ','"
+$loaded = @((& $exe @pre -NoProfile -NonInteractive -Command $asmScript | Select-Object -Last 1) -split ',' | Where-Object { $_ })
+
+$result = [pscustomobject]@{
+    Benchmark             = 'Import'
+    Runs                  = $Runs
+    LoadAverage           = "$load0 -> $(Load)"
+    BareStartMs           = [math]::Round($bare, 1)
+    ImportMs              = [math]::Round($import, 1)
+    ImportAndCommandMs    = [math]::Round($first, 1)
+    ImportRatio           = [math]::Round($import / $bare, 3)
+    ImportAndCommandRatio = [math]::Round($first / $bare, 3)
+    MedianImportRatio     = [math]::Round((Median 'Import') / (Median 'Bare'), 3)
+    BareCpuMs             = [math]::Round((BestCpu 'Bare'), 0)
+    ImportCpuRatio        = if (BestCpu 'Bare') { [math]::Round((BestCpu 'Import') / (BestCpu 'Bare'), 3) }
+    ImportAndCommandCpuRatio = if (BestCpu 'Bare') { [math]::Round((BestCpu 'ImportAndCommand') / (BestCpu 'Bare'), 3) }
+    AssembliesLoadedByImport = $loaded
+    # The engine, the sandbox's simulators and the third-party clients load on first use, never at import.
+    HeavyPartsDeferred    = -not @($loaded | Where-Object { $_ -match '^(RhaiiGke\.(Engine|Sandbox)|KubernetesClient|YamlDotNet|Google\.)' })
+    Goal                  = 'ImportRatio <= 1.1 (best of Runs, interleaved)'
+    Met                   = ($import / $bare) -le 1.1
+}
+$result | Add-Member Goals ([ordered]@{ 'ImportRatio <= 1.1' = $result.Met; 'heavy parts deferred' = $result.HeavyPartsDeferred })
 $null = New-Item -ItemType Directory -Force -Path $OutputPath
 $result | ConvertTo-Json | Set-Content (Join-Path $OutputPath 'import.json')
 $result | Format-List | Out-Host

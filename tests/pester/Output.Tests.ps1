@@ -135,6 +135,15 @@ BeforeAll {
         MutatingRequests = 4; Cluster = $connection.Name
     } | Add-Sample
 
+    # New-InferenceModelRoute needs two services, and this cluster has one TPU host: a constructed result with the
+    # values it reports (tests/RhaiiGke.Tests/Serving/MultiModelTests.cs produces real ones on a two-host sandbox).
+    [RhaiiGke.InferenceModelRoute]@{
+        Name = 'models'; Namespace = $service.Namespace; RouteName = 'models-model-route'
+        Models = [RhaiiGke.RhaiiList[string]][string[]]('Qwen/Qwen2.5-1.5B-Instruct', 'Qwen/Qwen2.5-3B-Instruct')
+        Services = [RhaiiGke.RhaiiList[string]][string[]]('qwen', 'qwen-large'); Gateway = 'opendatahub/inference-gateway'
+        GatewayAddress = '10.0.0.7'; Url = "http://10.0.0.7/$($service.Namespace)/models"; Ready = $true; MutatingRequests = 6; Cluster = $connection.Name
+    } | Add-Sample
+
     # removals last: KubeApplyResult and GkeOperation
     Remove-LlmInferenceService -Namespace $service.Namespace -Name $service.Name -Confirm:$false -PassThru | Add-Sample
     Remove-TpuCluster -Name out -Zone europe-west4-a -Force -PassThru -WarningAction SilentlyContinue | Add-Sample

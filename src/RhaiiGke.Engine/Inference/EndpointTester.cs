@@ -18,6 +18,8 @@ public sealed class EndpointTestOptions
     public bool SkipCertificateCheck { get; set; }
     /// <summary>Send the API key over plain http to a non-loopback host.</summary>
     public bool AllowUnencryptedAuthentication { get; set; }
+    /// <summary>Send X-Gateway-Model-Name: &lt;Model&gt; on every request (a model-routed URL, New-InferenceModelRoute), so bodiless GETs reach the model too.</summary>
+    public bool ModelHeader { get; set; }
 }
 
 /// <summary>Runs Test-InferenceEndpoint's checks: health, models, completion, chat, streaming framing and usage, finish_reason, metrics, pod identity, cached tokens.</summary>
@@ -28,7 +30,11 @@ public static class EndpointTester
     public static async Task<TestInferenceEndpointResult> TestAsync(EndpointTestOptions o, IRhaiiLog? log = null, CancellationToken ct = default)
     {
         log ??= NullRhaiiLog.Instance;
-        var target = new HttpTarget(o.BaseUrl) { ApiKey = o.ApiKey, SkipCertificateCheck = o.SkipCertificateCheck, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication }.EnsureCredentialsProtected();
+        var target = new HttpTarget(o.BaseUrl)
+        {
+            ApiKey = o.ApiKey, SkipCertificateCheck = o.SkipCertificateCheck, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication,
+            Headers = o.ModelHeader && o.Model is { Length: > 0 } routed ? [(Manifests.MultiModelBuilder.ModelHeader, routed)] : [],
+        }.EnsureCredentialsProtected();
         if (o.MetricsUrl is { Length: > 0 } mu && Uri.TryCreate(mu, UriKind.Absolute, out var mUri) && mUri.Scheme is "http" or "https")
             new HttpTarget(mu) { ApiKey = o.ApiKey, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication }.EnsureCredentialsProtected();
         var checks = new List<InferenceEndpointCheck>();

@@ -20,6 +20,9 @@ public sealed class InferenceBenchmarkRunner
     private List<BenchPrompt> _prompts = [];
     private byte[][] _requests = [];
     private string _model = "";
+    // multi-model runs (spec.ModelMix): the mix's model names and, per request slot, the index of its model
+    private string[]? _mixModels;
+    private int[]? _slotModel;
     private RequestLogWriter? _logWriter;
     private static readonly double s_freq = Stopwatch.Frequency;
 
@@ -89,12 +92,27 @@ public sealed class InferenceBenchmarkRunner
     /// <summary>Runs every stage and yields each result as soon as it is complete.</summary>
     public async IAsyncEnumerable<InferenceBenchmarkResult> RunAsync([EnumeratorCancellation] CancellationToken ct = default)
     {
-        _model = string.IsNullOrWhiteSpace(_spec.Model) ? await InferenceHttp.DiscoverModelAsync(_target, ct).ConfigureAwait(false) : _spec.Model!;
         var plan = Plan();
         var largest = Math.Max(plan.Max(p => p.Count), _spec.NumPrompts);
+        // One descriptor per connection: raise the soft open-files limit before thousands of them are opened.
+        var connections = plan.Max(p => Math.Min(p.Concurrency ?? p.Count, p.Count)) + 64;
+        if (FileDescriptorLimit.EnsureAtLeast(connections) is { } limit && limit < connections)
+            _log.Warning($"The open-files limit is {limit}, below the {connections} connections this run may open; requests beyond it fail to connect. Raise the hard limit (ulimit -Hn, or LimitNOFILE in a systemd unit) before starting pwsh.");
         _prompts = BenchmarkDatasets.Build(_spec, largest);
-        _requests = _prompts.Select(p => _target.BuildRequest("POST", OpenAiRequests.Path(_spec.Api),
-            OpenAiRequests.Body(_spec.Api, _model, p, _spec.Streaming, _spec.IgnoreEos), _spec.Streaming)).ToArray();
+        if (MultiModelMix.From(_spec) is { } mix)
+        {
+            _mixModels = mix.Models;
+            _slotModel = mix.Assign(_prompts.Count, _spec.Seed);
+            _model = string.Join(",", mix.Models);
+            _requests = _prompts.Select((p, i) => _target.BuildRequest("POST", OpenAiRequests.Path(_spec.Api),
+                OpenAiRequests.Body(_spec.Api, _mixModels[_slotModel[i]], p, _spec.Streaming, _spec.IgnoreEos), _spec.Streaming)).ToArray();
+        }
+        else
+        {
+            _model = string.IsNullOrWhiteSpace(_spec.Model) ? await InferenceHttp.DiscoverModelAsync(_target, ct).ConfigureAwait(false) : _spec.Model!;
+            _requests = _prompts.Select(p => _target.BuildRequest("POST", OpenAiRequests.Path(_spec.Api),
+                OpenAiRequests.Body(_spec.Api, _model, p, _spec.Streaming, _spec.IgnoreEos), _spec.Streaming)).ToArray();
+        }
         if (_spec.RequestLogPath is { Length: > 0 } logPath) _logWriter = new RequestLogWriter(logPath);
         try
         {
@@ -106,6 +124,7 @@ public sealed class InferenceBenchmarkRunner
                 var r = await RunStageAsync(stage, index++, ct).ConfigureAwait(false);
                 results.Add(r);
                 yield return r;
+                foreach (var part in TakeModelResults()) yield return part;
             }
             if (_spec.Profile == InferenceBenchmarkProfile.Sweep)
             {
@@ -119,6 +138,7 @@ public sealed class InferenceBenchmarkRunner
                     var r = await RunStageAsync(new StagePlan($"rate-{Fmt(Math.Round(rate, 3))}", _spec.NumPrompts, _spec.MaxConcurrency, rate, true), index++, ct).ConfigureAwait(false);
                     results.Add(r);
                     yield return r;
+                    foreach (var part in TakeModelResults()) yield return part;
                 }
                 var meeting = results.Where(x => x.MeetsSlo == true).OrderByDescending(x => x.RequestThroughput).FirstOrDefault();
                 if (meeting is not null)
@@ -223,6 +243,9 @@ public sealed class InferenceBenchmarkRunner
         public long Deadline = long.MaxValue;
         public int Done;
         public bool Records;
+        /// <summary>Multi-model runs: one accumulator and one misrouted count per model of the mix.</summary>
+        public BenchmarkAccumulator[]? PerModel;
+        public int[]? Misrouted;
     }
 
     /// <summary>Longest wait for the runtime's background JIT before a stage starts (<see cref="SettleJitAsync"/>); zero turns it off.</summary>
@@ -261,6 +284,8 @@ public sealed class InferenceBenchmarkRunner
             Name = plan.Name,
             Acc = new BenchmarkAccumulator(plan.Count, _spec.Detailed),
             Records = _spec.Detailed || _logWriter is not null,
+            PerModel = _mixModels?.Select(_ => new BenchmarkAccumulator(plan.Count, _spec.Detailed)).ToArray(),
+            Misrouted = _mixModels is null ? null : new int[_mixModels.Length],
         };
         var info = new StageInfo
         {
@@ -295,6 +320,22 @@ public sealed class InferenceBenchmarkRunner
         _log.Progress("Invoke-InferenceBenchmark", $"{plan.Name}: done", 100);
         var result = ctx.Acc.Build(info, duration);
         foreach (var w in result.Warnings) _log.Warning($"{plan.Name}: {w}");
+        if (ctx.PerModel is { } perModel && _mixModels is { } models)
+        {
+            result.Scope = "overall";
+            result.Misrouted = ctx.Misrouted!.Sum();
+            _modelResults.Clear();
+            for (var m = 0; m < models.Length; m++)
+            {
+                var part = perModel[m].Build(info with { Model = models[m] }, duration);
+                part.Scope = "model";
+                part.Misrouted = ctx.Misrouted![m];
+                _modelResults.Add(part);
+            }
+            if (result.Misrouted > 0)
+                _log.Warning($"{plan.Name}: {result.Misrouted} request(s) reached a server that does not serve the model they asked for (404 model not found): " +
+                    "the gateway routed them to another model's pool. Check the model route (X-Gateway-Model-Name header matches) and the body-based router.");
+        }
         return result;
     }
 
@@ -316,6 +357,16 @@ public sealed class InferenceBenchmarkRunner
     /// </summary>
     /// <summary>Non-streaming closed loops use epoll event loops where available (Linux x64); RHAII_BENCH_EVENT_LOOP=0 turns them off.</summary>
     internal static bool UseEventLoop { get; set; } = EpollLoop.Supported && Environment.GetEnvironmentVariable("RHAII_BENCH_EVENT_LOOP") != "0";
+
+    private readonly List<InferenceBenchmarkResult> _modelResults = [];
+
+    /// <summary>The per-model results of the stage just run (multi-model runs), once.</summary>
+    private List<InferenceBenchmarkResult> TakeModelResults()
+    {
+        var list = _modelResults.ToList();
+        _modelResults.Clear();
+        return list;
+    }
 
     /// <summary>Event-loop threads for non-streaming closed loops; 0 = automatic. RHAII_BENCH_LOOPS overrides.</summary>
     internal static int EventLoopThreads { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("RHAII_BENCH_LOOPS"), out var l) ? l : 0;
@@ -561,6 +612,7 @@ public sealed class InferenceBenchmarkRunner
                 CachedTokens = row.CachedTokens,
                 FinishReason = o.FinishReason,
                 Pod = o.Pod,
+                Model = _slotModel is null ? _model : _mixModels![_slotModel[index % _requests.Length]],
                 ErrorType = errType ?? "",
                 Error = err ?? "",
                 GeneratedText = _spec.Detailed ? _target.Redact(o.Text.ToString())! : "",
@@ -569,6 +621,12 @@ public sealed class InferenceBenchmarkRunner
         }
         if (shard is not null) shard.Add(row, itls, errType, o.Pod, _spec.Detailed ? record : null);
         else ctx.Acc.Add(row, itls, errType, o.Pod, _spec.Detailed ? record : null);
+        if (ctx.PerModel is { } perModel)
+        {
+            var m = _slotModel![index % _requests.Length];
+            perModel[m].Add(row, itls, errType, o.Pod, _spec.Detailed ? record : null);
+            if (MultiModelMix.IsModelNotFound(o.Status, err)) Interlocked.Increment(ref ctx.Misrouted![m]);
+        }
         if (rented is not null) ArrayPool<double>.Shared.Return(rented);
         if (countDone) Interlocked.Increment(ref ctx.Done);
     }

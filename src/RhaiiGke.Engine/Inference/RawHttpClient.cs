@@ -76,6 +76,25 @@ internal sealed class HttpTarget
     public string? Redact(string? text) =>
         _apiKey is null || string.IsNullOrEmpty(text) ? text : text.Replace(_apiKey, "[redacted]", StringComparison.Ordinal);
 
+    private IReadOnlyList<(string Name, string Value)> _headers = [];
+
+    /// <summary>
+    /// Extra request headers on every request, e.g. X-Gateway-Model-Name for a model-routed URL (the header a body-based
+    /// router would set, sent by the client for requests without a body such as GET /v1/models).
+    /// </summary>
+    public IReadOnlyList<(string Name, string Value)> Headers
+    {
+        get => _headers;
+        init
+        {
+            foreach (var (name, v) in value)
+                if (name.Length == 0 || name.Any(c => c <= ' ' || c == ':' || c > '~') || v.Any(c => c is '\r' or '\n' or '\0'))
+                    throw new RhaiiException("InvalidRequestHeader", RhaiiErrorCategory.InvalidArgument, $"'{name}' is not a valid request header (name or value).",
+                        "Use a token name and a value without line breaks.", name);
+            _headers = value;
+        }
+    }
+
     /// <summary>A complete HTTP/1.1 request as bytes, ready to send many times.</summary>
     public byte[] BuildRequest(string method, string path, ReadOnlySpan<byte> body, bool streaming)
     {
@@ -85,6 +104,7 @@ internal sealed class HttpTarget
         if (streaming) sb.Append("Accept: text/event-stream\r\n");
         else sb.Append("Accept: application/json\r\n");
         if (_apiKey is not null) sb.Append("Authorization: Bearer ").Append(EnsureCredentialsProtected()._apiKey).Append("\r\n");
+        foreach (var (name, value) in Headers) sb.Append(name).Append(": ").Append(value).Append("\r\n");
         if (method == "POST") sb.Append("Content-Type: application/json\r\nContent-Length: ").Append(body.Length).Append("\r\n");
         sb.Append("\r\n");
         var head = Encoding.ASCII.GetBytes(sb.ToString());

@@ -63,6 +63,7 @@ internal sealed class RequestLogWriter : IAsyncDisposable
         w.WriteNumber("cached_tokens", r.CachedTokens);
         if (r.FinishReason is null) w.WriteNull("finish_reason"); else w.WriteString("finish_reason", r.FinishReason);
         if (r.Pod is null) w.WriteNull("pod"); else w.WriteString("pod", r.Pod);
+        if (r.Model.Length > 0) w.WriteString("model", r.Model);
         w.WriteString("error_type", r.ErrorType);
         w.WriteString("error", r.Error);
         if (r.GeneratedText.Length > 0) w.WriteString("generated_text", r.GeneratedText);

@@ -73,6 +73,8 @@ public sealed class InferenceRequestRecord
     public int CachedTokens { get; init; }
     public string? FinishReason { get; init; }
     public string? Pod { get; init; }
+    /// <summary>The model the request asked for (multi-model runs mix several).</summary>
+    public string Model { get; init; } = "";
     /// <summary>http_429, http_500, timeout, connection, stream_error, ... (empty on success).</summary>
     public string ErrorType { get; init; } = "";
     public string Error { get; init; } = "";
@@ -146,6 +148,13 @@ public sealed class InferenceBenchmarkResult
     public string? RequestLogPath { get; init; }
     public string? JsonPath { get; set; }
     public string? CsvPath { get; set; }
+    /// <summary>Multi-model runs (-ModelMix): "overall" for the whole stage, "model" for one model's share of it; empty otherwise.</summary>
+    public string Scope { get; set; } = "";
+    /// <summary>
+    /// Multi-model runs: requests answered by a server that does not serve the requested model (vLLM's 404
+    /// "The model `x` does not exist."): the gateway sent them to the wrong pool. 0 when every request reached its model.
+    /// </summary>
+    public int Misrouted { get; set; }
 
     // Flat numeric latencies (ms) for Export-Csv, Select-Object and Sort-Object, as Az and AWS.Tools flatten their
     // results; the full statistics stay in Ttft, Tpot, Itl and E2el. Null when the stage had no sample.

@@ -95,4 +95,10 @@ public sealed class InferenceBenchmarkSpec
     /// <summary>Accept any TLS certificate (self-signed gateways in test clusters).</summary>
     public bool SkipCertificateCheck { get; set; }
     public Dictionary<string, string> Metadata { get; set; } = new();
+    /// <summary>
+    /// Multi-model runs: served model name → relative weight. Each request's model is drawn by weight (seeded),
+    /// the body carries it (one shared URL routes by it), and every stage reports overall plus one result per model.
+    /// Null or empty: every request uses <see cref="Model"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? ModelMix { get; set; }
 }

@@ -16,6 +16,9 @@ internal sealed class PreciseScheduler : IDisposable
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly Thread _thread;
     private volatile bool _stopped;
+
+    /// <summary>How far apart the streams' tokens really went out against the plan (the simulator's own ITL error).</summary>
+    public readonly TokenTiming Timing = new();
     private static readonly long s_ticksPerMs = Stopwatch.Frequency / 1000;
     private static readonly long s_slack = Stopwatch.Frequency / 20000; // fire up to 50 µs early
 

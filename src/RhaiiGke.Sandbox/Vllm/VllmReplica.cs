@@ -172,13 +172,18 @@ internal sealed class VllmReplica
         var json = new ArrayBufferWriter<byte>(512);
         using var jw = new Utf8JsonWriter(json);
         var due = admitted + Ticks(ttftMs);
-        long first = 0, lastAt = 0;
+        long first = 0, lastAt = 0, lastDue = 0;
         for (var i = 0; i < outputTokens; i++)
         {
             await _scheduler.DelayUntil(due).ConfigureAwait(false);
             var now = Stopwatch.GetTimestamp();
             if (i == 0) first = now;
-            else Itl.Observe((now - lastAt) * s_tick);
+            else
+            {
+                Itl.Observe((now - lastAt) * s_tick);
+                _scheduler.Timing.Record(now - lastAt, due - lastDue);
+            }
+            lastDue = due;
             lastAt = now;
             var lastToken = i == outputTokens - 1;
             if (i == 0 && r.Chat)

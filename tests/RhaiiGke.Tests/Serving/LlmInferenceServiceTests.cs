@@ -150,6 +150,20 @@ public class LlmInferenceServiceTests : IDisposable
     }
 
     [Fact]
+    public void ARedeployWithACorrectedTopologyReachesTheWorkloadAndBecomesReady()
+    {
+        Platform(1);
+        // a slice the cluster has no pool for: the pod cannot be scheduled (the sandbox pool is 2x2 ct6e-standard-4t)
+        var wrong = Svc(Assert.Single(_ps.Run("Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -Topology 2x4 -MachineType ct6e-standard-8t -RegistryCredential $cred -HuggingFaceToken $hf -WarningAction SilentlyContinue")));
+        Assert.False(wrong.Ready);
+        // the corrected spec: KServe pushes the new nodeSelector and TPU request into the Deployment, which rolls out
+        var fixedSvc = Svc(Assert.Single(_ps.Run("Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -RegistryCredential $cred -HuggingFaceToken $hf -Wait -Timeout 00:05:00 -WarningAction SilentlyContinue")));
+        Assert.True(fixedSvc.Ready);
+        Assert.True(fixedSvc.MutatingRequests > 0);
+        Assert.Contains(fixedSvc.Pods, p => p.Role == "workload" && p.Ready);
+    }
+
+    [Fact]
     public void DeploysExportedManifestsWithTheSecretsFilledAndRemovesWhatCameWithThem()
     {
         Platform(1);

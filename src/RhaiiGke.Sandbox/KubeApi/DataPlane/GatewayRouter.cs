@@ -9,8 +9,13 @@ internal abstract record RouteDecision;
 /// <summary>Envoy answers itself (no route, no healthy upstream, invalid backend).</summary>
 internal sealed record LocalReply(int Status, string Body, string Flag) : RouteDecision;
 
-/// <summary>Proxy to a pod: <paramref name="Blocked"/> when a NetworkPolicy drops the connection (connect timeout).</summary>
-internal sealed record Forward(string Pod, string PodIp, int Port, string Path, bool Blocked, PrefixPicker? Picker, string Route) : RouteDecision;
+/// <summary>Proxy to a pod: <paramref name="Blocked"/> when a NetworkPolicy drops the connection (connect timeout).
+/// <paramref name="Route"/> is Envoy's route name (<c>ns.httproute.ruleIndex</c>), <paramref name="Cluster"/> its upstream cluster.</summary>
+internal sealed record Forward(string Pod, string PodIp, int Port, string Path, bool Blocked, PrefixPicker? Picker, string Route, string Cluster = "-") : RouteDecision
+{
+    /// <summary>Request headers an ext_proc filter set before routing (the body-based router's X-Gateway-Model-Name), sent upstream.</summary>
+    public IReadOnlyList<(string Name, string Value)> SetHeaders { get; init; } = [];
+}
 
 /// <summary>No gateway pod is ready behind the load balancer: the connection is reset.</summary>
 internal sealed record ResetConnection : RouteDecision;
@@ -31,7 +36,16 @@ internal sealed class GatewayRouter(SimCore core)
     public const string ConnectTimeout = "upstream connect error or disconnect/reset before headers. reset reason: connection timeout";
     private readonly Dictionary<string, PrefixPicker> _pickers = new(StringComparer.Ordinal);
 
-    public RouteDecision Decide(string gatewayNs, string gatewayName, string pathAndQuery, string body)
+    public RouteDecision Decide(string gatewayNs, string gatewayName, string pathAndQuery, string body) =>
+        Decide(gatewayNs, gatewayName, "POST", pathAndQuery, body, []);
+
+    /// <summary>
+    /// The decision for a request with its method and headers: HTTPRoute matches on headers and method count
+    /// (Gateway API: all of a match's conditions must hold; ties on the path go to the match with the method, then the
+    /// most header matches), and an Istio gateway runs its ext_proc filters first (the body-based router sets
+    /// X-Gateway-Model-Name from the body's model, see <see cref="BodyBasedRouting"/>).
+    /// </summary>
+    public RouteDecision Decide(string gatewayNs, string gatewayName, string method, string pathAndQuery, string body, IReadOnlyList<(string Name, string Value)> headers)
     {
         lock (core.Gate)
         {
@@ -51,12 +65,26 @@ internal sealed class GatewayRouter(SimCore core)
             }
             else if (!ConditionTrue(gw, "Programmed")) return new ResetConnection();
 
+            var setHeaders = new List<(string Name, string Value)>();
+            if (!gke)
+            {
+                var bbr = BodyBasedRouting.Process(core, gatewayNs, gwLabels, body, ServiceEndpoints);
+                if (bbr.Reply is { } failed) return failed;
+                if (bbr.Model is { } model) setHeaders.Add((BodyBasedRouting.ModelHeader, model));
+            }
+            string? HeaderValue(string name)
+            {
+                foreach (var h in setHeaders) if (string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase)) return h.Value;
+                foreach (var h in headers) if (string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase)) return h.Value;
+                return null;
+            }
+
             var q = pathAndQuery.IndexOf('?');
             var path = q < 0 ? pathAndQuery : pathAndQuery[..q];
             var query = q < 0 ? "" : pathAndQuery[q..];
 
             // the best match over every attached, accepted route
-            (JsonObject Route, JsonObject Rule, string Type, string Value)? best = null;
+            (JsonObject Route, JsonObject Rule, string Type, string Value, bool Method, int Headers)? best = null;
             foreach (var route in core.PeekAll("gateway.networking.k8s.io", "httproutes"))
             {
                 if (!Attached(route, gatewayNs, gatewayName)) continue;
@@ -68,13 +96,22 @@ internal sealed class GatewayRouter(SimCore core)
                         var type = match.Str("path", "type") ?? "PathPrefix";
                         var value = match.Str("path", "value") ?? "/";
                         if (!PathMatches(type, value, path)) continue;
-                        if (best is null || Better(type, value, best.Value.Type, best.Value.Value)) best = (route, rule, type, value);
+                        var wantMethod = match.Str("method");
+                        if (wantMethod is not null && !string.Equals(wantMethod, method, StringComparison.Ordinal)) continue;
+                        var headerMatches = (match.Arr("headers") ?? []).OfType<JsonObject>().ToList();
+                        if (!headerMatches.All(h => HeaderMatches(h, HeaderValue(h.Str("name") ?? "")))) continue;
+                        if (best is null || Better(type, value, best.Value.Type, best.Value.Value)
+                            || (SamePath(type, value, best.Value.Type, best.Value.Value)
+                                && (wantMethod is not null && !best.Value.Method
+                                    || (wantMethod is not null) == best.Value.Method && headerMatches.Count > best.Value.Headers)))
+                            best = (route, rule, type, value, wantMethod is not null, headerMatches.Count);
                     }
                 }
             }
             // GKE's URL map sends unmatched requests to a default that answers 404 "fault filter abort"
             if (best is not { } chosen) return gke ? new LocalReply(404, GkeNoRoute, "NR") : new LocalReply(404, "", "NR");
-            var routeName = $"{chosen.Route.Namespace()}.{chosen.Route.Name()}";
+            var ruleIndex = (chosen.Route.Arr("spec", "rules") ?? []).IndexOf(chosen.Rule);
+            var routeName = $"{chosen.Route.Namespace()}.{chosen.Route.Name()}.{ruleIndex}";
 
             var newPath = Rewrite(chosen.Rule, chosen.Type, chosen.Value, path) + query;
             var backends = (chosen.Rule.Arr("backendRefs") ?? []).OfType<JsonObject>().Where(b => (b.Long("weight") ?? 1) > 0).ToList();
@@ -150,7 +187,9 @@ internal sealed class GatewayRouter(SimCore core)
                 blocked = !NetworkPolicies.AdmitsFromPod(core.PeekAll("networking.k8s.io", "networkpolicies"),
                     n => core.Peek("", "namespaces", null, n)?.Labels(), gatewayNs, gwLabels, target, targetPort);
             }
-            return new Forward(target.Name(), target.Str("status", "podIP")!, targetPort, newPath, blocked, picker, routeName);
+            // Istio's outbound cluster: the Service's FQDN, or for an InferencePool the shadow Service Istio makes for it
+            var cluster = $"outbound|{backend.Long("port") ?? targetPort}||{bname}{(kind == "InferencePool" ? "-ip" : "")}.{bns}.svc.cluster.local";
+            return new Forward(target.Name(), target.Str("status", "podIP")!, targetPort, newPath, blocked, picker, routeName, cluster) { SetHeaders = setHeaders };
         }
     }
 
@@ -186,6 +225,22 @@ internal sealed class GatewayRouter(SimCore core)
         return value.TrimEnd('/').Length > bestValue.TrimEnd('/').Length;
     }
 
+    private static bool SamePath(string type, string value, string bestType, string bestValue) =>
+        type == bestType && value.TrimEnd('/') == bestValue.TrimEnd('/');
+
+    /// <summary>A Gateway API header match (Exact by default, or RegularExpression, which Istio anchors as RE2 full matches).</summary>
+    private static bool HeaderMatches(JsonObject match, string? actual)
+    {
+        if (actual is null) return false;
+        var want = match.Str("value") ?? "";
+        return (match.Str("type") ?? "Exact") switch
+        {
+            "Exact" => string.Equals(actual, want, StringComparison.Ordinal),
+            "RegularExpression" => System.Text.RegularExpressions.Regex.IsMatch(actual, "^(?:" + want + ")$"),
+            _ => false,
+        };
+    }
+
     private static string Rewrite(JsonObject rule, string type, string value, string path)
     {
         foreach (var f in (rule.Arr("filters") ?? []).OfType<JsonObject>())
@@ -203,7 +258,7 @@ internal sealed class GatewayRouter(SimCore core)
         return path;
     }
 
-    private List<(JsonObject Pod, int Port)> ServiceEndpoints(JsonObject svc, long? servicePort)
+    internal List<(JsonObject Pod, int Port)> ServiceEndpoints(JsonObject svc, long? servicePort)
     {
         var ports = (svc.Arr("spec", "ports") ?? []).OfType<JsonObject>().ToList();
         var sp = ports.FirstOrDefault(p => servicePort is null || p.Long("port") == servicePort) ?? ports.FirstOrDefault();

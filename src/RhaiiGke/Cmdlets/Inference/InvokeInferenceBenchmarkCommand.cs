@@ -18,6 +18,10 @@ public sealed class InvokeInferenceBenchmarkCommand : RhaiiCmdlet
     [Alias("ModelName", "ServedModelName")]
     public string? Model { get; set; }
 
+    /// <summary>Several models through one model-routed URL: served model name → relative weight; every stage reports overall and per model.</summary>
+    [Parameter]
+    public Hashtable? ModelMix { get; set; }
+
     [Parameter]
     public InferenceBenchmarkProfile Profile { get; set; } = InferenceBenchmarkProfile.Concurrent;
 
@@ -135,6 +139,23 @@ public sealed class InvokeInferenceBenchmarkCommand : RhaiiCmdlet
     [Parameter]
     public Hashtable? Metadata { get; set; }
 
+    private Dictionary<string, double>? ModelMixWeights()
+    {
+        if (ModelMix is null) return null;
+        var mix = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (DictionaryEntry e in ModelMix)
+        {
+            var key = (e.Key is PSObject pk ? pk.BaseObject : e.Key)?.ToString() ?? "";
+            var raw = e.Value is PSObject p ? p.BaseObject : e.Value;
+            if (!double.TryParse(Convert.ToString(raw, System.Globalization.CultureInfo.InvariantCulture), System.Globalization.NumberStyles.Float,
+                    System.Globalization.CultureInfo.InvariantCulture, out var w) || !(w > 0))
+                Fail("InvalidModelMix", RhaiiErrorCategory.InvalidArgument, $"The weight of model '{key}' must be a positive number, got '{raw}'.",
+                    "Use -ModelMix @{ 'Qwen/Qwen2.5-3B-Instruct' = 3; 'meta-llama/Llama-3.1-8B-Instruct' = 1 }.", key);
+            mix[key] = w;
+        }
+        return mix;
+    }
+
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
         var slo = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
@@ -188,6 +209,7 @@ public sealed class InvokeInferenceBenchmarkCommand : RhaiiCmdlet
             SkipCertificateCheck = SkipCertificateCheck,
             AllowUnencryptedAuthentication = AllowUnencryptedAuthentication,
             RequestLogPath = dir is null ? null : Path.Combine(dir, $"{Label}-{stamp}.requests.jsonl"),
+            ModelMix = ModelMixWeights(),
             Metadata = Metadata?.Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString() ?? "", e => e.Value?.ToString() ?? "") ?? [],
         };
         var runner = new InferenceBenchmarkRunner(spec, this);

@@ -21,6 +21,14 @@ public sealed class TestInferenceEndpointCommand : RhaiiCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? MetricsUrl { get; set; }
 
+    /// <summary>
+    /// A model-routed URL (New-InferenceModelRoute): check each of these models, sending X-Gateway-Model-Name with
+    /// every request; one result per model. Binds from the route object's Models.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("Models")]
+    public string[]? RoutedModel { get; set; }
+
     [Parameter]
     [ValidateRange(1, 86400)]
     public int WarmupTimeout { get; set; } = 300;
@@ -50,10 +58,22 @@ public sealed class TestInferenceEndpointCommand : RhaiiCmdlet
 
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
+        if (RoutedModel is { Length: > 0 } routed)
+        {
+            foreach (var m in routed.Where(m => !string.IsNullOrWhiteSpace(m)).Distinct(StringComparer.Ordinal))
+                await TestOneAsync(m, true, cancellationToken);
+            return;
+        }
+        await TestOneAsync(Model, false, cancellationToken);
+    }
+
+    private async Task TestOneAsync(string? model, bool modelHeader, CancellationToken cancellationToken)
+    {
         var result = await EndpointTester.TestAsync(new EndpointTestOptions
         {
             BaseUrl = BaseUrl,
-            Model = Model,
+            Model = model,
+            ModelHeader = modelHeader,
             MetricsUrl = MetricsUrl,
             ApiKey = ApiKey,
             WarmupTimeout = TimeSpan.FromSeconds(WarmupTimeout),

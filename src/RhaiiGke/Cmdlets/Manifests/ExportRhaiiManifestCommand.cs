@@ -28,6 +28,13 @@ public sealed class ExportRhaiiManifestCommand : RhaiiCmdlet
     [Parameter(ParameterSetName = SpecSet)]
     public SwitchParameter IncludePlatform { get; set; }
 
+    /// <summary>With two or more specs: also render one model-routed URL for all of them (body-based router and HTTPRoute &lt;name&gt;-model-route).</summary>
+    [Parameter(ParameterSetName = SpecSet)]
+    [ValidateNotNullOrEmpty]
+    public string? ModelRoute { get; set; }
+
+    private readonly List<LlmInferenceServiceSpec> _specs = [];
+
     protected override Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
         if (ParameterSetName == PatternSet)
@@ -39,6 +46,7 @@ public sealed class ExportRhaiiManifestCommand : RhaiiCmdlet
         foreach (var spec in InputObject)
         {
             if (spec is null) continue;
+            _specs.Add(spec);
             _objects.AddRange(IncludePlatform ? ManifestBuilder.BuildPattern(spec) : ManifestBuilder.BuildService(spec));
         }
         return Task.CompletedTask;
@@ -46,6 +54,10 @@ public sealed class ExportRhaiiManifestCommand : RhaiiCmdlet
 
     protected override Task EndProcessingAsync(CancellationToken cancellationToken)
     {
+        if (ModelRoute is not null)
+            _objects.AddRange(MultiModelBuilder.Build(ModelRoute, _specs.Select(MultiModelBuilder.MemberFromSpec).ToList(),
+                _specs.FirstOrDefault()?.GatewayName ?? "inference-gateway", _specs.FirstOrDefault()?.GatewayNamespace ?? "opendatahub",
+                _specs.FirstOrDefault()?.GatewayClass ?? InferenceGatewayClass.Istio));
         var objects = ManifestBuilder.Sort(_objects);
         if (Path is null)
         {

@@ -45,6 +45,7 @@
         'Export-InferenceBenchmarkReport'
         'Compare-InferenceBenchmark'
         'New-TpuCluster'
+        'New-GpuCluster'
         'Get-TpuCluster'
         'Set-TpuNodePool'
         'Remove-TpuCluster'

@@ -138,6 +138,8 @@ public sealed class GkeClusterSimulators : IDisposable
         };
         var capacity = new Dictionary<string, string> { ["cpu"] = pool.TpuChipsPerNode > 0 ? "180" : "8", ["memory"] = pool.TpuChipsPerNode > 0 ? "720Gi" : "32Gi", ["pods"] = "110" };
         if (pool.TpuChipsPerNode > 0) capacity["google.com/tpu"] = pool.TpuChipsPerNode.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // the NVIDIA device plugin advertises nvidia.com/gpu only once the driver is installed
+        if (pool.GpusPerNode > 0 && pool.GpuDriverInstalled) capacity["nvidia.com/gpu"] = pool.GpusPerNode.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return new SimulatedNode
         {
             Name = $"gke-{cluster.Name}-{pool.Name}-{index:x4}",

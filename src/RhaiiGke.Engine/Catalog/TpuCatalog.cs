@@ -98,8 +98,8 @@ public static class TpuCatalog
     public static string RequireAccelerator(string name)
     {
         return NormalizeAccelerator(name) ?? throw new RhaiiException("UnknownAccelerator", RhaiiErrorCategory.InvalidArgument,
-            $"Unknown TPU accelerator '{name}'. Known: v6e (tpu-v6e-slice), v5e (tpu-v5-lite-podslice), v5p (tpu-v5p-slice).",
-            "Use -Accelerator v6e, v5e or v5p.", name);
+            $"Unknown TPU accelerator '{name}'. Known: v6e (tpu-v6e-slice), v5e (tpu-v5-lite-podslice), v5p (tpu-v5p-slice); GPUs: {string.Join(", ", GpuCatalog.AcceleratorNames)}.",
+            GpuCatalog.IsGpu(name) ? $"{name} is a GPU: use New-GpuCluster for GPU node pools." : "Use -Accelerator v6e, v5e or v5p (TPU) or nvidia-l4, nvidia-tesla-a100, nvidia-a100-80gb, nvidia-h100-80gb (GPU).", name);
     }
 
     public static IEnumerable<TpuTopology> Find(string? accelerator = null, string? machineType = null, string? topology = null)

@@ -43,7 +43,8 @@ public static class TpuSizer
         var kvPerToken = 2.0 * layers * kvHeads * headDim * bytes;
         var kv = kvPerToken * r.MaxModelLength * r.ConcurrentSequences / GiB;
 
-        var candidates = string.IsNullOrWhiteSpace(r.Accelerator) ? TpuCatalog.All : TpuCatalog.Find(r.Accelerator).ToList();
+        var candidates = string.IsNullOrWhiteSpace(r.Accelerator) ? TpuCatalog.All
+            : GpuCatalog.IsGpu(r.Accelerator) ? GpuCatalog.Find(r.Accelerator).ToList() : TpuCatalog.Find(r.Accelerator).ToList();
         var results = new List<TpuModelFit>();
         foreach (var g in candidates.GroupBy(t => t.Accelerator))
         {

@@ -25,6 +25,10 @@ public sealed class TpuClusterPlan
     public int MaxNodes { get; }
     /// <summary>The Compute accelerator type (and GKE node label), e.g. tpu-v6e-slice.</summary>
     public string AcceleratorType => Slice.NodeLabel;
+    /// <summary>An NVIDIA GPU pool (Slice is a GPU machine type from <see cref="GpuCatalog"/>).</summary>
+    public bool IsGpu => Slice.ResourceName == GpuCatalog.ResourceName;
+    /// <summary>"TPU" or "GPU", for messages.</summary>
+    public string Kind => IsGpu ? "GPU" : "TPU";
     /// <summary>Chips at the pool's largest size.</summary>
     public int ChipsAtMax => MaxNodes * Slice.ChipsPerHost;
     /// <summary>Chips for one usable slice, or the initial size when larger: less quota than this makes the pool useless.</summary>
@@ -39,7 +43,9 @@ public sealed class TpuClusterPlan
             throw new RhaiiException("InvalidZone", RhaiiErrorCategory.InvalidArgument,
                 $"'{spec.Zone}' is not a zone; TPU node pools live in one zone such as europe-west4-a.",
                 "Pass -Zone with a zone name (Test-RhaiiPrerequisites names zones that offer the accelerator).", spec.Zone);
-        var slice = TpuCatalog.Resolve(spec.Accelerator, spec.Topology, string.IsNullOrWhiteSpace(spec.MachineType) ? null : spec.MachineType);
+        var slice = GpuCatalog.IsGpu(spec.Accelerator)
+            ? GpuClusterRequests.Resolve(spec)
+            : TpuCatalog.Resolve(spec.Accelerator, spec.Topology, string.IsNullOrWhiteSpace(spec.MachineType) ? null : spec.MachineType);
         var hosts = slice.Hosts;
         var max = spec.MaxNodes > 0 ? spec.MaxNodes : Math.Max(hosts, spec.InitialNodeCount);
         var min = spec.Autoscaling ? spec.MinNodes : spec.InitialNodeCount;

@@ -249,6 +249,7 @@ public sealed class GkeClient
         var topology = S(p["placementPolicy"]?["tpuTopology"])
             ?? (labels.TryGetValue("cloud.google.com/gke-tpu-topology", out var lt) ? lt : null)
             ?? (tpu is not null ? TpuCatalog.Find(tpu.Accelerator, machine).OrderBy(t => t.Hosts).First().Topology : null);
+        var gpu = tpu is null ? GpuOfPool(config, machine) : null;
         var taints = new List<string>();
         if (config?["taints"] is JsonArray ta)
             foreach (var t in ta.OfType<JsonObject>())
@@ -268,9 +269,10 @@ public sealed class GkeClient
             Status = S(p["status"]) ?? "",
             StatusMessage = S(p["statusMessage"]),
             MachineType = machine,
-            Accelerator = tpu?.Accelerator,
-            Topology = tpu is null ? null : topology,
-            ChipsPerNode = tpu?.ChipsPerHost ?? 0,
+            Accelerator = tpu?.Accelerator ?? gpu?.Type,
+            Topology = tpu is null ? gpu?.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) : topology,
+            ChipsPerNode = tpu?.ChipsPerHost ?? gpu?.Count ?? 0,
+            GpuDriverVersion = gpu?.Driver,
             NodeCount = count,
             AutoscalingEnabled = B(autoscaling?["enabled"]),
             MinNodes = I(autoscaling?["minNodeCount"]) ?? I(autoscaling?["totalMinNodeCount"]) ?? 0,
@@ -282,6 +284,18 @@ public sealed class GkeClient
             Taints = taints,
             Version = S(p["version"]),
         };
+    }
+
+    /// <summary>The GPUs of a pool: config.accelerators[0], else those a GPU machine type carries; null for CPU and TPU pools.</summary>
+    private static (string Type, int Count, string? Driver)? GpuOfPool(JsonObject? config, string machine)
+    {
+        if ((config?["accelerators"] as JsonArray)?.OfType<JsonObject>().FirstOrDefault() is { } acc && S(acc["acceleratorType"]) is { } type)
+        {
+            var countNode = acc["acceleratorCount"];
+            var count = I(countNode) ?? (int.TryParse(S(countNode), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var c) ? c : 0);
+            return (type, count, S(acc["gpuDriverInstallationConfig"]?["gpuDriverVersion"]));
+        }
+        return GpuCatalog.Find(machineType: machine).FirstOrDefault() is { } row ? (row.Accelerator, row.ChipsPerHost, null) : null;
     }
 
     /// <summary>The pool's size is the target size of its managed instance groups (the NodePool resource has no current count).</summary>

@@ -89,13 +89,17 @@ public sealed class PrerequisiteService
         {
             try
             {
-                slice = string.IsNullOrWhiteSpace(r.Topology)
+                slice = GpuCatalog.IsGpu(r.Accelerator)
+                    ? GpuCatalog.Resolve(r.Accelerator!, GpuCatalog.CountOf(r.Topology), string.IsNullOrWhiteSpace(r.MachineType) ? null : r.MachineType)
+                    : string.IsNullOrWhiteSpace(r.Topology)
                     ? TpuCatalog.Find(r.Accelerator, r.MachineType).OrderBy(t => t.Chips).ThenBy(t => t.Hosts).FirstOrDefault()
                         ?? throw new RhaiiException("TpuTopologyNotFound", RhaiiErrorCategory.InvalidArgument, $"No {r.Accelerator} slice uses machine type {r.MachineType}.", "Run Get-TpuTopology.")
                     : TpuCatalog.Resolve(r.Accelerator, r.Topology, string.IsNullOrWhiteSpace(r.MachineType) ? null : r.MachineType);
                 var maxNodes = r.MaxNodes > 0 ? r.MaxNodes : Math.Max(slice.Hosts, r.InitialNodes);
                 chipsNeeded = maxNodes * slice.ChipsPerHost;
-                checks.Add(Pass("MachineTypeTopology", $"{slice.MachineType} with topology {slice.Topology}: {slice.Chips} chips on {slice.Hosts} host(s); google.com/tpu request {slice.ResourceRequest} per pod."));
+                checks.Add(Pass("MachineTypeTopology", slice.ResourceName == GpuCatalog.ResourceName
+                    ? $"{slice.MachineType}: {slice.ChipsPerHost} x {slice.Accelerator} ({slice.HbmPerChipGiB} GiB each) per node; nvidia.com/gpu request {slice.ResourceRequest} per pod."
+                    : $"{slice.MachineType} with topology {slice.Topology}: {slice.Chips} chips on {slice.Hosts} host(s); google.com/tpu request {slice.ResourceRequest} per pod."));
             }
             catch (RhaiiException ex) { checks.Add(Fail("MachineTypeTopology", ex.Message, ex.RecommendedAction)); }
         }
@@ -123,8 +127,18 @@ public sealed class PrerequisiteService
             }
         }
 
-        // 6. TPU chip quota in the region
-        if (slice is not null && !string.IsNullOrWhiteSpace(r.Zone))
+        // 6. TPU chip (or GPU) quota in the region
+        if (slice is not null && slice.ResourceName == GpuCatalog.ResourceName && !string.IsNullOrWhiteSpace(r.Zone))
+        {
+            if (!string.IsNullOrWhiteSpace(r.Reservation))
+                checks.Add(Skip("GpuQuota", $"A reservation ({r.Reservation}) is consumed: its capacity is already granted."));
+            else if (project is null || !credentialsOk) checks.Add(Skip("GpuQuota", "Skipped: no project or credentials."));
+            else
+                checks.Add(await Guard("GpuQuota", async () =>
+                    GpuQuota.Check(await _compute.GetRegionQuotasAsync(project, GkeNames.RegionOf(r.Zone), ct).ConfigureAwait(false),
+                        slice, r.Spot, Math.Max(r.InitialNodes, 1) * slice.ChipsPerHost, chipsNeeded, GkeNames.RegionOf(r.Zone), project)).ConfigureAwait(false));
+        }
+        else if (slice is not null && !string.IsNullOrWhiteSpace(r.Zone))
         {
             if (!string.IsNullOrWhiteSpace(r.Reservation))
                 checks.Add(Skip("TpuQuota", $"A reservation ({r.Reservation}) is consumed: its capacity is already granted."));

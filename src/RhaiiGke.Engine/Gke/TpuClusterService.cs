@@ -69,8 +69,8 @@ public sealed class TpuClusterService
         var createdHere = cluster is null;
         if (cluster is null)
         {
-            var tpuDesc = $"{plan.Slice.MachineType} {plan.Slice.Topology}";
-            if (!shouldProcess(clusterTarget, $"Create GKE cluster (release channel {spec.ReleaseChannel}, Dataplane V2, Gateway API, workload identity) and TPU node pool {spec.NodePoolName} ({tpuDesc}, {plan.MinNodes}-{plan.MaxNodes} nodes{(spec.Spot ? ", spot" : "")})"))
+            var tpuDesc = plan.IsGpu ? $"{plan.Slice.MachineType}, {plan.Slice.ChipsPerHost} x {plan.Slice.Accelerator}" : $"{plan.Slice.MachineType} {plan.Slice.Topology}";
+            if (!shouldProcess(clusterTarget, $"Create GKE cluster (release channel {spec.ReleaseChannel}, Dataplane V2, Gateway API, workload identity) and {plan.Kind} node pool {spec.NodePoolName} ({tpuDesc}, {plan.MinNodes}-{plan.MaxNodes} nodes{(spec.Spot ? ", spot" : "")})"))
                 return null;
             GkeOperation op;
             try
@@ -123,14 +123,14 @@ public sealed class TpuClusterService
         }
         if (pool is null)
         {
-            if (!shouldProcess(poolTarget, $"Create TPU node pool ({plan.Slice.MachineType}, topology {plan.Slice.Topology}, {plan.MinNodes}-{plan.MaxNodes} nodes{(spec.Spot ? ", spot" : "")})"))
+            if (!shouldProcess(poolTarget, $"Create {plan.Kind} node pool ({plan.Slice.MachineType}, {(plan.IsGpu ? $"{plan.Slice.ChipsPerHost} x {plan.Slice.Accelerator}, driver {spec.GpuDriverVersion}" : $"topology {plan.Slice.Topology}")}, {plan.MinNodes}-{plan.MaxNodes} nodes{(spec.Spot ? ", spot" : "")})"))
                 return null;
             try
             {
-                var op = await _gke.CreateNodePoolAsync(p, zone, spec.Name, ClusterRequests.TpuNodePool(plan), ct).ConfigureAwait(false);
+                var op = await _gke.CreateNodePoolAsync(p, zone, spec.Name, plan.IsGpu ? GpuClusterRequests.NodePool(plan) : ClusterRequests.TpuNodePool(plan), ct).ConfigureAwait(false);
                 Log.Verbose($"Creating node pool {poolTarget} ({op.Name}).");
                 if (noWait) return await PendingAsync(p, zone, spec.Name, op, ct).ConfigureAwait(false);
-                await _gke.WaitAsync(op, $"Creating TPU node pool {spec.NodePoolName}", ct).ConfigureAwait(false);
+                await _gke.WaitAsync(op, $"Creating {plan.Kind} node pool {spec.NodePoolName}", ct).ConfigureAwait(false);
             }
             catch (GkeApiException ex) when (ex.ErrorId != "GkeAlreadyExists" && ex.ErrorId != "GkeClusterBusy" && ex.ErrorId != "GkeOperationTimeout")
             {
@@ -191,9 +191,9 @@ public sealed class TpuClusterService
         foreach (var w in result.Warnings) Log.Warning($"Preflight {w.Name}: {w.Message}");
         if (result.Checks.FirstOrDefault(c => c.Name == "Credentials" && c.Status == PrerequisiteStatus.Failed) is { } cred)
             throw new GkeApiException("GkeAuthenticationFailed", RhaiiErrorCategory.AuthenticationError, cred.Message, cred.RecommendedAction, plan.Spec.Name);
-        if (result.Checks.FirstOrDefault(c => c.Name == "TpuQuota" && c.Status == PrerequisiteStatus.Failed) is { } quota)
+        if (result.Checks.FirstOrDefault(c => c.Name is "TpuQuota" or "GpuQuota" && c.Status == PrerequisiteStatus.Failed) is { } quota)
             throw new GkeApiException("GkeQuotaExceeded", RhaiiErrorCategory.QuotaExceeded,
-                $"Preflight: not enough TPU quota, nothing was created. {quota.Message}", quota.RecommendedAction, plan.Spec.Name)
+                $"Preflight: not enough {plan.Kind} quota, nothing was created. {quota.Message}", quota.RecommendedAction, plan.Spec.Name)
             { Reason = quota.Data.TryGetValue("Metric", out var m) ? m?.ToString() : null };
         if (result.Checks.FirstOrDefault(c => c.Name is "AcceleratorInZone" or "MachineTypeInZone" && c.Status == PrerequisiteStatus.Failed) is { } zone)
             throw new GkeApiException("AcceleratorNotOfferedInZone", RhaiiErrorCategory.ResourceUnavailable,
@@ -268,7 +268,7 @@ public sealed class TpuClusterService
         if (ex.ErrorId != "GkeStockout") return ex;
         var zones = await _preflight.AlternativeZonesAsync(s.Project, plan.AcceleratorType, s.Zone, ct).ConfigureAwait(false);
         var fix = zones.Count > 0
-            ? $"Zones that offer {plan.AcceleratorType}: {string.Join(", ", zones)}. Run New-TpuCluster again with -Zone <zone> (a new cluster), or use -Spot, -Reservation, or retry later."
+            ? $"Zones that offer {plan.AcceleratorType}: {string.Join(", ", zones)}. Run {(plan.IsGpu ? "New-GpuCluster" : "New-TpuCluster")} again with -Zone <zone> (a new cluster), or use -Spot, -Reservation, or retry later."
             : "No other zone offers the accelerator to this project; use -Spot or -Reservation, or retry later.";
         return new GkeApiException("GkeStockout", RhaiiErrorCategory.ResourceUnavailable,
             $"No {plan.Slice.MachineType} capacity in {s.Zone} ({ex.Reason ?? "stockout"}); the failed node pool was removed. {ex.Message}", fix, s.Zone, ex)

@@ -237,6 +237,7 @@ public static class ManifestBuilder
             ["router"] = router,
         };
         MultiHostManifests.Apply(s, o);
+        if (Catalog.GpuCatalog.IsGpu(s.Accelerator)) GpuManifests.ApplyGpu(o, s);
         return o;
     }
 

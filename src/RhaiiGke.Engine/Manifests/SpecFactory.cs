@@ -75,8 +75,10 @@ public static partial class SpecFactory
         var modelName = !string.IsNullOrWhiteSpace(r.ModelName) ? r.ModelName!
             : scheme == "hf" ? uri[5..] : r.Name;
 
-        var accel = TpuCatalog.RequireAccelerator(r.Accelerator);
-        var topo = TpuCatalog.Resolve(accel, r.Topology, r.MachineType);
+        // NVIDIA GPUs (nvidia-l4, ...) resolve to a GPU machine type; -Topology is then the GPU count (GpuCatalog)
+        var gpu = GpuCatalog.Normalize(r.Accelerator);
+        var accel = gpu ?? TpuCatalog.RequireAccelerator(r.Accelerator);
+        var topo = gpu is not null ? GpuCatalog.Resolve(gpu, GpuCatalog.CountOf(r.Topology), r.MachineType) : TpuCatalog.Resolve(accel, r.Topology, r.MachineType);
         if (topo.MultiHost)
             log.Verbose($"Topology {topo.Topology} on {topo.MachineType} spans {topo.Hosts} hosts: each replica is a LeaderWorkerSet group of {topo.Hosts} pods (spec.worker), tensor-parallel within a host and pipeline-parallel across hosts.");
 
@@ -125,7 +127,7 @@ public static partial class SpecFactory
                 throw new RhaiiException("VllmArgumentNotAllowed", RhaiiErrorCategory.InvalidArgument,
                     $"The vLLM flag '{flag}' is set by RhaiiGke or KServe and must not be passed in -VllmArgument.", fix, arg);
             var value = arg.Contains('=') ? arg.Split('=', 2)[1].Trim().ToLowerInvariant() : "";
-            if (flag == "--dtype" && value is "half" or "float16" or "fp16")
+            if (gpu is null && flag == "--dtype" && value is "half" or "float16" or "fp16")
                 throw new RhaiiException("VllmArgumentNotAllowed", RhaiiErrorCategory.InvalidArgument,
                     "float16 (half) is not a TPU data type; vLLM on TPU runs in bfloat16.", "Remove --dtype or use --dtype=bfloat16.", arg);
         }
@@ -135,7 +137,7 @@ public static partial class SpecFactory
         var replicas = r.Replicas ?? (pattern == DeploymentPattern.CacheAware ? 3 : 1);
         if (replicas < 0)
             throw new RhaiiException("InvalidReplicas", RhaiiErrorCategory.InvalidArgument, "Replicas must be 0 or more.", null, replicas);
-        var image = string.IsNullOrWhiteSpace(r.Image) ? DefaultTpuImage : r.Image!;
+        var image = string.IsNullOrWhiteSpace(r.Image) ? (gpu is not null ? GpuCatalog.DefaultCudaImage : DefaultTpuImage) : r.Image!;
         var pull = r.PullSecretName ?? (image.StartsWith("registry.redhat.io/", StringComparison.Ordinal) ? "redhat-pull-secret" : null);
         var hf = r.HuggingFaceTokenSecret ?? (scheme == "hf" ? "hf-token" : null);
 

@@ -32,6 +32,9 @@ public sealed class TpuCluster
     /// <summary>The operation still running on the cluster (-NoWait), if any.</summary>
     public GkeOperation? PendingOperation { get; set; }
 
+    /// <summary>The NVIDIA GPU node pools only.</summary>
+    public RhaiiList<TpuNodePool> GpuNodePools => NodePools.Where(p => p.IsGpu).ToList();
+
     /// <summary>The TPU node pools only.</summary>
     public RhaiiList<TpuNodePool> TpuNodePools => NodePools.Where(p => p.IsTpu).ToList();
 
@@ -71,7 +74,11 @@ public sealed class TpuNodePool
     /// <summary>Differences between the requested spec and this pool, empty when none.</summary>
     public RhaiiList<string> Drift { get; set; } = [];
 
-    public bool IsTpu => !string.IsNullOrEmpty(Accelerator);
+    public bool IsTpu => !string.IsNullOrEmpty(Accelerator) && !IsGpu;
+    /// <summary>An NVIDIA GPU pool: Accelerator is the GPU type (nvidia-l4, ...), Topology and ChipsPerNode the GPUs per node.</summary>
+    public bool IsGpu => Accelerator?.StartsWith("nvidia-", StringComparison.Ordinal) == true;
+    /// <summary>gpuDriverInstallationConfig.gpuDriverVersion of a GPU pool (DEFAULT, LATEST, INSTALLATION_DISABLED), null when unset or not a GPU pool.</summary>
+    public string? GpuDriverVersion { get; init; }
     public int Chips => ChipsPerNode * NodeCount;
 
     public override string ToString() => $"{ClusterName}/{Name} {MachineType} x{NodeCount} ({Status})";

@@ -41,6 +41,11 @@ public sealed class TpuClusterSpec
     public Dictionary<string, string> Labels { get; set; } = new(StringComparer.Ordinal);
     /// <summary>Extra Kubernetes labels for the TPU nodes.</summary>
     public Dictionary<string, string> NodeLabels { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>
+    /// GPU pools only (Accelerator nvidia-l4, nvidia-tesla-a100, nvidia-a100-80gb, nvidia-h100-80gb; Topology = GPUs per node):
+    /// the GKE-managed NVIDIA driver, DEFAULT, LATEST or INSTALLATION_DISABLED (then install the driver yourself).
+    /// </summary>
+    public string GpuDriverVersion { get; set; } = "DEFAULT";
 
     public string Region => GkeNames.RegionOf(Zone);
 }

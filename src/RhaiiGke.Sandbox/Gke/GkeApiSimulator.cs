@@ -17,7 +17,7 @@ namespace RhaiiGke.Sandbox.Gke;
 /// time; stockouts, quota and permission errors can be injected and come back in GKE's own shapes.
 /// Listens on 127.0.0.1 with a free port; production code reaches it only through its URL.
 /// </summary>
-public sealed class GkeApiSimulator : IDisposable
+public sealed partial class GkeApiSimulator : IDisposable
 {
     private readonly HttpListener _listener;
     private readonly CancellationTokenSource _stop = new();
@@ -444,7 +444,7 @@ public sealed class GkeApiSimulator : IDisposable
         ((JsonArray)cluster["nodePools"]!).Add(pool);
         cluster["status"] = "RECONCILING";
         var machine = S(pool["config"]?["machineType"]) ?? "";
-        var stockout = IsTpu(machine) && initial > 0 && Faults.StockoutZones.Contains(location);
+        var stockout = IsAccelerator(machine) && initial > 0 && Faults.StockoutZones.Contains(location);
         var op = StartOperation(project, location, "CREATE_NODE_POOL", ClusterLink(project, location, clusterName) + "/nodePools/" + name, clusterName, () =>
         {
             cluster["status"] = "RUNNING";
@@ -514,7 +514,7 @@ public sealed class GkeApiSimulator : IDisposable
         if (size > current && PoolQuotaShortfall(project, location, pool, size.Value - current) is { } quota) return quota;
         var name = S(pool["name"])!;
         var machine = S(pool["config"]?["machineType"]) ?? "";
-        var stockout = IsTpu(machine) && size > current && Faults.StockoutZones.Contains(location);
+        var stockout = IsAccelerator(machine) && size > current && Faults.StockoutZones.Contains(location);
         pool["status"] = "RECONCILING";
         cluster["status"] = "RECONCILING";
         var op = StartOperation(project, location, "SET_NODE_POOL_SIZE", ClusterLink(project, location, clusterName) + "/nodePools/" + name, clusterName, () =>
@@ -752,6 +752,7 @@ public sealed class GkeApiSimulator : IDisposable
     private Reply? ValidatePool(string project, string location, JsonObject pool)
     {
         var machine = S(pool["config"]?["machineType"]);
+        if (GpuPoolInvalid(location, pool) is { } gpuInvalid) return gpuInvalid;
         if (string.IsNullOrEmpty(machine)) return null;
         var tpu = TpuMachineTypes.Find(machine).ToList();
         if (tpu.Count == 0)
@@ -783,6 +784,9 @@ public sealed class GkeApiSimulator : IDisposable
         var region = GkeNames.RegionOf(location);
         if (TpuMachineTypes.Find(machine).FirstOrDefault() is { } tpu)
             return QuotaShortfall(project, region, TpuMetric(tpu.Accelerator, B(pool["config"]?["spot"]) || B(pool["config"]?["preemptible"])), addedNodes * tpu.ChipsPerHost);
+        if (GpuOf(pool) is { } gpu)
+            return QuotaShortfall(project, region, GpuMachineTypes.QuotaMetric(gpu.Type, B(pool["config"]?["spot"]) || B(pool["config"]?["preemptible"])), addedNodes * gpu.Count)
+                ?? QuotaShortfall(project, region, "CPUS", addedNodes * Cpus(machine));
         return QuotaShortfall(project, region, "CPUS", addedNodes * Cpus(machine));
     }
 
@@ -889,7 +893,8 @@ public sealed class GkeApiSimulator : IDisposable
             {
                 var machine = s[5];
                 var tpu = TpuMachineTypes.Find(machine).FirstOrDefault();
-                var exists = tpu is null ? Cpus(machine) > 0 : offered.Contains(tpu.NodeLabel);
+                var gpuMachine = GpuMachineTypes.Find(machine);
+                var exists = tpu is not null ? offered.Contains(tpu.NodeLabel) : gpuMachine is not null ? offered.Contains(gpuMachine.AcceleratorType) : !GpuMachineTypes.IsGpuSeries(machine) && Cpus(machine) > 0;
                 return Permission("compute.machineTypes.get", project) ?? (exists
                     ? Ok(new JsonObject { ["kind"] = "compute#machineType", ["name"] = machine, ["zone"] = zone, ["guestCpus"] = tpu is null ? Cpus(machine) : tpu.ChipsPerHost * 45 })
                     : Error(404, "NOT_FOUND", $"The resource 'projects/{project}/zones/{zone}/machineTypes/{machine}' was not found"));
@@ -954,6 +959,7 @@ public sealed class GkeApiSimulator : IDisposable
                 var tpu = TpuMachineTypes.Find(machine).FirstOrDefault();
                 if (tpu is not null && TpuMetric(tpu.Accelerator, B(p["config"]?["spot"]) || B(p["config"]?["preemptible"])) == metric) used += size * tpu.ChipsPerHost;
                 if (tpu is null && metric == "CPUS") used += size * Cpus(machine);
+                if (tpu is null && GpuOf(p) is { } gpu && GpuMachineTypes.QuotaMetric(gpu.Type, B(p["config"]?["spot"]) || B(p["config"]?["preemptible"])) == metric) used += size * gpu.Count;
             }
         }
         return used;
@@ -972,6 +978,9 @@ public sealed class GkeApiSimulator : IDisposable
     }
 
     private static bool IsTpu(string machine) => TpuMachineTypes.Find(machine).Any();
+
+    /// <summary>TPU and GPU machine types draw on scarce zonal capacity: the ones a stockout hits.</summary>
+    private static bool IsAccelerator(string machine) => IsTpu(machine) || GpuMachineTypes.Find(machine) is not null;
 
     // =====================================================================================
     // Operations
@@ -1146,8 +1155,20 @@ public sealed class GkeApiSimulator : IDisposable
             labels["cloud.google.com/gke-tpu-topology"] = topology;
             if (!taints.Any(t => t.StartsWith("google.com/tpu=", StringComparison.Ordinal))) taints.Add("google.com/tpu=present:NoSchedule");
         }
+        var gpu = GpuOf(p);
+        if (gpu is not null)
+        {
+            // GKE labels GPU nodes with the accelerator type and (with GKE-managed drivers) the driver version, and
+            // taints them nvidia.com/gpu=present:NoSchedule when the cluster has non-GPU pools as well
+            labels["cloud.google.com/gke-accelerator"] = gpu.Type;
+            if (gpu.DriverInstalled) labels["cloud.google.com/gke-gpu-driver-version"] = gpu.DriverVersion.ToLowerInvariant();
+            if (!taints.Any(t => t.StartsWith("nvidia.com/gpu=", StringComparison.Ordinal))) taints.Add("nvidia.com/gpu=present:NoSchedule");
+        }
         return new GkeSimulatedNodePool
         {
+            GpuAccelerator = gpu?.Type,
+            GpusPerNode = gpu?.Count ?? 0,
+            GpuDriverInstalled = gpu?.DriverInstalled ?? false,
             Name = name,
             MachineType = machine,
             NodeCount = I(p["_size"]) ?? 0,

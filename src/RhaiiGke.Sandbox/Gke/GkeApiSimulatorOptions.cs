@@ -35,6 +35,12 @@ public sealed class GkeSimulatedNodePool
     public IReadOnlyDictionary<string, string> NodeLabels { get; init; } = new Dictionary<string, string>();
     /// <summary>Taints as key=value:Effect (google.com/tpu=present:NoSchedule on TPU nodes).</summary>
     public IReadOnlyList<string> Taints { get; init; } = [];
+    /// <summary>cloud.google.com/gke-accelerator value (nvidia-l4, ...) of a GPU pool, else null.</summary>
+    public string? GpuAccelerator { get; init; }
+    /// <summary>GPUs per node of a GPU pool (0 otherwise).</summary>
+    public int GpusPerNode { get; init; }
+    /// <summary>GKE installed the NVIDIA driver (gpuDriverVersion DEFAULT or LATEST): only then do nodes advertise nvidia.com/gpu.</summary>
+    public bool GpuDriverInstalled { get; init; }
     /// <summary>autoscaling.enabled, minNodeCount and maxNodeCount of the pool.</summary>
     public bool AutoscalingEnabled { get; init; }
     public int MinNodeCount { get; init; }
@@ -65,7 +71,8 @@ public sealed class GkeApiSimulatorOptions
         ["europe-west4-a"] = ["tpu-v6e-slice", "tpu-v5-lite-podslice", "nvidia-l4"],
         ["europe-west4-b"] = ["tpu-v5-lite-podslice", "nvidia-l4"],
         ["asia-northeast1-b"] = ["tpu-v6e-slice"],
-        ["us-central1-a"] = ["nvidia-l4", "nvidia-tesla-t4"],
+        ["us-central1-a"] = ["nvidia-l4", "nvidia-tesla-t4", "nvidia-tesla-a100", "nvidia-h100-80gb"],
+        ["us-central1-c"] = ["nvidia-l4", "nvidia-tesla-a100", "nvidia-a100-80gb", "nvidia-h100-80gb"],
     };
 
     /// <summary>Default regional quota limits (metric → limit) for every project and region.</summary>
@@ -79,6 +86,14 @@ public sealed class GkeApiSimulatorOptions
         ["TPU_V5P_PODSLICE"] = 32,
         ["PREEMPTIBLE_TPU_V5P_PODSLICE"] = 32,
         ["IN_USE_ADDRESSES"] = 64,
+        ["NVIDIA_L4_GPUS"] = 16,
+        ["PREEMPTIBLE_NVIDIA_L4_GPUS"] = 16,
+        ["NVIDIA_A100_GPUS"] = 16,
+        ["PREEMPTIBLE_NVIDIA_A100_GPUS"] = 16,
+        ["NVIDIA_A100_80GB_GPUS"] = 8,
+        ["PREEMPTIBLE_NVIDIA_A100_80GB_GPUS"] = 8,
+        ["NVIDIA_H100_GPUS"] = 8,
+        ["PREEMPTIBLE_NVIDIA_H100_GPUS"] = 8,
     };
 
     /// <summary>Refuse requests without a token this simulator issued or <see cref="AcceptedTokens"/> lists.</summary>

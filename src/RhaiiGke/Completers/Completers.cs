@@ -23,7 +23,7 @@ internal static class CompletionHelper
 public sealed class AcceleratorCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        CompletionHelper.Complete(TpuCatalog.AcceleratorNames, wordToComplete,
+        CompletionHelper.Complete(TpuCatalog.AcceleratorNames.Concat(GpuCatalog.AcceleratorNames), wordToComplete,
             v => TpuCatalog.NodeLabelFor(v) is { } l ? $"{TpuCatalog.NormalizeAccelerator(v)} (node label {l})" : v);
 }
 
@@ -45,7 +45,9 @@ public sealed class MachineTypeCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {
-        var acc = TpuCatalog.NormalizeAccelerator(CompletionHelper.Bound(fakeBoundParameters, "Accelerator"));
+        var bound = CompletionHelper.Bound(fakeBoundParameters, "Accelerator");
+        if (GpuCatalog.IsGpu(bound)) return CompletionHelper.Complete(GpuCatalog.Find(bound).Select(t => t.MachineType), wordToComplete);
+        var acc = TpuCatalog.NormalizeAccelerator(bound);
         return CompletionHelper.Complete(TpuCatalog.Find(acc).Select(t => t.MachineType), wordToComplete);
     }
 }

@@ -33,6 +33,8 @@ public static class Diagnoser
         new GkeHealthCheckCheck(),
         new MultiHostCheck(),
         new GcsModelAccessCheck(),
+        new GpuSchedulingCheck(),
+        new CudaImageOnTpuCheck(),
     ];
 
     public static IReadOnlyList<DiagnosisFinding> Run(ClusterSnapshot snapshot, IEnumerable<string>? onlyChecks = null)
@@ -55,6 +57,7 @@ public static class Diagnoser
         "ProbeBudgetTooShort", "NetworkPolicyBlocksGateway", "NetworkPolicyNotEnforced", "FirstInferenceTimeout", "GkeHealthCheckMissing",
         "MultiHostGroupSizeMismatch", "MultiHostPoolSmallerThanSlice",
         "WorkloadIdentityBindingMissing", "GcsAccessDenied", "GcsBucketNotFound", "GcsModelNotFound",
+        "GpuAcceleratorLabelUnknown", "GpuTolerationMissing", "GpuCapacityUnavailable", "GpuDriversNotInstalled", "GpuRequestMismatch", "AcceleratorImageMismatch",
     ];
 
     internal static DiagnosisFinding Finding(string id, FindingSeverity sev, JsonObject obj, string message, string fix, IEnumerable<string>? evidence = null) => new()
@@ -515,6 +518,9 @@ internal sealed class WorkloadCrashCheck : IDiagnosisCheck
 
     private static readonly (Regex Pattern, string Cause, string Fix)[] Causes =
     [
+        (new Regex(@"Failed to infer device type|No ba16c7433 device found", RegexOptions.IgnoreCase),
+            "The vLLM image does not match the node's accelerator (a CUDA build without NVIDIA GPUs, or a TPU build on a GPU node).",
+            "Use the image for the accelerator: registry.redhat.io/rhaiis/vllm-cuda-rhel9 on GPUs, vllm-tpu-rhel9 on TPUs (New-LlmInferenceServiceSpec picks it from -Accelerator when -Image is not given)."),
         (new Regex("prefix.cache.block.size", RegexOptions.IgnoreCase), "vLLM on TPU crash-loops with --prefix-cache-block-size.", "Remove --prefix-cache-block-size from the vLLM flags."),
         (new Regex(@"float16|dtype.*half|half.*not supported", RegexOptions.IgnoreCase), "float16 is not a TPU data type.", "Remove --dtype=half (TPU runs bfloat16)."),
         (new Regex(@"TPU.*(in use|busy|already|initializ|not found|No TPU|unavailable)|No TPU|libtpu|chips? per host|TPU_CHIPS_PER_HOST_BOUNDS|TPU_HOST_BOUNDS", RegexOptions.IgnoreCase),

@@ -445,6 +445,7 @@ internal sealed partial class PodController
     private string? CrashMessage(JsonObject pod, JsonObject c)
     {
         if (!IsWorkloadPod(pod)) return null;
+        if (AcceleratorImageMismatch(pod, c) is { } mismatch) return mismatch;
         var chipsText = c.Str("resources", "limits", "google.com/tpu") ?? c.Str("resources", "requests", "google.com/tpu");
         if (!int.TryParse(chipsText, NumberStyles.Integer, CultureInfo.InvariantCulture, out var chips) || chips <= 0) return null;
         var text = string.Join(' ', (c.Arr("command") ?? []).Concat(c.Arr("args") ?? []).Select(a => a?.ToString())) + " " + (EnvValue(pod, c, "VLLM_ADDITIONAL_ARGS") ?? "");

@@ -54,7 +54,10 @@ public sealed class GetTpuTopologyCommand : RhaiiCmdlet
     {
         if (ParameterSetName == ListSet)
         {
-            var rows = TpuCatalog.Find(Accelerator, MachineType, Topology).ToList();
+            // NVIDIA GPUs (-Accelerator nvidia-l4, ...): the GPU machine types, Topology being the GPU count
+            var rows = GpuCatalog.IsGpu(Accelerator)
+                ? GpuCatalog.Find(Accelerator, MachineType, GpuCatalog.CountOf(Topology)).ToList()
+                : TpuCatalog.Find(Accelerator, MachineType, Topology).ToList();
             if (rows.Count == 0)
                 WriteError(new RhaiiException("TpuTopologyNotFound", RhaiiErrorCategory.ObjectNotFound,
                     $"No TPU slice matches accelerator '{Accelerator}', machine type '{MachineType}', topology '{Topology}'.",

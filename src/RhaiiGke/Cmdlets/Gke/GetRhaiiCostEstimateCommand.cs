@@ -85,11 +85,11 @@ public sealed class GetRhaiiCostEstimateCommand : RhaiiCmdlet
         switch (ParameterSetName)
         {
             case ClusterSet:
-                var pools = Cluster!.TpuNodePools;
+                var pools = Cluster!.TpuNodePools.Concat(Cluster.GpuNodePools).ToList();
                 if (pools.Count == 0)
-                    WriteWarning($"Cluster {Cluster.Name} has no TPU node pool.");
-                var systemNodes = Cluster.NodePools.Where(p => !p.IsTpu).Sum(p => p.NodeCount);
-                var systemMachine = Cluster.NodePools.FirstOrDefault(p => !p.IsTpu)?.MachineType ?? SystemMachineType;
+                    WriteWarning($"Cluster {Cluster.Name} has no TPU or GPU node pool.");
+                var systemNodes = Cluster.NodePools.Where(p => !p.IsTpu && !p.IsGpu).Sum(p => p.NodeCount);
+                var systemMachine = Cluster.NodePools.FirstOrDefault(p => !p.IsTpu && !p.IsGpu)?.MachineType ?? SystemMachineType;
                 var first = true;
                 foreach (var p in pools)
                 {
@@ -101,7 +101,9 @@ public sealed class GetRhaiiCostEstimateCommand : RhaiiCmdlet
                 break;
             case SpecSet:
                 var s = Spec!;
-                var slice = TpuCatalog.Resolve(s.Accelerator, s.Topology, string.IsNullOrWhiteSpace(s.MachineType) ? null : s.MachineType);
+                var slice = GpuCatalog.IsGpu(s.Accelerator)
+                    ? GpuCatalog.Resolve(s.Accelerator, GpuCatalog.CountOf(s.Topology), string.IsNullOrWhiteSpace(s.MachineType) ? null : s.MachineType)
+                    : TpuCatalog.Resolve(s.Accelerator, s.Topology, string.IsNullOrWhiteSpace(s.MachineType) ? null : s.MachineType);
                 requests.Add(new CostRequest(s.Accelerator, s.Topology, slice.MachineType, s.InitialNodeCount > 0 ? s.InitialNodeCount : slice.Hosts,
                     s.MaxNodes > 0 ? s.MaxNodes : slice.Hosts, s.Spot ? TpuPricingModel.Spot : PricingModel, s.SystemMachineType, s.SystemNodeCount, !ExcludeClusterFee, tps, s.Name,
                     string.IsNullOrWhiteSpace(s.Zone) ? null : s.Zone, !ExcludeLoadBalancer, LoadBalancerGbPerMonth));
@@ -113,7 +115,9 @@ public sealed class GetRhaiiCostEstimateCommand : RhaiiCmdlet
         }
         foreach (var r in requests)
         {
-            var estimate = CostEstimator.Estimate(r, table, today);
+            var estimate = GpuCatalog.IsGpu(r.Accelerator)
+                ? GpuCostEstimator.Estimate(r, table, GpuPriceTable.Resolve(PriceTable is null ? null : GetUnresolvedProviderPathFromPSPath(PriceTable)), today)
+                : CostEstimator.Estimate(r, table, today);
             foreach (var n in estimate.Notes) WriteVerbose(n);
             foreach (var w in estimate.Warnings) WriteWarning(w);
             WriteObject(estimate);

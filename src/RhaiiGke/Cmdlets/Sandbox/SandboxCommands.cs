@@ -89,6 +89,26 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
     [ArgumentCompleter(typeof(TopologyCompleter))]
     public string Topology { get; set; } = "2x2";
 
+    /// <summary>NVIDIA GPU nodes to add (pool gpu-pool), labelled cloud.google.com/gke-accelerator and tainted nvidia.com/gpu as GKE does.</summary>
+    [Parameter(ParameterSetName = KubernetesSet)]
+    [ValidateRange(0, 256)]
+    public int GpuNodes { get; set; }
+
+    /// <summary>The GPU of the -GpuNodes: nvidia-l4, nvidia-tesla-a100, nvidia-a100-80gb or nvidia-h100-80gb.</summary>
+    [Parameter(ParameterSetName = KubernetesSet)]
+    [ArgumentCompleter(typeof(GpuAcceleratorCompleter))]
+    public string GpuAccelerator { get; set; } = "nvidia-l4";
+
+    /// <summary>Machine type of the -GpuNodes (its GPU count is what each node offers); the one-GPU machine type when not given.</summary>
+    [Parameter(ParameterSetName = KubernetesSet)]
+    [ArgumentCompleter(typeof(GpuMachineTypeCompleter))]
+    public string? GpuMachineType { get; set; }
+
+    /// <summary>GKE-managed driver of the -GpuNodes: DEFAULT, LATEST, or INSTALLATION_DISABLED (no driver: the nodes advertise no nvidia.com/gpu).</summary>
+    [Parameter(ParameterSetName = KubernetesSet)]
+    [ValidateSet("DEFAULT", "LATEST", "INSTALLATION_DISABLED")]
+    public string GpuDriverVersion { get; set; } = "DEFAULT";
+
     /// <summary>How long each simulated controller takes to act (pods starting, CRDs establishing, certificates issuing...).</summary>
     [Parameter]
     [ValidateTimeout(AllowZero = true)]
@@ -154,6 +174,14 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
             var t = TpuCatalog.Resolve(Accelerator, Topology);
             options.Nodes.AddRange(SimulatedNode.TpuPool("tpu-pool", TpuNodes, t.NodeLabel, t.Topology, t.MachineType, t.ChipsPerHost));
             pools.Add($"tpu-pool: {TpuNodes} x {t.MachineType} ({t.Accelerator} {t.Topology}, {t.ChipsPerHost} chips each)");
+        }
+        if (GpuNodes > 0)
+        {
+            var g = GpuCatalog.Resolve(GpuAccelerator, null, GpuMachineType);
+            var installed = GpuDriverVersion != "INSTALLATION_DISABLED";
+            options.Nodes.AddRange(RhaiiGke.Sandbox.KubeApi.SimulatedGpuNodes.Pool("gpu-pool", GpuNodes, g.NodeLabel, g.MachineType, g.ChipsPerHost, installed,
+                driverVersion: GpuDriverVersion.ToLowerInvariant()));
+            pools.Add($"gpu-pool: {GpuNodes} x {g.MachineType} ({g.ChipsPerHost} x {g.Accelerator}, driver {(installed ? GpuDriverVersion : "not installed")})");
         }
         if (FaultRate > 0) options.Faults = KubeFaultOptions.Mixed(FaultRate, FaultSeed);
         if (!ShouldProcess(Name, "Start a local Kubernetes API sandbox")) return;

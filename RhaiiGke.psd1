@@ -56,6 +56,8 @@
         'Install-RhaiiOperators'
         'Get-RhaiiOperatorStatus'
         'Uninstall-RhaiiOperators'
+        'Enable-LlmInferenceServiceAutoscaling'
+        'Disable-LlmInferenceServiceAutoscaling'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

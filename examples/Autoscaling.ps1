@@ -82,7 +82,7 @@ try {
     $stage = @{ Profile = 'Poisson'; NumPrompts = 40; InputTokens = 32; OutputTokens = 16; Warmups = 0 }
     $svc | Invoke-InferenceBenchmark @stage -Rate 1 | Format-Table Stage, Completed, TtftP99Ms
     for ($i = 1; $i -le $MaxStages; $i++) {
-        $r = $svc | Invoke-InferenceBenchmark @stage -Rate $Rate | Select-Object -Last 1
+        $r = $svc | Invoke-InferenceBenchmark @stage -Rate $Rate -Seed $i | Select-Object -Last 1
         $svc = Get-LlmInferenceService -Name $Name -Namespace $Namespace
         $pods = @($svc.Pods | Where-Object Role -eq workload)
         "stage {0}: p99 TTFT {1:0} ms, {2} workload pod(s), {3} ready" -f $i, $r.TtftP99Ms, $pods.Count, @($pods | Where-Object Ready).Count

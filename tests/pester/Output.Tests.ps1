@@ -135,6 +135,18 @@ BeforeAll {
         MutatingRequests = 4; Cluster = $connection.Name
     } | Add-Sample
 
+    # Enable-LlmInferenceServiceAutoscaling refuses on the sandbox's KServe release-v0.15 (KServeOverwritesReplicas):
+    # a constructed result with the values it reports; Disable-LlmInferenceServiceAutoscaling runs for real.
+    [RhaiiGke.LlmInferenceServiceAutoscaling]@{
+        Name = $service.Name; Namespace = $service.Namespace; Backend = 'HorizontalPodAutoscaler'; ScaleTarget = "Deployment/$($service.Name)-kserve"
+        MinReplicas = 1; MaxReplicas = 4; Enabled = $true; CurrentReplicas = 1; DesiredReplicas = 2
+        Metrics = [RhaiiGke.RhaiiList[RhaiiGke.AutoscalingMetric]][RhaiiGke.AutoscalingMetric[]]@([RhaiiGke.AutoscalingMetric]@{ Signal = 'RequestsWaiting'; Metric = 'prometheus.googleapis.com|vllm:num_requests_waiting|gauge'; Target = 5 })
+        ScaleUpStabilization = [timespan]'00:01:00'; ScaleDownStabilization = [timespan]'00:10:00'
+        Notes = [RhaiiGke.RhaiiList[string]][string[]]('spec.replicas (1) was removed from the service.')
+        MutatingRequests = 2; Cluster = $connection.Name
+    } | Add-Sample
+    Disable-LlmInferenceServiceAutoscaling -Namespace $service.Namespace -Name $service.Name -Confirm:$false | Add-Sample
+
     # removals last: KubeApplyResult and GkeOperation
     Remove-LlmInferenceService -Namespace $service.Namespace -Name $service.Name -Confirm:$false -PassThru | Add-Sample
     Remove-TpuCluster -Name out -Zone europe-west4-a -Force -PassThru -WarningAction SilentlyContinue | Add-Sample

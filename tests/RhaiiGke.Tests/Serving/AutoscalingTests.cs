@@ -113,7 +113,10 @@ public sealed class AutoscalingTests : IDisposable
         // HPA scales out; the load goes on until every new replica serves and a stage's p99 TTFT is under the target
         const double ttftTargetMs = 1000;
         _ps.Run("$svc = Get-LlmInferenceService -Namespace llm -Name qwen");
-        string Stage(double rate) => $"$svc | Invoke-InferenceBenchmark -Profile Poisson -Rate {rate.ToString(CultureInfo.InvariantCulture)} -NumPrompts 40 -InputTokens 32 -OutputTokens 16 -Warmups 0 -Seed 7";
+        // new prompts every stage (a seed per stage): the sandbox's EPP scores cached prefixes first, so replayed prompts
+        // would all go back to the pod that served them before the scale-out
+        var seed = 0;
+        string Stage(double rate) => $"$svc | Invoke-InferenceBenchmark -Profile Poisson -Rate {rate.ToString(CultureInfo.InvariantCulture)} -NumPrompts 40 -InputTokens 32 -OutputTokens 16 -Warmups 0 -Seed {++seed}";
         _ps.Run(Stage(1));
         var maxSeen = 1L;
         var stages = new List<InferenceBenchmarkResult>();
@@ -159,7 +162,7 @@ public sealed class AutoscalingTests : IDisposable
     }
 
     [Fact]
-    public void AnHpaOnAMetricThatDoesNotExistIsNotActiveWithTheRealReasons()
+    public async Task AnHpaOnAMetricThatDoesNotExistIsNotActiveWithTheRealReasons()
     {
         Platform(1);
         var hpa = new JsonObject
@@ -196,7 +199,7 @@ public sealed class AutoscalingTests : IDisposable
         missingTarget["metadata"]!["name"] = "notarget";
         missingTarget["spec"]!["scaleTargetRef"]!["name"] = "nosuch-kserve";
         var o = new KubeApplyOptions { Component = "hpa", PollInterval = TimeSpan.FromMilliseconds(100), Timeout = TimeSpan.FromMinutes(1), Wait = false };
-        new ApplyEngine(_conn).ApplyAsync([hpa, external, missingTarget], o, CancellationToken.None).GetAwaiter().GetResult();
+        await new ApplyEngine(_conn).ApplyAsync([hpa, external, missingTarget], o, CancellationToken.None);
 
         WaitFor(() => Cond(Hpa("typo"), "ScalingActive") is not null, TimeSpan.FromMinutes(1), () => Hpa("typo").ToJsonString());
         var active = Cond(Hpa("typo"), "ScalingActive")!;
@@ -228,7 +231,7 @@ public sealed class AutoscalingTests : IDisposable
 
     public void Dispose()
     {
-        try { _ps.Run($"Stop-RhaiiSandbox -Name {_sandbox}"); } catch (Exception) { }
+        try { _ps.Invoke($"Stop-RhaiiSandbox -Name {_sandbox}"); } catch (Exception) { }
         _ps.Dispose();
     }
 }

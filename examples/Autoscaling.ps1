@@ -22,8 +22,8 @@ param(
     [string]$Name = 'qwen',
     [string]$Namespace = 'rhaii-inference',
     [int]$MaxReplicas = 3,
-    [double]$Rate = 8,
-    [double]$TtftTargetMs = 1000,
+    [double]$Rate = 4,
+    [double]$TtftTargetMs = 8000,
     [int]$MaxStages = 30,
     [string]$KubeconfigPath = (Join-Path ([IO.Path]::GetTempPath()) 'rhaii-autoscaling.kubeconfig')
 )
@@ -38,8 +38,8 @@ if ($Context) {
     $sandbox | Install-RhaiiOperators | Out-Null
     New-InferenceGateway | Out-Null
     $registry = [pscredential]::new('demo', (ConvertTo-SecureString 'not-a-real-password' -AsPlainText -Force))
-    # --max-num-seqs=2: a small batch, so a few requests per second already queue on one replica
-    New-LlmInferenceServiceSpec -Name $Name -Namespace $Namespace -Model Qwen/Qwen2.5-1.5B-Instruct -VllmArgument '--max-num-seqs=2' |
+    # --max-num-seqs=1: a batch of one, so with long answers a few requests per second already queue on one replica
+    New-LlmInferenceServiceSpec -Name $Name -Namespace $Namespace -Model Qwen/Qwen2.5-1.5B-Instruct -VllmArgument '--max-num-seqs=1' |
         Deploy-LlmInferenceService -RegistryCredential $registry -Wait -WarningAction SilentlyContinue | Out-Null
 }
 
@@ -79,7 +79,7 @@ try {
 
     # Rising Poisson load: a light stage, then stages at -Rate until the service has scaled out and TTFT is back.
     $svc = Get-LlmInferenceService -Name $Name -Namespace $Namespace
-    $stage = @{ Profile = 'Poisson'; NumPrompts = 40; InputTokens = 32; OutputTokens = 16; Warmups = 0 }
+    $stage = @{ Profile = 'Poisson'; NumPrompts = 40; InputTokens = 32; OutputTokens = 512; Warmups = 0 }
     $svc | Invoke-InferenceBenchmark @stage -Rate 1 | Format-Table Stage, Completed, TtftP99Ms
     for ($i = 1; $i -le $MaxStages; $i++) {
         $r = $svc | Invoke-InferenceBenchmark @stage -Rate $Rate -Seed $i | Select-Object -Last 1

@@ -16,6 +16,8 @@ public sealed class GkeClusterSimulators : IDisposable
     private readonly TimeSpan _controllerDelay;
     private readonly Action<KubeApiSimulatorOptions>? _configure;
     private readonly object _sync = new();
+    private readonly ConcurrentDictionary<string, GkeSimulatedCluster> _latest = new(StringComparer.Ordinal);
+    private GkeApiSimulatorOptions? _gke;
 
     /// <param name="controllerDelay">Every controller delay of the clusters' API simulators.</param>
     /// <param name="configure">Adjusts each cluster's options before it starts (data plane, policy enforcement, registries...).</param>
@@ -28,6 +30,7 @@ public sealed class GkeClusterSimulators : IDisposable
     /// <summary>Wires the hooks of a GKE simulator's options (before the simulator starts).</summary>
     public void Attach(GkeApiSimulatorOptions options)
     {
+        _gke = options;
         options.EndpointProvider = Endpoint;
         options.ClusterChanged = Sync;
         options.ClusterDeleted = Remove;
@@ -61,6 +64,9 @@ public sealed class GkeClusterSimulators : IDisposable
                 GkeGatewayApi = true,
                 // the cluster's API accepts the Google access tokens the GKE simulator issued (gke-gcloud-auth-plugin's)
                 TokenValidator = cluster.AcceptsToken,
+                // GKE's cluster autoscaler: pending pods grow the pools that have autoscaling on
+                NodeGroups = () => NodeGroups(cluster.Project, cluster.Location, cluster.Name),
+                ScaleNodeGroup = (pool, size) => _gke?.Autoscale?.Invoke(cluster.Project, cluster.Location, cluster.Name, pool, size) ?? "the GKE simulator is not attached",
             };
             _configure?.Invoke(options);
             var s = new KubeApiSimulator(options);
@@ -71,8 +77,25 @@ public sealed class GkeClusterSimulators : IDisposable
         return new GkeClusterEndpoint(sim.Server, sim.CaCertificatePem);
     }
 
+    /// <summary>The autoscaled pools of a cluster as the cluster autoscaler sees them (from the last change the GKE simulator reported).</summary>
+    private IReadOnlyList<SimulatedNodeGroup> NodeGroups(string project, string location, string name)
+    {
+        if (!_latest.TryGetValue(Key(project, location, name), out var cluster)) return [];
+        return cluster.NodePools.Where(p => p.AutoscalingEnabled).Select(p => new SimulatedNodeGroup
+        {
+            Name = p.Name,
+            Id = $"https://www.googleapis.com/compute/v1/projects/{project}/zones/{(p.Zones.Count > 0 ? p.Zones[0] : location)}/instanceGroups/gke-{name}-{p.Name}-grp",
+            Size = p.NodeCount,
+            MinSize = p.MinNodeCount,
+            MaxSize = p.MaxNodeCount,
+            Step = Math.Max(1, p.SliceHosts),
+            Template = ToNode(cluster, p, p.NodeCount),
+        }).ToList();
+    }
+
     private void Sync(GkeSimulatedCluster cluster)
     {
+        _latest[Key(cluster.Project, cluster.Location, cluster.Name)] = cluster;
         var sim = For(cluster.Project, cluster.Location, cluster.Name);
         if (sim is null) { Endpoint(cluster); sim = For(cluster.Project, cluster.Location, cluster.Name)!; }
         lock (_sync)
@@ -126,6 +149,7 @@ public sealed class GkeClusterSimulators : IDisposable
 
     private void Remove(GkeSimulatedCluster cluster)
     {
+        _latest.TryRemove(Key(cluster.Project, cluster.Location, cluster.Name), out _);
         if (_clusters.TryRemove(Key(cluster.Project, cluster.Location, cluster.Name), out var sim)) sim.Dispose();
     }
 

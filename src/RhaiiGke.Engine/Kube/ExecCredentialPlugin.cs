@@ -73,6 +73,19 @@ internal sealed partial class ExecCredentialPlugin : ITokenProvider
         finally { _gate.Release(); }
     }
 
+    /// <summary>
+    /// Drops the cached token when it is <paramref name="rejected"/> (the one a 401 answered), so the next request runs
+    /// the plugin again; false when there is nothing to re-run for (no such token cached: another request already
+    /// dropped it and a newer token is in place, which the caller may still retry with).
+    /// </summary>
+    public bool Invalidate(string? rejected)
+    {
+        if (rejected is null) return false;
+        var current = Volatile.Read(ref _token);
+        if (current == rejected) { Interlocked.CompareExchange(ref _token, null, current); return true; }
+        return current is not null; // a newer token than the rejected one is in place: worth one retry
+    }
+
     /// <summary>The command as the OS will run it: a bare name is looked up on PATH, a relative path is relative to the kubeconfig's folder (as client-go does).</summary>
     internal string? ResolveCommand() => Resolve(_exec.Command, _kubeconfigDir);
 

@@ -20,9 +20,12 @@ internal sealed class KubeClient : IDisposable
     private int _mutating;
     private int _requests;
 
+    private readonly ExecCredentialPlugin? _plugin;
+
     public KubeClient(KubernetesClientConfiguration config)
     {
         _k = new Kubernetes(config);
+        _plugin = config.TokenProvider as ExecCredentialPlugin;
         BaseUri = _k.BaseUri;
         Mapper = new RestMapper(this);
     }
@@ -39,33 +42,42 @@ internal sealed class KubeClient : IDisposable
 
     public void Dispose() => _k.Dispose();
 
-    /// <summary>One request, no retry. Non-2xx answers throw <see cref="KubeApiException"/> (Code, Reason, Status body).</summary>
+    /// <summary>
+    /// One request, no retry, except once on 401 when the token came from an exec credential plugin: as client-go
+    /// does, the cached token is dropped (it was revoked or rotated before its expiry) and the plugin runs again.
+    /// Non-2xx answers throw <see cref="KubeApiException"/> (Code, Reason, Status body).
+    /// </summary>
     public async Task<(HttpStatusCode Code, string Body, HttpResponseHeaders Headers)> SendRawAsync(HttpMethod method, string pathAndQuery, string? body, string? contentType, CancellationToken ct)
     {
         var uri = new Uri(BaseUri.ToString().TrimEnd('/') + "/" + pathAndQuery.TrimStart('/'));
-        using var req = new HttpRequestMessage(method, uri);
-        req.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        req.Headers.UserAgent.ParseAdd("rhaiigke/0.1");
-        if (body is not null)
+        for (var attempt = 0; ; attempt++)
         {
-            req.Content = new StringContent(body, Encoding.UTF8);
-            req.Content.Headers.ContentType = new MediaTypeHeaderValue(contentType ?? "application/json");
+            using var req = new HttpRequestMessage(method, uri);
+            req.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+            req.Headers.UserAgent.ParseAdd("rhaiigke/0.1");
+            if (body is not null)
+            {
+                req.Content = new StringContent(body, Encoding.UTF8);
+                req.Content.Headers.ContentType = new MediaTypeHeaderValue(contentType ?? "application/json");
+            }
+            if (_k.Credentials is not null) await _k.Credentials.ProcessHttpRequestAsync(req, ct).ConfigureAwait(false);
+            if (req.Headers.Authorization is not null)
+                RhaiiGke.Engine.Net.TransportSecurity.EnsureAllowed(uri, "the cluster credentials (Authorization header)", AllowUnencryptedAuthentication);
+            Interlocked.Increment(ref _requests);
+            if (method != HttpMethod.Get && method != HttpMethod.Head) Interlocked.Increment(ref _mutating);
+            try
+            {
+                using var res = await _k.HttpClient.SendAsync(req, ct).ConfigureAwait(false);
+                if (res.StatusCode == HttpStatusCode.Unauthorized && attempt == 0 && _plugin is not null && _plugin.Invalidate(req.Headers.Authorization?.Parameter))
+                    continue;
+                if (!res.IsSuccessStatusCode) throw await KubeApiException.FromResponseAsync(res, method.Method, pathAndQuery, ct).ConfigureAwait(false);
+                var text = await res.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+                Reachable();
+                return (res.StatusCode, text, res.Headers);
+            }
+            catch (KubeApiException) { Reachable(); throw; }
+            catch (Exception e) when (!ct.IsCancellationRequested && Wrap(e, method.Method, pathAndQuery) is { } wrapped) { throw wrapped; }
         }
-        if (_k.Credentials is not null) await _k.Credentials.ProcessHttpRequestAsync(req, ct).ConfigureAwait(false);
-        if (req.Headers.Authorization is not null)
-            RhaiiGke.Engine.Net.TransportSecurity.EnsureAllowed(uri, "the cluster credentials (Authorization header)", AllowUnencryptedAuthentication);
-        Interlocked.Increment(ref _requests);
-        if (method != HttpMethod.Get && method != HttpMethod.Head) Interlocked.Increment(ref _mutating);
-        try
-        {
-            using var res = await _k.HttpClient.SendAsync(req, ct).ConfigureAwait(false);
-            if (!res.IsSuccessStatusCode) throw await KubeApiException.FromResponseAsync(res, method.Method, pathAndQuery, ct).ConfigureAwait(false);
-            var text = await res.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-            Reachable();
-            return (res.StatusCode, text, res.Headers);
-        }
-        catch (KubeApiException) { Reachable(); throw; }
-        catch (Exception e) when (!ct.IsCancellationRequested && Wrap(e, method.Method, pathAndQuery) is { } wrapped) { throw wrapped; }
     }
 
     /// <summary>
@@ -75,20 +87,28 @@ internal sealed class KubeClient : IDisposable
     public async Task<HttpResponseMessage> OpenStreamAsync(string pathAndQuery, CancellationToken ct)
     {
         var uri = new Uri(BaseUri.ToString().TrimEnd('/') + "/" + pathAndQuery.TrimStart('/'));
-        using var req = new HttpRequestMessage(HttpMethod.Get, uri);
-        req.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        req.Headers.UserAgent.ParseAdd("rhaiigke/0.1");
-        if (_k.Credentials is not null) await _k.Credentials.ProcessHttpRequestAsync(req, ct).ConfigureAwait(false);
-        Interlocked.Increment(ref _requests);
-        HttpResponseMessage res;
-        try { res = await _k.HttpClient.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false); }
-        catch (Exception e) when (!ct.IsCancellationRequested && Wrap(e, "GET", pathAndQuery) is { } wrapped) { throw wrapped; }
-        if (!res.IsSuccessStatusCode)
+        for (var attempt = 0; ; attempt++)
         {
-            using (res) throw await KubeApiException.FromResponseAsync(res, "GET", pathAndQuery, ct).ConfigureAwait(false);
+            using var req = new HttpRequestMessage(HttpMethod.Get, uri);
+            req.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+            req.Headers.UserAgent.ParseAdd("rhaiigke/0.1");
+            if (_k.Credentials is not null) await _k.Credentials.ProcessHttpRequestAsync(req, ct).ConfigureAwait(false);
+            Interlocked.Increment(ref _requests);
+            HttpResponseMessage res;
+            try { res = await _k.HttpClient.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false); }
+            catch (Exception e) when (!ct.IsCancellationRequested && Wrap(e, "GET", pathAndQuery) is { } wrapped) { throw wrapped; }
+            if (res.StatusCode == HttpStatusCode.Unauthorized && attempt == 0 && _plugin is not null && _plugin.Invalidate(req.Headers.Authorization?.Parameter))
+            {
+                res.Dispose();
+                continue;
+            }
+            if (!res.IsSuccessStatusCode)
+            {
+                using (res) throw await KubeApiException.FromResponseAsync(res, "GET", pathAndQuery, ct).ConfigureAwait(false);
+            }
+            Reachable();
+            return res;
         }
-        Reachable();
-        return res;
     }
 
     // ------------------------------------------------------------------ transport failures

@@ -514,7 +514,8 @@ public sealed class LlmServiceManager
         var total = Stopwatch.StartNew();
         var inStage = Stopwatch.StartNew();
         ServingStage? last = null;
-        string? lastMessage = null;
+        string? lastMessage = null, lastAutoscaler = null;
+        var noScaleUp = new Stopwatch();
         var activity = $"{ns}/{name}";
         while (true)
         {
@@ -541,13 +542,74 @@ public sealed class LlmServiceManager
                 throw new RhaiiException("LlmInferenceServiceStopped", RhaiiErrorCategory.InvalidOperation,
                     $"LLMInferenceService {ns}/{name} is stopped (serving.kserve.io/stop=true) and will not become Ready.", "Resume it with Set-LlmInferenceService -Start.", name);
             var limit = o.LimitFor(s.Stage);
+            // Unschedulable: the cluster autoscaler's word on the pods decides how long waiting is worth it. A scale-up
+            // under way keeps the scheduling limit (TPU nodes take minutes); "won't scale up" (pool at its maximum,
+            // nothing fits) or a failed scale-up (stockout, quota) is a failure that gets only the failure grace.
+            var (refused, autoscaler) = s.Stage is ServingStage.Unschedulable ? await AutoscalerVerdictAsync(s, ct).ConfigureAwait(false) : (false, null);
+            if (autoscaler is not null && autoscaler != lastAutoscaler)
+            {
+                _log.Verbose($"{activity}: cluster autoscaler: {autoscaler}");
+                _log.Progress(activity, $"{Describe(s.Stage)} ({s.ReadyReplicas}/{s.Replicas} ready): cluster autoscaler: {autoscaler}", Percent(s.Stage));
+                lastAutoscaler = autoscaler;
+            }
+            if (!refused) noScaleUp.Reset();
+            else if (!noScaleUp.IsRunning) noScaleUp.Start();
+            if (refused && noScaleUp.Elapsed > o.FailureGrace)
+                throw await FailureAsync(s, $"{LowerFirst(Describe(s.Stage))} for {inStage.Elapsed.TotalSeconds:0} s, and the cluster autoscaler will not add a node ({autoscaler})", ct).ConfigureAwait(false);
             if (inStage.Elapsed > limit || total.Elapsed > o.Timeout)
-                throw await FailureAsync(s, inStage.Elapsed > limit ? $"{Describe(s.Stage)} for {inStage.Elapsed.TotalSeconds:0} s (limit {limit.TotalSeconds:0} s)" : $"not Ready after {total.Elapsed.TotalSeconds:0} s", ct).ConfigureAwait(false);
+                throw await FailureAsync(s, inStage.Elapsed > limit ? StageTimedOut(s.Stage, inStage.Elapsed, limit) : $"not Ready after {total.Elapsed.TotalSeconds:0} s", ct).ConfigureAwait(false);
             // event-driven: wake up when the service changes (KServe reports every stage in its status), at the latest after a poll interval
             var path = ServicePath(ns, name);
             var outcome = await KubeWatch.WaitForChangeAsync(_client, path[..path.LastIndexOf('/')], name, obj!.Str("metadata", "resourceVersion"), o.PollInterval, null, ct).ConfigureAwait(false);
             if (outcome == KubeWatch.Outcome.Unavailable) await Task.Delay(o.PollInterval, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Why a stage's wait ended: a progress stage ran past its limit (and which parameter raises it), or a failure
+    /// (image pull, model download, crash loop, misconfiguration) did not clear within the grace a failure is given.
+    /// </summary>
+    private static string LowerFirst(string s) => s.Length == 0 ? s : char.ToLowerInvariant(s[0]) + s[1..];
+
+    internal static string StageTimedOut(ServingStage stage, TimeSpan elapsed, TimeSpan limit)
+    {
+        var secs = $"{elapsed.TotalSeconds:0} s";
+        var what = LowerFirst(Describe(stage));
+        var parameter = stage switch
+        {
+            ServingStage.Pending or ServingStage.Unschedulable or ServingStage.Starting => "-SchedulingTimeout",
+            ServingStage.DownloadingModel => "-DownloadTimeout",
+            ServingStage.Compiling => "-CompileTimeout",
+            _ => null,
+        };
+        return parameter is not null
+            ? $"{what} for {secs}, past the {limit.TotalSeconds:0} s limit ({parameter} raises it)"
+            : $"{what} for {secs} without clearing (a failure is given {limit.TotalSeconds:0} s to clear before the wait stops)";
+    }
+
+    /// <summary>
+    /// The cluster autoscaler's latest word on the service's unschedulable workload pods (GKE records it as events from
+    /// source cluster-autoscaler): Refused for NotTriggerScaleUp or FailedScaleUp, with the event's message; nothing on a
+    /// cluster without an autoscaler.
+    /// </summary>
+    private async Task<(bool Refused, string? Message)> AutoscalerVerdictAsync(LlmInferenceService s, CancellationToken ct)
+    {
+        var pods = s.Pods.Where(p => p.Role == "workload" && p.Stage == ServingStage.Unschedulable).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        if (pods.Count == 0) return (false, null);
+        JsonObject list;
+        try
+        {
+            list = await _client.SendAsync(HttpMethod.Get, $"api/v1/namespaces/{s.Namespace}/events?fieldSelector={Uri.EscapeDataString("source=cluster-autoscaler")}", null, null, ct).ConfigureAwait(false);
+        }
+        catch (KubeApiException e) when (e.Code is 403 or 404) { return (false, null); }
+        var latest = (list.Arr("items") ?? []).OfType<JsonObject>()
+            .Where(e => e.Str("involvedObject", "kind") == "Pod" && pods.Contains(e.Str("involvedObject", "name") ?? ""))
+            .Where(e => e.Str("reason") is "TriggeredScaleUp" or "NotTriggerScaleUp" or "FailedScaleUp")
+            .OrderBy(e => e.Str("lastTimestamp") ?? e.Str("eventTime") ?? e.Str("metadata", "creationTimestamp") ?? "", StringComparer.Ordinal)
+            .ThenBy(e => long.TryParse(e.Str("metadata", "resourceVersion"), out var rv) ? rv : 0)
+            .LastOrDefault();
+        if (latest is null) return (false, null);
+        return (latest.Str("reason") is "NotTriggerScaleUp" or "FailedScaleUp", $"{latest.Str("reason")}: {latest.Str("message")}");
     }
 
     private static int Percent(ServingStage s) => s switch

@@ -34,6 +34,7 @@ public sealed class GkeApiSimulator : IDisposable
     public GkeApiSimulator(GkeApiSimulatorOptions? options = null)
     {
         Options = options ?? new GkeApiSimulatorOptions();
+        Options.Autoscale = AutoscalePool;
         (_listener, Url) = Listen();
         _loop = Task.Run(AcceptLoopAsync);
     }
@@ -465,6 +466,31 @@ public sealed class GkeApiSimulator : IDisposable
             return null;
         });
         return Ok(op.ToJson(Url));
+    }
+
+    /// <summary>
+    /// The cluster autoscaler grows a pool: no user-visible operation (the managed instance group resizes), within the
+    /// pool's autoscaling maximum and in whole slices for multi-host TPU pools; a stockout or the quota refuses it.
+    /// </summary>
+    private string? AutoscalePool(string project, string location, string clusterName, string poolName, int size)
+    {
+        lock (_gate)
+        {
+            Advance();
+            if (!_clusters.TryGetValue(Key(project, location, clusterName), out var cluster)) return "cluster not found";
+            var pool = Pools(cluster).FirstOrDefault(p => S(p["name"]) == poolName);
+            if (pool is null) return "node pool not found";
+            if (!B(pool["autoscaling"]?["enabled"])) return "autoscaling is not enabled on the node pool";
+            if (size > (I(pool["autoscaling"]?["maxNodeCount"]) ?? 0)) return "max node group size reached";
+            if (MultiHostSizeInvalid(pool, "Node count", size) is not null) return "the size is not a whole number of TPU slices";
+            var current = I(pool["_size"]) ?? 0;
+            if (size <= current) return null;
+            if (IsTpu(S(pool["config"]?["machineType"]) ?? "") && Faults.StockoutZones.Contains(location)) return "GCE out of resources";
+            if (PoolQuotaShortfall(project, location, pool, size - current) is not null) return "GCE quota exceeded";
+            pool["_size"] = size;
+            Notify(project, location, cluster);
+            return null;
+        }
     }
 
     private Reply SetSize(string project, string location, string clusterName, JsonObject cluster, JsonObject pool, string body)
@@ -1097,9 +1123,11 @@ public sealed class GkeApiSimulator : IDisposable
                 taints.Add($"{S(t["key"])}={S(t["value"])}:{(S(t["effect"]) switch { "NO_SCHEDULE" => "NoSchedule", "NO_EXECUTE" => "NoExecute", "PREFER_NO_SCHEDULE" => "PreferNoSchedule", var e => e })}");
         var tpu = TpuMachineTypes.Find(machine).ToList();
         string? topology = null;
+        var sliceHosts = 1;
         if (tpu.Count > 0)
         {
             topology = S(p["placementPolicy"]?["tpuTopology"]) ?? tpu.OrderBy(t => t.Hosts).First().Topology;
+            sliceHosts = tpu.FirstOrDefault(t => t.Topology == topology)?.Hosts ?? 1;
             labels["cloud.google.com/gke-tpu-accelerator"] = tpu[0].NodeLabel;
             labels["cloud.google.com/gke-tpu-topology"] = topology;
             if (!taints.Any(t => t.StartsWith("google.com/tpu=", StringComparison.Ordinal))) taints.Add("google.com/tpu=present:NoSchedule");
@@ -1116,6 +1144,10 @@ public sealed class GkeApiSimulator : IDisposable
             TpuChipsPerNode = tpu.Count > 0 ? tpu[0].ChipsPerHost : 0,
             NodeLabels = labels,
             Taints = taints,
+            AutoscalingEnabled = B(p["autoscaling"]?["enabled"]),
+            MinNodeCount = I(p["autoscaling"]?["minNodeCount"]) ?? 0,
+            MaxNodeCount = I(p["autoscaling"]?["maxNodeCount"]) ?? 0,
+            SliceHosts = sliceHosts,
         };
     }
 

@@ -33,6 +33,12 @@ public sealed class GkeSimulatedNodePool
     public IReadOnlyDictionary<string, string> NodeLabels { get; init; } = new Dictionary<string, string>();
     /// <summary>Taints as key=value:Effect (google.com/tpu=present:NoSchedule on TPU nodes).</summary>
     public IReadOnlyList<string> Taints { get; init; } = [];
+    /// <summary>autoscaling.enabled, minNodeCount and maxNodeCount of the pool.</summary>
+    public bool AutoscalingEnabled { get; init; }
+    public int MinNodeCount { get; init; }
+    public int MaxNodeCount { get; init; }
+    /// <summary>Hosts of one TPU slice of the pool (1 for single-host and CPU pools): the pool grows by this many nodes.</summary>
+    public int SliceHosts { get; init; } = 1;
 }
 
 /// <summary>The Kubernetes API of a simulated cluster: its https URL (the cluster's endpoint becomes its host:port) and CA (PEM, not base64).</summary>
@@ -95,6 +101,12 @@ public sealed class GkeApiSimulatorOptions
 
     /// <summary>Called after a cluster becomes RUNNING and after node pools are created, resized or deleted.</summary>
     public Action<GkeSimulatedCluster>? ClusterChanged { get; set; }
+
+    /// <summary>
+    /// Set by the simulator: the cluster autoscaler's resize of a pool (project, location, cluster, pool, size):
+    /// null when the nodes are coming, else the cloud's refusal ("GCE out of resources", "GCE quota exceeded", ...).
+    /// </summary>
+    public Func<string, string, string, string, int, string?>? Autoscale { get; internal set; }
 
     /// <summary>Called after a cluster is deleted.</summary>
     public Action<GkeSimulatedCluster>? ClusterDeleted { get; set; }

@@ -19,6 +19,20 @@ public sealed class KubeApiSimulatorOptions
     public Func<string, bool>? TokenValidator { get; set; }
 
     /// <summary>
+    /// The node groups a cluster autoscaler may grow (GKE node pools with autoscaling on), read afresh on every
+    /// decision; null (the default) runs no cluster autoscaler, as on a cluster without one. With it, an
+    /// unschedulable pod that a group's node would fit grows that group (event TriggeredScaleUp), and one that no
+    /// group below its maximum fits gets NotTriggerScaleUp with the reasons, as GKE's cluster autoscaler reports them.
+    /// </summary>
+    public Func<IReadOnlyList<SimulatedNodeGroup>>? NodeGroups { get; set; }
+
+    /// <summary>
+    /// Grows a node group to a size (called outside the simulator's lock): null when the nodes are coming, else why the
+    /// cloud refused (GKE's words: "GCE out of resources", "GCE quota exceeded").
+    /// </summary>
+    public Func<string, int, string?>? ScaleNodeGroup { get; set; }
+
+    /// <summary>
     /// A folder of upstream schemas (CRD YAML files and the Kubernetes OpenAPI <c>swagger-v1.NN.N.json</c>).
     /// When set, a CRD installed under the name of one in the folder is served with the upstream structural
     /// schema (pruning, types, enums, required, formats), built-in kinds are decoded against the Kubernetes
@@ -161,12 +175,14 @@ public sealed class KubeControllerDelays
     public TimeSpan BackOff { get; set; } = TimeSpan.FromMilliseconds(500);
     /// <summary>The HPA controller's sync period (kube-controller-manager --horizontal-pod-autoscaler-sync-period, 15 s upstream); not part of <see cref="Uniform"/>.</summary>
     public TimeSpan HpaSync { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>Cluster autoscaler: an unschedulable pod → its decision (GKE scans every 10 s; nodes then take a minute or more to join).</summary>
+    public TimeSpan ScaleUp { get; set; } = TimeSpan.FromMilliseconds(1000);
 
     public static KubeControllerDelays Uniform(TimeSpan d) => new()
     {
         CrdEstablished = d, PodReady = d, NamespaceFinalize = d, IssuerReady = d, CertificateIssued = d, CaInjection = d,
         IstioReconcile = d, GatewayProgrammed = d, GkeLoadBalancer = d, LwsReconcile = d, KServeReconcile = d, LoadBalancer = d,
-        ModelDownload = d, XlaCompile = d, BackOff = d,
+        ModelDownload = d, XlaCompile = d, BackOff = d, ScaleUp = d,
     };
 }
 
@@ -206,6 +222,21 @@ public sealed class KubeFaultOptions
 }
 
 /// <summary>A node to pre-load: labels, taints and capacity (e.g. <c>google.com/tpu: 4</c>).</summary>
+/// <summary>A node group the simulated cluster autoscaler may grow: a GKE node pool's autoscaling bounds and a node of it.</summary>
+public sealed class SimulatedNodeGroup
+{
+    public string Name { get; init; } = "";
+    /// <summary>How the autoscaler names the group in its events (GKE: the pool's managed instance group URL).</summary>
+    public string Id { get; init; } = "";
+    public int Size { get; init; }
+    public int MinSize { get; init; }
+    public int MaxSize { get; init; }
+    /// <summary>Nodes added at once: 1, or the hosts of a multi-host TPU slice (GKE grows such pools by whole slices).</summary>
+    public int Step { get; init; } = 1;
+    /// <summary>What a new node of the group looks like (labels, taints, capacity).</summary>
+    public SimulatedNode Template { get; init; } = new();
+}
+
 public sealed class SimulatedNode
 {
     public string Name { get; set; } = "";

@@ -322,5 +322,8 @@ internal sealed class FieldSelector
     }
 
     public bool Matches(JsonNode? obj) =>
-        Requirements.All(r => string.Equals(obj.Str(r.Field.Split('.')) ?? "", r.Value, StringComparison.Ordinal) == r.Equal);
+        Requirements.All(r => string.Equals(obj.Str(Path(r.Field)) ?? "", r.Value, StringComparison.Ordinal) == r.Equal);
+
+    // the Event field label "source" is source.component (k8s.io/kubernetes pkg/apis/core/v1 conversion: EventToSelectableFields)
+    private static string[] Path(string field) => field == "source" ? ["source", "component"] : field.Split('.');
 }

@@ -131,6 +131,28 @@ public sealed class KubeconfigCredentialTests : IDisposable
     }
 
     [Fact]
+    public void ACachedTokenTheServerRejectsRunsThePluginAgainOnce()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        // The first run hands out a token that is revoked before its expiry (rotated credentials, a new gcloud
+        // account): the 401 drops it and the plugin runs again, as client-go does, instead of failing until expiry.
+        var runs = Path.Combine(_dir, "stale-runs");
+        var expires = DateTimeOffset.UtcNow.AddHours(1).ToString("yyyy-MM-ddTHH:mm:ssZ");
+        var plugin = Script("stale-plugin", $$$"""
+            if [ -f '{{{runs}}}' ]; then t='{{{_sim.Token}}}'; else t='revoked-token'; fi
+            echo run >> '{{{runs}}}'
+            printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"{{{expires}}}"}}' "$t"
+            """);
+        var kc = Kubeconfig(Exec(plugin));
+        var connection = Assert.IsType<ClusterConnection>(Connect(kc));
+        Assert.False(string.IsNullOrEmpty(connection.ServerVersion));
+        Assert.Equal(2, File.ReadAllLines(runs).Length);
+        // the new token is kept: more commands do not run the plugin again
+        _ps.Run($"Connect-RhaiiCluster -Kubeconfig '{kc}' | Get-RhaiiOperatorStatus | Out-Null");
+        Assert.Equal(2, File.ReadAllLines(runs).Length);
+    }
+
+    [Fact]
     public void ATokenTheServerRefusesIsUnauthorizedNotAKubeconfigError()
     {
         if (OperatingSystem.IsWindows()) return;

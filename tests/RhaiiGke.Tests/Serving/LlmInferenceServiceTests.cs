@@ -150,6 +150,20 @@ public class LlmInferenceServiceTests : IDisposable
     }
 
     [Fact]
+    public void ARedeployWithACorrectedTopologyReachesTheWorkloadAndBecomesReady()
+    {
+        Platform(1);
+        // a slice the cluster has no pool for: the pod cannot be scheduled (the sandbox pool is 2x2 ct6e-standard-4t)
+        var wrong = Svc(Assert.Single(_ps.Run("Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -Topology 2x4 -MachineType ct6e-standard-8t -RegistryCredential $cred -HuggingFaceToken $hf -WarningAction SilentlyContinue")));
+        Assert.False(wrong.Ready);
+        // the corrected spec: KServe pushes the new nodeSelector and TPU request into the Deployment, which rolls out
+        var fixedSvc = Svc(Assert.Single(_ps.Run("Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -RegistryCredential $cred -HuggingFaceToken $hf -Wait -Timeout 00:05:00 -WarningAction SilentlyContinue")));
+        Assert.True(fixedSvc.Ready);
+        Assert.True(fixedSvc.MutatingRequests > 0);
+        Assert.Contains(fixedSvc.Pods, p => p.Role == "workload" && p.Ready);
+    }
+
+    [Fact]
     public void DeploysExportedManifestsWithTheSecretsFilledAndRemovesWhatCameWithThem()
     {
         Platform(1);
@@ -263,6 +277,9 @@ public class LlmInferenceServiceTests : IDisposable
         error = Assert.Single(errors);
         Assert.StartsWith("LlmInferenceServiceModelDownloadFailed", error.FullyQualifiedErrorId);
         Assert.Contains("HuggingFaceTokenRejected", error.Exception.Message);
+        // the failure says it did not clear within the grace a failure gets, not that a download limit was reached
+        Assert.Matches(@"model download failing for \d+ s without clearing \(a failure is given \d+ s to clear", error.Exception.Message);
+        Assert.DoesNotContain("(limit ", error.Exception.Message);
         Assert.Contains("HF_TOKEN", error.ErrorDetails?.RecommendedAction ?? "");
 
         // the fix: deploy again with the token; the same command converges to Ready
@@ -275,4 +292,16 @@ public class LlmInferenceServiceTests : IDisposable
         try { _ps.Invoke($"Stop-RhaiiSandbox -Name {_sandbox}"); } catch { /* best effort */ }
         _ps.Dispose();
     }
+}
+
+/// <summary>How a wait that ran out says why: the parameter that raises a progress stage's limit, or the grace a failure gets.</summary>
+public class StageTimeoutWordingTests
+{
+    [Theory]
+    [InlineData(RhaiiGke.ServingStage.DownloadingModel, "downloading the model for 1801 s, past the 1800 s limit (-DownloadTimeout raises it)")]
+    [InlineData(RhaiiGke.ServingStage.Compiling, "loading and XLA compilation for 1801 s, past the 1800 s limit (-CompileTimeout raises it)")]
+    [InlineData(RhaiiGke.ServingStage.Unschedulable, "refused by TPU scheduling rules for 1801 s, past the 1800 s limit (-SchedulingTimeout raises it)")]
+    [InlineData(RhaiiGke.ServingStage.ImagePullFailed, "image pull failing for 1801 s without clearing (a failure is given 1800 s to clear before the wait stops)")]
+    public void NamesTheLimitThatEndedTheWait(RhaiiGke.ServingStage stage, string expected) =>
+        Assert.Equal(expected, RhaiiGke.Engine.Serving.LlmServiceManager.StageTimedOut(stage, TimeSpan.FromSeconds(1801), TimeSpan.FromSeconds(1800)));
 }

@@ -192,6 +192,49 @@ public sealed class MonitoringCmdletTests : IDisposable
         Assert.True(skip.KServeMonitoring);
     }
 
+    private JsonObject WaitFor(string path, Func<JsonObject?, bool> done, string what)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        JsonObject? last = null;
+        while (sw.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            last = Get(path);
+            if (done(last)) return last!;
+            Thread.Sleep(25);
+        }
+        Assert.Fail($"timed out waiting for {what}; last: {last?.ToJsonString()}");
+        return null!;
+    }
+
+    [Fact]
+    public void KServeHonoursItsMonitoringSwitchAndAReRunOfInstallKeepsTheUsersSetting()
+    {
+        Platform();
+        InstallCrds(managed: false, @operator: true);
+        // LLMISVC_MONITORING_DISABLED=true (odh-xks): once the service is reconciled KServe has made no monitors
+        WaitFor("apis/serving.kserve.io/v1alpha1/namespaces/llm/llminferenceservices/qwen", s => s?["status"]?["observedGeneration"] is not null, "the service reconciled");
+        Assert.Null(Get("apis/monitoring.coreos.com/v1/namespaces/llm/podmonitors/kserve-llm-isvc-vllm-engine"));
+        Assert.Null(Get("api/v1/namespaces/llm/serviceaccounts/kserve-metrics-reader-sa"));
+
+        Assert.True(Mon(Assert.Single(_ps.Run("Enable-LlmInferenceServiceMonitoring -Name qwen -Namespace llm"))).KServeMonitoring);
+        // switched on, the controller makes monitoring.go's objects for the namespace
+        var pm = WaitFor("apis/monitoring.coreos.com/v1/namespaces/llm/podmonitors/kserve-llm-isvc-vllm-engine", o => o is not null, "KServe's PodMonitor");
+        Assert.Equal("https", pm.Arr("spec", "podMetricsEndpoints")![0]!["scheme"]!.ToString());
+        var sm = WaitFor("apis/monitoring.coreos.com/v1/namespaces/llm/servicemonitors/kserve-llm-isvc-scheduler", o => o is not null, "KServe's ServiceMonitor");
+        Assert.Equal("kserve-metrics-reader-sa-secret", sm.Arr("spec", "endpoints")![0]!["authorization"]!["credentials"]!["name"]!.ToString());
+        Assert.NotNull(Get("apis/rbac.authorization.k8s.io/v1/clusterrolebindings/kserve-metrics-reader-role-binding-llm"));
+
+        // a re-run of Install-RhaiiOperators converges without turning it off again
+        _ps.Run("$sb | Install-RhaiiOperators | Out-Null");
+        Assert.Equal("false", ControllerEnv().Value);
+        Assert.NotNull(Get("apis/monitoring.coreos.com/v1/namespaces/llm/podmonitors/kserve-llm-isvc-vllm-engine"));
+
+        // the last service of the namespace takes the shared monitoring objects with it
+        _ps.Run("Remove-LlmInferenceService -Namespace llm -Name qwen -Confirm:$false | Out-Null");
+        WaitFor("apis/monitoring.coreos.com/v1/namespaces/llm/podmonitors/kserve-llm-isvc-vllm-engine", o => o is null, "KServe's PodMonitor removed");
+        WaitFor("apis/rbac.authorization.k8s.io/v1/clusterrolebindings/kserve-metrics-reader-role-binding-llm", o => o is null, "the metrics reader binding removed");
+    }
+
     public void Dispose()
     {
         try { _ps.Invoke($"Stop-RhaiiSandbox -Name {_sandbox}"); } catch { /* best effort */ }

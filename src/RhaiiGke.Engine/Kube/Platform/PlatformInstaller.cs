@@ -126,6 +126,8 @@ public sealed class PlatformInstaller
             }
             // a re-run with fewer inputs keeps the pull secret references that exist (apply would drop the ones we own)
             await CarryPullSecretsAsync(objects, options.RemovePullSecret ? options.PullSecretName : null, ct).ConfigureAwait(false);
+            // and keeps KServe's monitoring switch as the user left it (Enable-LlmInferenceServiceMonitoring turns it on)
+            if (def.Name == "kserve") await CarryMonitoringSettingAsync(objects, ct).ConfigureAwait(false);
             var apply = Clone(options.Apply, def.Name);
             _log.Progress("Install-RhaiiOperators", $"{def.Name}: applying {objects.Count} objects", i * 100 / components.Count);
             var result = await engine.ApplyAsync(objects, apply, ct).ConfigureAwait(false);
@@ -219,6 +221,35 @@ public sealed class PlatformInstaller
                 if (holder is not null) holder["imagePullSecrets"] = merged;
             }
             else PullSecretHolder(o)?.Remove("imagePullSecrets");
+        }
+    }
+
+    /// <summary>
+    /// Keeps the live value of the KServe controller's <c>LLMISVC_MONITORING_DISABLED</c> in the desired Deployment:
+    /// the odh-xks overlay (and the sandbox bundle) set it to true, Enable-LlmInferenceServiceMonitoring sets it to
+    /// false, and a re-run of Install-RhaiiOperators must converge without turning monitoring off again.
+    /// </summary>
+    private async Task CarryMonitoringSettingAsync(List<JsonObject> objects, CancellationToken ct)
+    {
+        const string env = "LLMISVC_MONITORING_DISABLED";
+        var client = KubeClients.For(_connection);
+        foreach (var o in objects.Where(o => o.Str("kind") == "Deployment"))
+        {
+            var containers = o.Arr("spec", "template", "spec", "containers")?.OfType<JsonObject>().ToList() ?? [];
+            if (!containers.Any(c => c.Arr("env")?.Any(e => e.Str("name") == env) == true)) continue;
+            JsonObject? live;
+            try { live = await client.GetAsync($"/apis/apps/v1/namespaces/{Uri.EscapeDataString(o.Namespace() ?? _connection.Namespace)}/deployments/{Uri.EscapeDataString(o.Name())}", ct).ConfigureAwait(false); }
+            catch (KubeApiException e) { throw e.ToRhaii($"reading Deployment {o.Name()}", o.Name()); }
+            if (live is null) continue;
+            foreach (var c in containers)
+            {
+                var wanted = c.Arr("env")?.OfType<JsonObject>().FirstOrDefault(e => e.Str("name") == env);
+                var have = live.Arr("spec", "template", "spec", "containers")?.FirstOrDefault(x => x.Str("name") == c.Str("name"))
+                    ?.Arr("env")?.FirstOrDefault(e => e.Str("name") == env)?.Str("value");
+                if (wanted is null || have is null || have == wanted.Str("value")) continue;
+                _log.Verbose($"Keeping {env}={have} on Deployment {o.Namespace()}/{o.Name()} (the manifest says {wanted.Str("value")}; Enable-LlmInferenceServiceMonitoring changes it).");
+                wanted["value"] = have;
+            }
         }
     }
 

@@ -267,6 +267,8 @@ internal static class SandboxBundles
                             ["PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER"] = "true", ["ENABLE_GATEWAY_API_INFERENCE_EXTENSION"] = "true",
                         },
                     },
+                    // Envoy access logs on the gateway pods (kubectl logs, Get-LlmInferenceServiceLog -Component Gateway)
+                    ["meshConfig"] = new JsonObject { ["accessLogFile"] = "/dev/stdout" },
                 },
             },
         });

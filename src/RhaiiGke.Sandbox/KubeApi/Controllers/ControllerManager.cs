@@ -33,6 +33,7 @@ internal sealed partial class ControllerManager
         ];
         if (core.Options.GkeGatewayApi) _controllers.Add(new GkeGatewayController(this));
         if (core.Options.DataPlane) _controllers.Add(DataPlane = new DataPlane.DataPlaneController(this));
+        if (core.Options.NodeGroups is not null) _controllers.Add(new ClusterAutoscaler(this));
         _controllers.Add(new HpaController(this));
     }
 

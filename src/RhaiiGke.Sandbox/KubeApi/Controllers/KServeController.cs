@@ -17,6 +17,8 @@ internal sealed partial class KServeController : SimController
     public const string ServiceWebhook = "llminferenceservice.kserve-webhook-server.validator";
     public const string ConfigWebhook = "llminferenceserviceconfig.kserve-webhook-server.validator";
     protected override string Name => "llmisvc-controller";
+    /// <summary>The EventSource component of the LLMInferenceService reconciler's recorder (cmd/manager/main.go).</summary>
+    private const string EventComponent = "LLMInferenceServiceController";
 
     public KServeController(ControllerManager m) : base(m)
     {
@@ -56,7 +58,8 @@ internal sealed partial class KServeController : SimController
         if (IsOperatorDeployment(ev, OperatorNames)) { EnqueueAll(); return; }
         switch (ev.StoreKey)
         {
-            case "serving.kserve.io/llminferenceservices" when ev.Type != "DELETED":
+            case "serving.kserve.io/llminferenceservices":
+                // a deletion too: the last service of a namespace takes the shared monitoring objects with it
                 Enqueue(KeyOf(ev.Object), Delays.KServeReconcile);
                 break;
             case "serving.kserve.io/llminferenceserviceconfigs" or "gateway.networking.k8s.io/gateways" or "apiextensions.k8s.io/customresourcedefinitions":
@@ -90,7 +93,11 @@ internal sealed partial class KServeController : SimController
         var ctrlNs = op.Namespace()!;
         var (ns, name) = Split(key);
         var svc = Get(Group, "llminferenceservices", ns, name);
-        if (svc is null || Deleting(svc)) return;
+        if (svc is null || Deleting(svc))
+        {
+            if (ns is not null && !MonitoringDisabled(op)) CleanupMonitoring(ns);
+            return;
+        }
         var spec = svc.Obj("spec") ?? new JsonObject();
         var gen = svc.Long("metadata", "generation") ?? 1;
         var prev = svc.Obj("status");
@@ -360,6 +367,8 @@ internal sealed partial class KServeController : SimController
         var ready = workloadsReady && routerReady && !stopped;
         conditions.Add(Condition("Ready", ready, ready ? "Ready" : stopped ? "Stopped" : !workloadsReady ? "WorkloadsNotReady" : routerReason,
             ready ? "" : stopped ? "the service is stopped (serving.kserve.io/stop)" : !workloadsReady ? mainMessage : routerMessage, gen, prev));
+        if (!stopped && !MonitoringDisabled(op) && ReconcileMonitoring(ns!) is { } monitoringError)
+            RecordEvent(svc, "Warning", "Error", $"Reconciliation failed: failed to reconcile monitoring resources: {monitoringError}", EventComponent);
         WriteStatus(svc, prev, gen, conditions, url, used);
     }
 
@@ -367,6 +376,127 @@ internal sealed partial class KServeController : SimController
     private bool PreservesReplicas() =>
         Get("apiextensions.k8s.io", "customresourcedefinitions", null, "llminferenceservices.serving.kserve.io")?.Arr("spec", "versions")?
             .Any(v => v.Str("name") == "v1alpha2" && v.Bool("served") == true) == true;
+
+    /// <summary>
+    /// LLMISVC_MONITORING_DISABLED as monitoring.go reads it (env.GetBool, default false: an unset or unparsable
+    /// value means monitoring on), from the controller Deployment's pod template (a change rolls the controller).
+    /// </summary>
+    internal static bool MonitoringDisabled(JsonObject controller)
+    {
+        foreach (var c in controller.Arr("spec", "template", "spec", "containers") ?? [])
+            foreach (var e in c.Arr("env") ?? [])
+                if (e.Str("name") == "LLMISVC_MONITORING_DISABLED")
+                    return e.Str("value") is "1" or "t" or "T" or "TRUE" or "true" or "True";
+        return false;
+    }
+
+    private static JsonObject MonitoringLabels(bool scrape)
+    {
+        var l = new JsonObject { ["app.kubernetes.io/component"] = "llm-monitoring", ["app.kubernetes.io/part-of"] = "llminferenceservice" };
+        if (scrape) l["monitoring.opendatahub.io/scrape"] = "true";
+        return l;
+    }
+
+    /// <summary>
+    /// reconcileMonitoringResources of KServe release-v0.15 (monitoring.go): per namespace, the metrics reader
+    /// ServiceAccount, its token Secret and ClusterRoleBinding, the vLLM PodMonitor and the scheduler
+    /// ServiceMonitor (monitoring.coreos.com/v1), none owned by the service. Returns the error text when the
+    /// Prometheus Operator kinds are not served (the reconcile fails with it; status is still written).
+    /// </summary>
+    private string? ReconcileMonitoring(string ns)
+    {
+        Upsert(new JsonObject
+        {
+            ["apiVersion"] = "v1", ["kind"] = "ServiceAccount",
+            ["metadata"] = new JsonObject { ["name"] = "kserve-metrics-reader-sa", ["namespace"] = ns, ["labels"] = MonitoringLabels(false) },
+            ["automountServiceAccountToken"] = false,
+        });
+        if (Get("", "secrets", ns, "kserve-metrics-reader-sa-secret") is null)
+            Upsert(new JsonObject
+            {
+                ["apiVersion"] = "v1", ["kind"] = "Secret",
+                ["metadata"] = new JsonObject
+                {
+                    ["name"] = "kserve-metrics-reader-sa-secret", ["namespace"] = ns, ["labels"] = MonitoringLabels(false),
+                    ["annotations"] = new JsonObject { ["kubernetes.io/service-account.name"] = "kserve-metrics-reader-sa" },
+                },
+                ["type"] = "kubernetes.io/service-account-token",
+            });
+        Upsert(new JsonObject
+        {
+            ["apiVersion"] = "rbac.authorization.k8s.io/v1", ["kind"] = "ClusterRoleBinding",
+            ["metadata"] = new JsonObject { ["name"] = MetricsReaderBinding(ns), ["labels"] = MonitoringLabels(false) },
+            ["subjects"] = new JsonArray(new JsonObject { ["kind"] = "ServiceAccount", ["name"] = "kserve-metrics-reader-sa", ["namespace"] = ns }),
+            ["roleRef"] = new JsonObject { ["apiGroup"] = "rbac.authorization.k8s.io", ["kind"] = "ClusterRole", ["name"] = "kserve-metrics-reader-cluster-role" },
+        });
+        JsonArray NameRelabel() => new(new JsonObject { ["sourceLabels"] = new JsonArray("__name__"), ["action"] = "replace", ["replacement"] = "kserve_$1", ["targetLabel"] = "__name__" });
+        JsonObject Relabel(string source, string target, string? regex = null)
+        {
+            var r = new JsonObject { ["sourceLabels"] = new JsonArray(source), ["action"] = "replace", ["targetLabel"] = target };
+            if (regex is not null) { r["regex"] = regex; r["replacement"] = "$1"; }
+            return r;
+        }
+        if (T("monitoring.coreos.com", "podmonitors") is null)
+            return $"failed to reconcile VLLM engine monitor: failed to get PodMonitor {ns}/kserve-llm-isvc-vllm-engine: no matches for kind \"PodMonitor\" in version \"monitoring.coreos.com/v1\"";
+        Upsert(new JsonObject
+        {
+            ["apiVersion"] = "monitoring.coreos.com/v1", ["kind"] = "PodMonitor",
+            ["metadata"] = new JsonObject { ["name"] = "kserve-llm-isvc-vllm-engine", ["namespace"] = ns, ["labels"] = MonitoringLabels(true) },
+            ["spec"] = new JsonObject
+            {
+                ["selector"] = new JsonObject
+                {
+                    ["matchLabels"] = new JsonObject { ["app.kubernetes.io/part-of"] = "llminferenceservice" },
+                    ["matchExpressions"] = new JsonArray(new JsonObject
+                    {
+                        ["key"] = "app.kubernetes.io/component", ["operator"] = "In",
+                        ["values"] = new JsonArray("llminferenceservice-workload", "llminferenceservice-workload-prefill", "llminferenceservice-workload-worker",
+                            "llminferenceservice-workload-leader", "llminferenceservice-workload-leader-prefill", "llminferenceservice-workload-worker-prefill"),
+                    }),
+                },
+                ["podMetricsEndpoints"] = new JsonArray(new JsonObject
+                {
+                    ["targetPort"] = 8000, ["scheme"] = "https", ["tlsConfig"] = new JsonObject { ["insecureSkipVerify"] = true },
+                    ["metricRelabelings"] = NameRelabel(),
+                    ["relabelings"] = new JsonArray(Relabel("__meta_kubernetes_pod_label_app_kubernetes_io_name", "llm_isvc_name"),
+                        Relabel("__meta_kubernetes_pod_label_llm_d_ai_role", "llm_isvc_role"),
+                        Relabel("__meta_kubernetes_pod_label_app_kubernetes_io_component", "llm_isvc_component", "llminferenceservice-(.*)")),
+                }),
+            },
+        });
+        if (T("monitoring.coreos.com", "servicemonitors") is null)
+            return $"failed to reconcile scheduler monitor: failed to get ServiceMonitor {ns}/kserve-llm-isvc-scheduler: no matches for kind \"ServiceMonitor\" in version \"monitoring.coreos.com/v1\"";
+        Upsert(new JsonObject
+        {
+            ["apiVersion"] = "monitoring.coreos.com/v1", ["kind"] = "ServiceMonitor",
+            ["metadata"] = new JsonObject { ["name"] = "kserve-llm-isvc-scheduler", ["namespace"] = ns, ["labels"] = MonitoringLabels(true) },
+            ["spec"] = new JsonObject
+            {
+                ["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["app.kubernetes.io/component"] = "llminferenceservice-router-scheduler", ["app.kubernetes.io/part-of"] = "llminferenceservice" } },
+                ["endpoints"] = new JsonArray(new JsonObject
+                {
+                    ["port"] = "metrics",
+                    ["authorization"] = new JsonObject { ["credentials"] = new JsonObject { ["name"] = "kserve-metrics-reader-sa-secret", ["key"] = "token" } },
+                    ["metricRelabelings"] = NameRelabel(),
+                    ["relabelings"] = new JsonArray(Relabel("__meta_kubernetes_pod_label_app_kubernetes_io_name", "llm_isvc_name"),
+                        Relabel("__meta_kubernetes_pod_label_app_kubernetes_io_component", "llm_isvc_component", "llminferenceservice-(.*)")),
+                }),
+            },
+        });
+        return null;
+    }
+
+    private static string MetricsReaderBinding(string ns) => "kserve-metrics-reader-role-binding-" + ns;
+
+    /// <summary>cleanupMonitoringResources: once no live, running service is left in the namespace, its monitoring objects go.</summary>
+    private void CleanupMonitoring(string ns)
+    {
+        if (All(Group, "llminferenceservices", ns).Any(s => !Deleting(s) && !(s.Annotations().TryGetValue("serving.kserve.io/stop", out var v) && v == "true"))) return;
+        foreach (var (g, plural, n) in new[] { ("monitoring.coreos.com", "podmonitors", "kserve-llm-isvc-vllm-engine"), ("monitoring.coreos.com", "servicemonitors", "kserve-llm-isvc-scheduler"),
+                     ("", "serviceaccounts", "kserve-metrics-reader-sa"), ("", "secrets", "kserve-metrics-reader-sa-secret") })
+            if (Get(g, plural, ns, n) is { } o) Remove(g, plural, o);
+        if (Get("rbac.authorization.k8s.io", "clusterrolebindings", null, MetricsReaderBinding(ns)) is { } crb) Remove("rbac.authorization.k8s.io", "clusterrolebindings", crb);
+    }
 
     private JsonObject? EnsureDeployment(string ns, string name, JsonObject labels, JsonObject podSpec, long replicas, JsonArray owner)
     {
@@ -382,12 +512,58 @@ internal sealed partial class KServeController : SimController
             },
         };
         var existing = Get("apps", "deployments", ns, name);
+        // As KServe's Reconcile/Update with semanticDeploymentIsEqual (lifecycle_crud.go, workload_single_node.go): the
+        // expected Deployment is defaulted (a dry-run update), then its pod spec must DeepEqual the live one (so a field
+        // removed or changed anywhere in the pod spec — nodeSelector, tolerations, resources, env — is pushed down), and
+        // the rest of its spec, labels and annotations must be DeepDerivative of the live ones; otherwise the whole
+        // Deployment is replaced by the expected one and the Deployment controller rolls out a new ReplicaSet.
         var normalized = Normalize(podSpec);
-        if (existing is null || existing.Long("spec", "replicas") != replicas || !ServerJson.DeepEquals(existing.At("spec", "template", "spec", "containers"), normalized["containers"]) ||
-            !ServerJson.DeepEquals(existing.At("spec", "template", "spec", "initContainers"), normalized["initContainers"]) ||
-            !ServerJson.DeepEquals(existing.At("spec", "template", "spec", "volumes"), normalized["volumes"]))
+        if (existing is null || !SemanticDeploymentIsEqual(desired, normalized, existing))
+        {
             Upsert(desired);
+            if (Get(Group, "llminferenceservices", ns, owner.FirstOrDefault().Str("name") ?? "") is { } svcObj)
+                RecordEvent(svcObj, "Normal", existing is null ? "Created" : "Updated", $"{(existing is null ? "Created" : "Updated")} v1.Deployment {ns}/{name}", EventComponent);
+        }
         return Get("apps", "deployments", ns, name);
+    }
+
+    /// <summary>semanticDeploymentIsEqual of KServe release-v0.15 on JSON: DeepEqual pod spec, DeepDerivative spec, labels, annotations.</summary>
+    internal static bool SemanticDeploymentIsEqual(JsonObject expected, JsonObject normalizedPodSpec, JsonObject current)
+    {
+        if (!ServerJson.DeepEquals(normalizedPodSpec, current.At("spec", "template", "spec"))) return false;
+        var spec = expected.Obj("spec")!.Clone();
+        spec.Obj("template")?.Remove("spec");
+        var currSpec = current.Obj("spec")?.Clone() ?? new JsonObject();
+        currSpec.Obj("template")?.Remove("spec");
+        return DeepDerivative(spec, currSpec) && DeepDerivative(expected.At("metadata", "labels"), current.At("metadata", "labels")) &&
+               DeepDerivative(expected.At("metadata", "annotations"), current.At("metadata", "annotations"));
+    }
+
+    /// <summary>
+    /// apimachinery's equality.Semantic.DeepDerivative on JSON: unset (null, empty map or list) in
+    /// <paramref name="expected"/> matches anything; maps need every expected key to be derivative; lists need the
+    /// same length and derivative elements; scalars must be equal.
+    /// </summary>
+    internal static bool DeepDerivative(JsonNode? expected, JsonNode? current)
+    {
+        if (ServerJson.IsAbsent(expected)) return true;
+        switch (expected)
+        {
+            case JsonObject eo:
+                if (eo.Count == 0) return true;
+                if (current is not JsonObject co || eo.Count > co.Count) return false;
+                return eo.All(kv => co.TryGetPropertyValue(kv.Key, out var cv) && DeepDerivative(kv.Value, cv));
+            case JsonArray ea:
+                if (ea.Count == 0) return true;
+                if (current is not JsonArray ca || ea.Count > ca.Count) return false;
+                return ea.Zip(ca).All(p => DeepDerivative(p.First, p.Second));
+            default:
+                var kind = expected!.GetValueKind();
+                if (kind == System.Text.Json.JsonValueKind.String && expected.GetValue<string>().Length == 0) return true;
+                // a typed field missing from the live object holds its zero value
+                if (ServerJson.IsAbsent(current)) return kind == System.Text.Json.JsonValueKind.False || (kind == System.Text.Json.JsonValueKind.Number && expected.ToJsonString() is "0" or "0.0");
+                return ServerJson.DeepEquals(expected, current);
+        }
     }
 
     private const string ModelVolume = "kserve-provision-location";

@@ -364,7 +364,7 @@ internal sealed partial class PodController(ControllerManager m) : SimController
         return (null, msg);
     }
 
-    private static bool Tolerates(JsonArray tolerations, JsonNode taint)
+    internal static bool Tolerates(JsonArray tolerations, JsonNode taint)
     {
         foreach (var t in tolerations)
         {
@@ -379,7 +379,7 @@ internal sealed partial class PodController(ControllerManager m) : SimController
         return false;
     }
 
-    private static bool AffinityMatches(JsonObject pod, Dictionary<string, string> labels)
+    internal static bool AffinityMatches(JsonObject pod, Dictionary<string, string> labels)
     {
         var terms = pod.Arr("spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms");
         if (terms is null || terms.Count == 0) return true;
@@ -405,7 +405,7 @@ internal sealed partial class PodController(ControllerManager m) : SimController
         return false;
     }
 
-    private static Dictionary<string, double> Requests(JsonObject pod)
+    internal static Dictionary<string, double> Requests(JsonObject pod)
     {
         var r = new Dictionary<string, double>();
         foreach (var c in pod.Arr("spec", "containers") ?? [])

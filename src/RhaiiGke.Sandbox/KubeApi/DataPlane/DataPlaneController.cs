@@ -180,8 +180,15 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
             // by every process here; a made-up public one: an ephemeral port that only in-process clients reach
             IReadOnlyList<System.Net.IPEndPoint> bind = LoopbackAddresses.IsLoopback(w.Ip)
                 ? w.Ports.Select(p => new System.Net.IPEndPoint(System.Net.IPAddress.Parse(w.Ip), p)).ToList() : [];
-            var proxy = new GatewayProxy(_router, w.Gw.Namespace()!, w.Gw.Name(), Core.Options.GatewayConnectTimeout,
-                google: Core.Options.GkeGatewayApi && GkeGateway.IsGkeClass(w.Gw.Str("spec", "gatewayClassName")), bind: bind);
+            var google = Core.Options.GkeGatewayApi && GkeGateway.IsGkeClass(w.Gw.Str("spec", "gatewayClassName"));
+            var proxy = new GatewayProxy(_router, w.Gw.Namespace()!, w.Gw.Name(), Core.Options.GatewayConnectTimeout, google: google, bind: bind);
+            // an Istio gateway pod's istio-proxy logs each request when the mesh enables access logging; a GKE gateway
+            // has no pods (its logs go to Cloud Logging)
+            if (!google)
+            {
+                var (gwNs, gwName) = (w.Gw.Namespace()!, w.Gw.Name());
+                proxy.AccessLog = () => AccessLogTo(gwNs, gwName);
+            }
             foreach (var port in w.Ports)
             {
                 proxy.Serves.Add((w.Ip, port));
@@ -190,6 +197,23 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
                 proxy.Registered.Add((w.Ip, port));
             }
             _gateways[key] = proxy;
+        }
+    }
+
+    /// <summary>
+    /// The istio-proxy log of a ready gateway pod of the Gateway, when the Istio resource sets
+    /// spec.values.meshConfig.accessLogFile (as /dev/stdout); null otherwise (Istio's default profile logs no requests).
+    /// </summary>
+    private Action<string>? AccessLogTo(string gwNs, string gwName)
+    {
+        lock (Core.Gate)
+        {
+            if (Core.PeekAll("sailoperator.io", "istios").All(i => string.IsNullOrEmpty(i.Str("spec", "values", "meshConfig", "accessLogFile")))) return null;
+            var pod = Core.PeekAll("", "pods", gwNs).Where(p => p.Labels().GetValueOrDefault("gateway.networking.k8s.io/gateway-name") == gwName && Pods.Ready(p))
+                .OrderBy(p => p.Name(), StringComparer.Ordinal).FirstOrDefault();
+            if (pod?.Str("metadata", "uid") is not { } uid) return null;
+            var container = (pod.Arr("spec", "containers") ?? []).FirstOrDefault().Str("name") ?? "istio-proxy";
+            return line => Core.PodLogs.Write(uid, container, line);
         }
     }
 

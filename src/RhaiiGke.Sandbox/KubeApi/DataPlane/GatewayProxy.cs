@@ -64,6 +64,21 @@ internal sealed class GatewayProxy : IDisposable
     public string GatewayNamespace { get; }
     public string GatewayName { get; }
 
+    /// <summary>
+    /// Where the proxy writes one access log line per request (Istio's default TEXT format, as with
+    /// meshConfig.accessLogFile /dev/stdout); null: no access log (Istio's default profile logs none).
+    /// </summary>
+    public Func<Action<string>?>? AccessLog { get; set; }
+
+    /// <summary>What Envoy's access log formatter reads for one request.</summary>
+    private sealed class Entry
+    {
+        public DateTime Start = DateTime.UtcNow;
+        public int Status;
+        public string Flags = "-", Details = "-", Upstream = "-", Cluster = "-", Route = "-", ServiceTime = "-", Failure = "-";
+        public long BytesSent;
+    }
+
     /// <summary>The ephemeral loopback port served when the Gateway's own address could not be bound (0 otherwise).</summary>
     public int Port { get; }
 
@@ -115,30 +130,73 @@ internal sealed class GatewayProxy : IDisposable
             var keepAlive = version == "HTTP/1.1"
                 ? !string.Equals(Header(headers, "connection"), "close", StringComparison.OrdinalIgnoreCase)
                 : string.Equals(Header(headers, "connection"), "keep-alive", StringComparison.OrdinalIgnoreCase);
+            var entry = new Entry();
             var decision = _router.Decide(GatewayNamespace, GatewayName, target, Encoding.UTF8.GetString(body));
-            switch (decision)
+            try
             {
-                case ResetConnection:
-                    client.Client.LingerState = new LingerOption(true, 0);
-                    return;
-                case LocalReply r:
-                    await WriteLocalAsync(stream, r.Status, r.Body, r.Flag, keepAlive, ct).ConfigureAwait(false);
-                    break;
-                case Forward f:
-                    try { keepAlive &= await ForwardAsync(stream, method, target, f, headers, body, keepAlive, ct).ConfigureAwait(false); }
-                    finally { f.Picker?.Done(f.Pod); }
-                    break;
+                switch (decision)
+                {
+                    case ResetConnection:
+                        client.Client.LingerState = new LingerOption(true, 0);
+                        return;
+                    case LocalReply r:
+                        await WriteLocalAsync(stream, r.Status, r.Body, r.Flag, keepAlive, ct, entry).ConfigureAwait(false);
+                        break;
+                    case Forward f:
+                        (entry.Route, entry.Cluster, entry.Upstream) = (f.Route, f.Cluster, $"{f.PodIp}:{f.Port.ToString(CultureInfo.InvariantCulture)}");
+                        try { keepAlive &= await ForwardAsync(stream, method, target, f, headers, body, keepAlive, ct, entry).ConfigureAwait(false); }
+                        finally { f.Picker?.Done(f.Pod); }
+                        break;
+                }
+            }
+            finally
+            {
+                if (decision is not ResetConnection && entry.Status != 0) WriteAccessLog(entry, method, target, version, headers, body.Length, client);
             }
             if (!keepAlive) return;
         }
     }
 
+    /// <summary>
+    /// One line in Istio's default access log format: [start] "METHOD path PROTOCOL" code flags details
+    /// termination "transport failure" received sent duration upstream-time "xff" "ua" "request-id" "authority"
+    /// "upstream host" cluster upstream-local downstream-local downstream-remote sni route.
+    /// </summary>
+    private void WriteAccessLog(Entry e, string method, string target, string version, List<(string Name, string Value)> headers, int received, TcpClient client)
+    {
+        if (AccessLog?.Invoke() is not { } write) return;
+        static string Q(string? v) => string.IsNullOrEmpty(v) ? "-" : v;
+        var duration = (int)(DateTime.UtcNow - e.Start).TotalMilliseconds;
+        var local = client.Client.LocalEndPoint?.ToString() ?? "-";
+        var remote = client.Client.RemoteEndPoint?.ToString() ?? "-";
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"[{e.Start:yyyy-MM-ddTHH:mm:ss.fffZ}] \"{method} {target} {version}\" {e.Status} {e.Flags} {e.Details} - \"{e.Failure}\" {received} {e.BytesSent} {duration} {e.ServiceTime} " +
+            $"\"{Q(Header(headers, "x-forwarded-for"))}\" \"{Q(Header(headers, "user-agent"))}\" \"{Q(Header(headers, "x-request-id"))}\" \"{Q(Header(headers, "host"))}\" " +
+            $"\"{e.Upstream}\" {e.Cluster} - {local} {remote} - {e.Route}");
+        write(line);
+    }
+
+    private static string Details(string flag) => flag switch
+    {
+        "NR" => "route_not_found",
+        "UH" => "no_healthy_upstream",
+        "UF" => "upstream_reset_before_response_started{connection_timeout}",
+        "UC" => "upstream_reset_before_response_started{connection_termination}",
+        "DPE" => "http1.codec_error",
+        _ => "-",
+    };
+
     private static string? Header(List<(string Name, string Value)> headers, string name) =>
         headers.FirstOrDefault(h => string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase)).Value;
 
-    private async Task WriteLocalAsync(Stream s, int status, string body, string flag, bool keepAlive, CancellationToken ct)
+    private async Task WriteLocalAsync(Stream s, int status, string body, string flag, bool keepAlive, CancellationToken ct, Entry? entry = null)
     {
         var bytes = Encoding.UTF8.GetBytes(body);
+        if (entry is not null)
+        {
+            (entry.Status, entry.Flags, entry.Details, entry.BytesSent) = (status, flag, Details(flag), bytes.Length);
+            if (flag == "UF") entry.Failure = "delayed_connect_error:_Connection_refused";
+        }
         var sb = new StringBuilder();
         sb.Append("HTTP/1.1 ").Append(status.ToString(CultureInfo.InvariantCulture)).Append(' ').Append(Reason(status)).Append("\r\n");
         sb.Append("content-length: ").Append(bytes.Length.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
@@ -163,14 +221,14 @@ internal sealed class GatewayProxy : IDisposable
     };
 
     /// <summary>Proxies one request; returns false when the client connection must close afterwards.</summary>
-    private async Task<bool> ForwardAsync(Stream client, string method, string originalPath, Forward f, List<(string Name, string Value)> headers, byte[] body, bool keepAlive, CancellationToken ct)
+    private async Task<bool> ForwardAsync(Stream client, string method, string originalPath, Forward f, List<(string Name, string Value)> headers, byte[] body, bool keepAlive, CancellationToken ct, Entry entry)
     {
         var started = DateTime.UtcNow;
         if (f.Blocked)
         {
             // the policy dataplane drops the SYN: Envoy gives up after its connect timeout
             await Task.Delay(_connectTimeout, ct).ConfigureAwait(false);
-            await WriteLocalAsync(client, 503, GatewayRouter.ConnectTimeout, "UF", keepAlive, ct).ConfigureAwait(false);
+            await WriteLocalAsync(client, 503, GatewayRouter.ConnectTimeout, "UF", keepAlive, ct, entry).ConfigureAwait(false);
             return true;
         }
         var (host, port) = EndpointOverrides.Resolve(f.PodIp, f.Port);
@@ -184,7 +242,7 @@ internal sealed class GatewayProxy : IDisposable
         catch (Exception ex) when (ex is SocketException or OperationCanceledException && !ct.IsCancellationRequested)
         {
             var reason = ex is OperationCanceledException ? "connection timeout" : "connection failure, transport failure reason: delayed connect error: 111";
-            await WriteLocalAsync(client, 503, $"upstream connect error or disconnect/reset before headers. reset reason: {reason}", "UF", keepAlive, ct).ConfigureAwait(false);
+            await WriteLocalAsync(client, 503, $"upstream connect error or disconnect/reset before headers. reset reason: {reason}", "UF", keepAlive, ct, entry).ConfigureAwait(false);
             return true;
         }
         var up = upstream.GetStream();
@@ -208,7 +266,7 @@ internal sealed class GatewayProxy : IDisposable
         var head = await reader.ReadHeadAsync(ct).ConfigureAwait(false);
         if (head is null)
         {
-            await WriteLocalAsync(client, 503, "upstream connect error or disconnect/reset before headers. reset reason: connection termination", "UC", keepAlive, ct).ConfigureAwait(false);
+            await WriteLocalAsync(client, 503, "upstream connect error or disconnect/reset before headers. reset reason: connection termination", "UC", keepAlive, ct, entry).ConfigureAwait(false);
             return true;
         }
         var (statusLine, respHeaders) = head.Value;
@@ -225,15 +283,23 @@ internal sealed class GatewayProxy : IDisposable
             outHead.Append(name).Append(": ").Append(value).Append("\r\n");
         }
         outHead.Append("x-inference-pod: ").Append(f.Pod).Append("\r\n");
-        outHead.Append("x-envoy-upstream-service-time: ").Append(((int)(DateTime.UtcNow - started).TotalMilliseconds).ToString(CultureInfo.InvariantCulture)).Append("\r\n");
+        entry.ServiceTime = ((int)(DateTime.UtcNow - started).TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+        entry.Status = int.TryParse(statusLine.Split(' ').ElementAtOrDefault(1), NumberStyles.Integer, CultureInfo.InvariantCulture, out var code) ? code : 0;
+        entry.Details = "via_upstream";
+        outHead.Append("x-envoy-upstream-service-time: ").Append(entry.ServiceTime).Append("\r\n");
         outHead.Append(_google ? "via: 1.1 google\r\n" : "server: istio-envoy\r\n");
         if (!clientKeepAlive) outHead.Append("connection: close\r\n");
         outHead.Append("\r\n");
         await client.WriteAsync(Encoding.UTF8.GetBytes(outHead.ToString()), ct).ConfigureAwait(false);
         await client.FlushAsync(ct).ConfigureAwait(false);
-        if (chunked) await reader.RelayChunkedAsync(client, ct).ConfigureAwait(false);
-        else if (length is { } len) await reader.RelayAsync(client, len, ct).ConfigureAwait(false);
-        else if (untilClose) await reader.RelayAsync(client, long.MaxValue, ct).ConfigureAwait(false);
+        var counted = new CountingStream(client);
+        try
+        {
+            if (chunked) await reader.RelayChunkedAsync(counted, ct).ConfigureAwait(false);
+            else if (length is { } len) await reader.RelayAsync(counted, len, ct).ConfigureAwait(false);
+            else if (untilClose) await reader.RelayAsync(counted, long.MaxValue, ct).ConfigureAwait(false);
+        }
+        finally { entry.BytesSent = counted.Written; }
         await client.FlushAsync(ct).ConfigureAwait(false);
         return clientKeepAlive;
     }
@@ -245,6 +311,29 @@ internal sealed class GatewayProxy : IDisposable
         lock (_clients) foreach (var c in _clients) { try { c.Dispose(); } catch (Exception) { } }
         _cts.Dispose();
     }
+}
+
+/// <summary>A write-through stream that counts the bytes written (the access log's BYTES_SENT).</summary>
+internal sealed class CountingStream(Stream inner) : Stream
+{
+    public long Written { get; private set; }
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() => inner.Flush();
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) { inner.Write(buffer, offset, count); Written += count; }
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        Written += buffer.Length;
+    }
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 }
 
 /// <summary>A small buffered HTTP/1.1 reader: head, bodies (Content-Length or chunked), relaying.</summary>

@@ -9,8 +9,9 @@ internal abstract record RouteDecision;
 /// <summary>Envoy answers itself (no route, no healthy upstream, invalid backend).</summary>
 internal sealed record LocalReply(int Status, string Body, string Flag) : RouteDecision;
 
-/// <summary>Proxy to a pod: <paramref name="Blocked"/> when a NetworkPolicy drops the connection (connect timeout).</summary>
-internal sealed record Forward(string Pod, string PodIp, int Port, string Path, bool Blocked, PrefixPicker? Picker, string Route) : RouteDecision;
+/// <summary>Proxy to a pod: <paramref name="Blocked"/> when a NetworkPolicy drops the connection (connect timeout).
+/// <paramref name="Route"/> is Envoy's route name (<c>ns.httproute.ruleIndex</c>), <paramref name="Cluster"/> its upstream cluster.</summary>
+internal sealed record Forward(string Pod, string PodIp, int Port, string Path, bool Blocked, PrefixPicker? Picker, string Route, string Cluster = "-") : RouteDecision;
 
 /// <summary>No gateway pod is ready behind the load balancer: the connection is reset.</summary>
 internal sealed record ResetConnection : RouteDecision;
@@ -74,7 +75,8 @@ internal sealed class GatewayRouter(SimCore core)
             }
             // GKE's URL map sends unmatched requests to a default that answers 404 "fault filter abort"
             if (best is not { } chosen) return gke ? new LocalReply(404, GkeNoRoute, "NR") : new LocalReply(404, "", "NR");
-            var routeName = $"{chosen.Route.Namespace()}.{chosen.Route.Name()}";
+            var ruleIndex = (chosen.Route.Arr("spec", "rules") ?? []).IndexOf(chosen.Rule);
+            var routeName = $"{chosen.Route.Namespace()}.{chosen.Route.Name()}.{ruleIndex}";
 
             var newPath = Rewrite(chosen.Rule, chosen.Type, chosen.Value, path) + query;
             var backends = (chosen.Rule.Arr("backendRefs") ?? []).OfType<JsonObject>().Where(b => (b.Long("weight") ?? 1) > 0).ToList();
@@ -150,7 +152,9 @@ internal sealed class GatewayRouter(SimCore core)
                 blocked = !NetworkPolicies.AdmitsFromPod(core.PeekAll("networking.k8s.io", "networkpolicies"),
                     n => core.Peek("", "namespaces", null, n)?.Labels(), gatewayNs, gwLabels, target, targetPort);
             }
-            return new Forward(target.Name(), target.Str("status", "podIP")!, targetPort, newPath, blocked, picker, routeName);
+            // Istio's outbound cluster: the Service's FQDN, or for an InferencePool the shadow Service Istio makes for it
+            var cluster = $"outbound|{backend.Long("port") ?? targetPort}||{bname}{(kind == "InferencePool" ? "-ip" : "")}.{bns}.svc.cluster.local";
+            return new Forward(target.Name(), target.Str("status", "podIP")!, targetPort, newPath, blocked, picker, routeName, cluster);
         }
     }
 

@@ -141,7 +141,7 @@ BeforeAll {
         Name = $service.Name; Namespace = $service.Namespace; Backend = 'HorizontalPodAutoscaler'; ScaleTarget = "Deployment/$($service.Name)-kserve"
         MinReplicas = 1; MaxReplicas = 4; Enabled = $true; CurrentReplicas = 1; DesiredReplicas = 2
         Metrics = [RhaiiGke.RhaiiList[RhaiiGke.AutoscalingMetric]][RhaiiGke.AutoscalingMetric[]]@([RhaiiGke.AutoscalingMetric]@{ Signal = 'RequestsWaiting'; Metric = 'prometheus.googleapis.com|vllm:num_requests_waiting|gauge'; Target = 5 })
-        ScaleUpStabilization = [timespan]'00:01:00'; ScaleDownStabilization = [timespan]'00:10:00'
+        ScaleUpStabilizationSeconds = 60; ScaleDownStabilizationSeconds = 600
         Notes = [RhaiiGke.RhaiiList[string]][string[]]('spec.replicas (1) was removed from the service.')
         MutatingRequests = 2; Cluster = $connection.Name
     } | Add-Sample

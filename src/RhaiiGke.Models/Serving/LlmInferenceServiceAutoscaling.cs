@@ -47,9 +47,9 @@ public sealed class LlmInferenceServiceAutoscaling
     public int MaxReplicas { get; init; }
     public RhaiiList<AutoscalingMetric> Metrics { get; init; } = [];
     /// <summary>How long load must stay high before more replicas are added (scaleUp.stabilizationWindowSeconds).</summary>
-    public TimeSpan ScaleUpStabilization { get; init; }
+    public int ScaleUpStabilizationSeconds { get; init; }
     /// <summary>How long load must stay low before replicas are removed (scaleDown.stabilizationWindowSeconds): longer than a TPU start-up.</summary>
-    public TimeSpan ScaleDownStabilization { get; init; }
+    public int ScaleDownStabilizationSeconds { get; init; }
     /// <summary>False after Disable-LlmInferenceServiceAutoscaling.</summary>
     public bool Enabled { get; init; }
     /// <summary>Current and desired replicas as the autoscaler last reported them (null on -WhatIf or before its first sync).</summary>

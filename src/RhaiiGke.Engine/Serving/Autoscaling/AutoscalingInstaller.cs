@@ -146,7 +146,7 @@ public static class AutoscalingInstaller
                 ScaleTarget = "Deployment/" + AutoscalingBuilder.WorkloadName(plan.Name),
                 MinReplicas = plan.MinReplicas, MaxReplicas = plan.MaxReplicas,
                 Metrics = [.. AutoscalingBuilder.Metrics(plan, backend)],
-                ScaleUpStabilization = plan.ScaleUpStabilization, ScaleDownStabilization = plan.ScaleDownStabilization,
+                ScaleUpStabilizationSeconds = (int)plan.ScaleUpStabilization.TotalSeconds, ScaleDownStabilizationSeconds = (int)plan.ScaleDownStabilization.TotalSeconds,
                 CurrentReplicas = currentReplicas, DesiredReplicas = desiredReplicas,
                 Objects = [.. applied], Notes = [.. notes], MutatingRequests = mutating, DryRun = options.DryRun, Cluster = connection.Name,
             };

@@ -58,6 +58,8 @@
         'Install-RhaiiOperators'
         'Get-RhaiiOperatorStatus'
         'Uninstall-RhaiiOperators'
+        'Enable-LlmInferenceServiceAutoscaling'
+        'Disable-LlmInferenceServiceAutoscaling'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -143,6 +143,17 @@ BeforeAll {
         Services = [RhaiiGke.RhaiiList[string]][string[]]('qwen', 'qwen-large'); Gateway = 'opendatahub/inference-gateway'
         GatewayAddress = '10.0.0.7'; Url = "http://10.0.0.7/$($service.Namespace)/models"; Ready = $true; MutatingRequests = 6; Cluster = $connection.Name
     } | Add-Sample
+    # Enable-LlmInferenceServiceAutoscaling refuses on the sandbox's KServe release-v0.15 (KServeOverwritesReplicas):
+    # a constructed result with the values it reports; Disable-LlmInferenceServiceAutoscaling runs for real.
+    [RhaiiGke.LlmInferenceServiceAutoscaling]@{
+        Name = $service.Name; Namespace = $service.Namespace; Backend = 'HorizontalPodAutoscaler'; ScaleTarget = "Deployment/$($service.Name)-kserve"
+        MinReplicas = 1; MaxReplicas = 4; Enabled = $true; CurrentReplicas = 1; DesiredReplicas = 2
+        Metrics = [RhaiiGke.RhaiiList[RhaiiGke.AutoscalingMetric]][RhaiiGke.AutoscalingMetric[]]@([RhaiiGke.AutoscalingMetric]@{ Signal = 'RequestsWaiting'; Metric = 'prometheus.googleapis.com|vllm:num_requests_waiting|gauge'; Target = 5 })
+        ScaleUpStabilizationSeconds = 60; ScaleDownStabilizationSeconds = 600
+        Notes = [RhaiiGke.RhaiiList[string]][string[]]('spec.replicas (1) was removed from the service.')
+        MutatingRequests = 2; Cluster = $connection.Name
+    } | Add-Sample
+    Disable-LlmInferenceServiceAutoscaling -Namespace $service.Namespace -Name $service.Name -Confirm:$false | Add-Sample
 
     # removals last: KubeApplyResult and GkeOperation
     Remove-LlmInferenceService -Namespace $service.Namespace -Name $service.Name -Confirm:$false -PassThru | Add-Sample

@@ -186,6 +186,8 @@ public sealed class KubeControllerDelays
     public TimeSpan XlaCompile { get; set; } = TimeSpan.FromMilliseconds(2000);
     /// <summary>First kubelet back-off (image pulls, restarts of crashed containers); doubles per retry up to 16 times this.</summary>
     public TimeSpan BackOff { get; set; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>The HPA controller's sync period (kube-controller-manager --horizontal-pod-autoscaler-sync-period, 15 s upstream); not part of <see cref="Uniform"/>.</summary>
+    public TimeSpan HpaSync { get; set; } = TimeSpan.FromSeconds(15);
     /// <summary>Cluster autoscaler: an unschedulable pod → its decision (GKE scans every 10 s; nodes then take a minute or more to join).</summary>
     public TimeSpan ScaleUp { get; set; } = TimeSpan.FromMilliseconds(1000);
 

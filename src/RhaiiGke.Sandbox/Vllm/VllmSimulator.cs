@@ -56,6 +56,9 @@ public sealed class VllmSimulator : IDisposable
         };
     }
 
+    /// <summary>The replicas (their live gauges: waiting, running, KV-cache usage), for the sandbox's HPA controller.</summary>
+    internal IReadOnlyList<VllmReplica> Replicas => _replicas;
+
     /// <summary>The public description (URLs, pods) that cmdlets return.</summary>
     public InferenceSimulator Info { get; }
 

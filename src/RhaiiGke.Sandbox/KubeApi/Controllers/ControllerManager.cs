@@ -32,9 +32,13 @@ internal sealed partial class ControllerManager
             new GatewayController(this), new LwsController(this), new KServeController(this),
         ];
         if (core.Options.GkeGatewayApi) _controllers.Add(new GkeGatewayController(this));
-        if (core.Options.DataPlane) _controllers.Add(new DataPlane.DataPlaneController(this));
+        if (core.Options.DataPlane) _controllers.Add(DataPlane = new DataPlane.DataPlaneController(this));
         if (core.Options.NodeGroups is not null) _controllers.Add(new ClusterAutoscaler(this));
+        _controllers.Add(new HpaController(this));
     }
+
+    /// <summary>The simulated data plane (null when the sandbox runs without one): the HPA reads the pods' vLLM gauges from it.</summary>
+    internal DataPlane.DataPlaneController? DataPlane { get; }
 
     public SimCore Core => _core;
     public KubeControllerDelays Delays => _core.Options.Delays;

@@ -179,6 +179,10 @@ internal sealed partial class KServeController : SimController
         }
         else
         {
+            // KServe v0.17+ (the CRD serves v1alpha2) keeps the replicas an HPA set while spec.replicas is unset
+            // (PreserveDeploymentReplicas, workload.go); release-v0.15 writes spec.replicas, or 1, on every reconcile
+            if (!stopped && merged["replicas"] is null && PreservesReplicas() && Get("apps", "deployments", ns, name + "-kserve") is { } current)
+                replicas = current.Long("spec", "replicas") ?? 1;
             var dep = EnsureDeployment(ns!, name + "-kserve", wl, podSpec, replicas, owner);
             mainReady = (ConditionTrue(dep, "Available") && (dep?.Long("status", "readyReplicas") ?? 0) >= replicas) || replicas == 0;
             if (!mainReady)
@@ -372,6 +376,11 @@ internal sealed partial class KServeController : SimController
             RecordEvent(svc, "Warning", "Error", $"Reconciliation failed: failed to reconcile monitoring resources: {monitoringError}", EventComponent);
         WriteStatus(svc, prev, gen, conditions, url, used);
     }
+
+    /// <summary>True when the LLMInferenceService CRD serves v1alpha2: a KServe release (v0.17+) whose reconciler preserves externally set replicas.</summary>
+    private bool PreservesReplicas() =>
+        Get("apiextensions.k8s.io", "customresourcedefinitions", null, "llminferenceservices.serving.kserve.io")?.Arr("spec", "versions")?
+            .Any(v => v.Str("name") == "v1alpha2" && v.Bool("served") == true) == true;
 
     /// <summary>
     /// LLMISVC_MONITORING_DISABLED as monitoring.go reads it (env.GetBool, default false: an unset or unparsable

@@ -72,6 +72,7 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
                 TimeToFirstTokenMs = Core.Options.VllmTimeToFirstTokenMs, InterTokenLatencyMs = Core.Options.VllmInterTokenLatencyMs,
                 Seed = (int)(uint)uid.GetHashCode(),
                 MaxModelLength = MaxModelLen(pod) ?? new InferenceSimulatorOptions().MaxModelLength,
+                MaxNumSeqs = MaxNumSeqs(pod) ?? new InferenceSimulatorOptions().MaxNumSeqs,
                 VllmVersion = VllmVersions.ForImage(MainContainer(pod)?.Str("image")),
             }, $"{pod.Namespace()}/{pod.Name()}");
             var podUid = uid;
@@ -110,6 +111,26 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
         var last = MaxModelLenArg().Matches(text).LastOrDefault();
         return last is not null && int.TryParse(last.Groups[2].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n2) && n2 >= 2 ? n2 : null;
     }
+
+    [GeneratedRegex(@"--max-num-seqs(?:=|\s+)(""?)(\d+)\1(?:\s|$)")] private static partial Regex MaxNumSeqsArg();
+
+    /// <summary>vLLM's --max-num-seqs (the batch: more requests wait in the queue, vllm:num_requests_waiting), read like --max-model-len.</summary>
+    private static int? MaxNumSeqs(JsonObject pod)
+    {
+        var main = MainContainer(pod);
+        if (main is null) return null;
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var e in (main.Arr("env") ?? []).OfType<JsonObject>())
+            if (e.Str("name") is { } n && e.Str("value") is { } v) env[n] = v;
+        var text = string.Join(' ', (main.Arr("command") ?? []).Concat(main.Arr("args") ?? []).Select(a => a?.ToString()));
+        text = KubeVar().Replace(text, m => env.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value);
+        text = ShellVar().Replace(text, m => env.GetValueOrDefault(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value, ""));
+        var last = MaxNumSeqsArg().Matches(text).LastOrDefault();
+        return last is not null && int.TryParse(last.Groups[2].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n2) && n2 >= 1 ? n2 : null;
+    }
+
+    /// <summary>The simulated vLLM replica serving the ready pod with this uid, if any (the HPA's "custom metrics API").</summary>
+    internal Vllm.VllmReplica? Replica(string podUid) => _pods.TryGetValue(podUid, out var b) ? b.Sim.Replicas[0] : null;
 
     [GeneratedRegex(@"--served-model-name(?:=|\s+)(""[^""]*""|'[^']*'|\S+)")] private static partial Regex ServedName();
     [GeneratedRegex(@"vllm\s+serve\s+(""[^""]*""|'[^']*'|\S+)")] private static partial Regex ServePath();

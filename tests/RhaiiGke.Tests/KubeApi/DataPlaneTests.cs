@@ -208,6 +208,90 @@ public sealed class DataPlaneServingTests
     }
 
     [Fact]
+    public async Task ARouteToAReadyPodWithNoServerBehindItIsEnvoysConnectFailureAndNeverLeavesTheMachine()
+    {
+        // the sandbox's pod IPs (10.8.0.0/13) are made up: a gateway must never dial them on the real network (an egress
+        // proxy there answers, once a 403 in CI); a Ready pod that serves nothing on the port is Envoy's 503 UF
+        await using var c = await DataPlaneCluster.StartAsync(DataPlaneCluster.Options());
+        await c.ApplyAsync("""
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: rhaii-inference}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: web, namespace: rhaii-inference, labels: {app: web}}
+            spec:
+              containers: [{name: web, image: "nginx:1.27", ports: [{containerPort: 80}]}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web, namespace: rhaii-inference}
+            spec:
+              selector: {app: web}
+              ports: [{port: 80, targetPort: 80}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: web, namespace: rhaii-inference}
+            spec:
+              parentRefs: [{name: inference-gateway, namespace: opendatahub}]
+              rules: [{matches: [{path: {type: PathPrefix, value: /web}}], backendRefs: [{name: web, port: 80}]}]
+            """);
+        var pod = await c.WaitAsync(() => c.Get("v1", "Pod", DataPlaneCluster.Ns, "web"), DataPlaneCluster.Ready, "pod web Ready");
+        var podIp = pod["status"]!["podIP"]!.GetValue<string>();
+        Assert.StartsWith("10.", podIp);
+        Assert.False(EndpointOverrides.IsOverridden(podIp, 80));
+        await c.WaitAsync(() => c.Get("gateway.networking.k8s.io/v1", "HTTPRoute", DataPlaneCluster.Ns, "web"),
+            r => r?["status"]?["parents"]?[0]?["conditions"]?.AsArray().Any(x => x!["type"]!.GetValue<string>() == "Accepted" && x["status"]!.GetValue<string>() == "True") == true, "HTTPRoute web Accepted");
+
+        var (status, body, _) = await DataPlaneCluster.SendAsync($"http://{c.GatewayAddress()}", "GET", "/web/");
+        Assert.True(status == 503, $"{status}: {body}");
+        Assert.Equal("upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: delayed connect error: 113", body);
+    }
+
+    [Fact]
+    public async Task APodDeletedMidStreamEndsTheClientsResponseInsteadOfLeavingItWaiting()
+    {
+        // Envoy cannot finish an HTTP/1.1 response whose upstream went away after the head: it resets the downstream
+        // connection. A proxy that kept it open would leave the client waiting for the rest until its own timeout.
+        var options = DataPlaneCluster.Options();
+        options.VllmInterTokenLatencyMs = 25;
+        await using var c = await DataPlaneCluster.StartAsync(options);
+        var spec = DataPlaneCluster.Spec("qwen");
+        await c.ApplyAsync(DataPlaneCluster.ServiceYaml(spec));
+        await c.ServiceReadyAsync("qwen");
+        var address = c.GatewayAddress();
+
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(System.Net.IPAddress.Parse(address), 80);
+        var stream = tcp.GetStream();
+        var body = "{\"model\":\"Qwen/Qwen2.5-3B-Instruct\",\"stream\":true,\"max_tokens\":4000,\"ignore_eos\":true,\"messages\":[{\"role\":\"user\",\"content\":\"count\"}]}";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /{DataPlaneCluster.Ns}/qwen/v1/chat/completions HTTP/1.1\r\nHost: {address}\r\ncontent-type: application/json\r\ncontent-length: {body.Length}\r\n\r\n{body}"));
+        var received = new StringBuilder();
+        var buf = new byte[8192];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        while (!received.ToString().Contains("data: {", StringComparison.Ordinal))
+        {
+            var n = await stream.ReadAsync(buf, cts.Token);
+            Assert.True(n > 0, "the stream ended before its first event: " + received);
+            received.Append(Encoding.ASCII.GetString(buf, 0, n));
+        }
+        var head = received.ToString();
+        Assert.StartsWith("HTTP/1.1 200", head);
+        Assert.Contains("transfer-encoding: chunked", head, StringComparison.OrdinalIgnoreCase);
+        var pod = head.Split("\r\n").Single(l => l.StartsWith("x-inference-pod: ", StringComparison.OrdinalIgnoreCase))["x-inference-pod: ".Length..];
+
+        await KubeClients.For(c.Conn).DeleteAsync($"api/v1/namespaces/{DataPlaneCluster.Ns}/pods/{pod}", "Background", false, CancellationToken.None);
+        // 4000 tokens at 25 ms would take 100 s: the connection must end long before, without the terminating chunk
+        int read;
+        while ((read = await stream.ReadAsync(buf, cts.Token)) > 0) received.Append(Encoding.ASCII.GetString(buf, 0, read));
+        Assert.False(cts.IsCancellationRequested);
+        Assert.DoesNotContain("data: [DONE]", received.ToString());
+        Assert.DoesNotContain("\r\n0\r\n\r\n", received.ToString());
+    }
+
+    [Fact]
     public async Task AMissingPullSecretKeepsTheVllmPodInImagePullBackOffUntilTheSecretIsCreated()
     {
         var options = DataPlaneCluster.Options();

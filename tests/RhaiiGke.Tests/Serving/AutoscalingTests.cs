@@ -117,8 +117,8 @@ public sealed class AutoscalingTests : IDisposable
         // new prompts every stage (a seed per stage): the sandbox's EPP scores cached prefixes first, so replayed prompts
         // would all go back to the pod that served them before the scale-out
         var seed = 0;
-        string Stage(double rate) => $"$svc | Invoke-InferenceBenchmark -Profile Poisson -Rate {rate.ToString(CultureInfo.InvariantCulture)} -NumPrompts 30 -InputTokens 32 -OutputTokens 16 -Warmups 0 -Seed {++seed}";
-        _ps.Run(Stage(0.5));
+        string Stage(double rate, int prompts = 30) => $"$svc | Invoke-InferenceBenchmark -Profile Poisson -Rate {rate.ToString(CultureInfo.InvariantCulture)} -NumPrompts {prompts} -InputTokens 32 -OutputTokens 16 -Warmups 0 -Seed {++seed}";
+        _ps.Run(Stage(0.5, prompts: 8));
         var maxSeen = 1L;
         var stages = new List<InferenceBenchmarkResult>();
         for (var i = 0; i < 20 && (Workload().Long("spec", "replicas") ?? 1) < 2; i++)

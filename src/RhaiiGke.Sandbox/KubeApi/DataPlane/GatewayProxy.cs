@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -220,6 +221,25 @@ internal sealed class GatewayProxy : IDisposable
         200 => "OK", 400 => "Bad Request", 404 => "Not Found", 500 => "Internal Server Error", 502 => "Bad Gateway", 503 => "Service Unavailable", 504 => "Gateway Timeout", _ => "Status",
     };
 
+    /// <summary>
+    /// True when an in-process server answers for the pod's address (or the address is loopback, dialled as given).
+    /// A Ready pod's simulated vLLM is registered by the data-plane controller a moment after the kubelet reports it
+    /// Ready; a real pod is listening when its readiness probe passes, so the proxy waits that moment out (bounded by
+    /// the connect timeout and 2 s, about when a real connect to a vanished pod IP gives up with "no route to host").
+    /// </summary>
+    private async Task<bool> BackendListensAsync(string address, int port, CancellationToken ct)
+    {
+        if (EndpointOverrides.IsOverridden(address, port)) return true;
+        if (IPAddress.TryParse(address, out var ip) && IPAddress.IsLoopback(ip)) return true;
+        var deadline = Stopwatch.GetTimestamp() + (long)(Math.Min(2, _connectTimeout.TotalSeconds) * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            await Task.Delay(20, ct).ConfigureAwait(false);
+            if (EndpointOverrides.IsOverridden(address, port)) return true;
+        }
+        return false;
+    }
+
     /// <summary>Proxies one request; returns false when the client connection must close afterwards.</summary>
     private async Task<bool> ForwardAsync(Stream client, string method, string originalPath, Forward f, List<(string Name, string Value)> headers, byte[] body, bool keepAlive, CancellationToken ct, Entry entry)
     {
@@ -229,6 +249,14 @@ internal sealed class GatewayProxy : IDisposable
             // the policy dataplane drops the SYN: Envoy gives up after its connect timeout
             await Task.Delay(_connectTimeout, ct).ConfigureAwait(false);
             await WriteLocalAsync(client, 503, GatewayRouter.ConnectTimeout, "UF", keepAlive, ct, entry).ConfigureAwait(false);
+            return true;
+        }
+        if (!await BackendListensAsync(f.PodIp, f.Port, ct).ConfigureAwait(false))
+        {
+            // the pod's address has no server behind it (the pod was just removed, or its endpoint was stale): a real
+            // node gives no answer for a pod IP it no longer hosts, and Envoy reports the connect failure. The
+            // sandbox never dials its made-up pod addresses on the real network (an egress proxy there would answer).
+            await WriteLocalAsync(client, 503, "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: delayed connect error: 113", "UF", keepAlive, ct, entry).ConfigureAwait(false);
             return true;
         }
         var (host, port) = EndpointOverrides.Resolve(f.PodIp, f.Port);
@@ -295,14 +323,22 @@ internal sealed class GatewayProxy : IDisposable
         await client.WriteAsync(Encoding.UTF8.GetBytes(outHead.ToString()), ct).ConfigureAwait(false);
         await client.FlushAsync(ct).ConfigureAwait(false);
         var counted = new CountingStream(client);
+        var complete = true;
         try
         {
-            if (chunked) await reader.RelayChunkedAsync(counted, ct).ConfigureAwait(false);
-            else if (length is { } len) await reader.RelayAsync(counted, len, ct).ConfigureAwait(false);
+            if (chunked) complete = await reader.RelayChunkedAsync(counted, ct).ConfigureAwait(false);
+            else if (length is { } len) complete = await reader.RelayAsync(counted, len, ct).ConfigureAwait(false);
             else if (untilClose) await reader.RelayAsync(counted, long.MaxValue, ct).ConfigureAwait(false);
         }
         finally { entry.BytesSent = counted.Written; }
         await client.FlushAsync(ct).ConfigureAwait(false);
+        if (!complete)
+        {
+            // the pod went away mid-response (deleted, crashed): Envoy cannot finish the HTTP/1.1 response and resets the
+            // downstream connection, so the client sees the body end early instead of waiting for the rest
+            (entry.Flags, entry.Details, entry.Failure) = ("UC", "upstream_reset_after_response_started{connection_termination}", "-");
+            return false;
+        }
         return clientKeepAlive;
     }
 
@@ -407,27 +443,31 @@ internal sealed class HttpReader(Stream stream)
         return body.ToArray();
     }
 
-    /// <summary>Copies <paramref name="length"/> bytes (or until end of stream).</summary>
-    public async Task RelayAsync(Stream to, long length, CancellationToken ct)
+    /// <summary>Copies <paramref name="length"/> bytes (or until end of stream); false when the stream ended first.</summary>
+    public async Task<bool> RelayAsync(Stream to, long length, CancellationToken ct)
     {
         while (length > 0)
         {
-            if (_start == _end && !await FillAsync(ct).ConfigureAwait(false)) return;
+            if (_start == _end && !await FillAsync(ct).ConfigureAwait(false)) return false;
             var n = (int)Math.Min(length, _end - _start);
             await to.WriteAsync(_buf.AsMemory(_start, n), ct).ConfigureAwait(false);
             _start += n;
             length -= n;
             if (to is NetworkStream) await to.FlushAsync(ct).ConfigureAwait(false);
         }
+        return true;
     }
 
-    /// <summary>Relays a chunked body chunk by chunk (flushing each), or decodes it into <paramref name="to"/>.</summary>
-    public async Task RelayChunkedAsync(Stream to, CancellationToken ct, bool decode = false)
+    /// <summary>
+    /// Relays a chunked body chunk by chunk (flushing each), or decodes it into <paramref name="to"/>; false when the
+    /// stream ended before the last chunk (the sender went away mid-body).
+    /// </summary>
+    public async Task<bool> RelayChunkedAsync(Stream to, CancellationToken ct, bool decode = false)
     {
         while (true)
         {
             var sizeLine = await ReadLineAsync(ct).ConfigureAwait(false);
-            if (sizeLine is null) return;
+            if (sizeLine is null) return false;
             var semi = sizeLine.IndexOf(';');
             var size = long.Parse(semi < 0 ? sizeLine.Trim() : sizeLine[..semi].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
             if (!decode) await to.WriteAsync(Encoding.ASCII.GetBytes(sizeLine + "\r\n"), ct).ConfigureAwait(false);
@@ -438,10 +478,10 @@ internal sealed class HttpReader(Stream stream)
                 while ((t = await ReadLineAsync(ct).ConfigureAwait(false)) is { Length: > 0 })
                     if (!decode) await to.WriteAsync(Encoding.ASCII.GetBytes(t + "\r\n"), ct).ConfigureAwait(false);
                 if (!decode) { await to.WriteAsync("\r\n"u8.ToArray(), ct).ConfigureAwait(false); await to.FlushAsync(ct).ConfigureAwait(false); }
-                return;
+                return true;
             }
-            await RelayAsync(to, size, ct).ConfigureAwait(false);
-            await ReadLineAsync(ct).ConfigureAwait(false); // CRLF after the data
+            if (!await RelayAsync(to, size, ct).ConfigureAwait(false)) return false;
+            if (await ReadLineAsync(ct).ConfigureAwait(false) is null) return false; // CRLF after the data
             if (!decode) { await to.WriteAsync("\r\n"u8.ToArray(), ct).ConfigureAwait(false); await to.FlushAsync(ct).ConfigureAwait(false); }
         }
     }

@@ -16,6 +16,7 @@ param(
     [string]$Model = 'Qwen/Qwen2.5-72B-Instruct',
     [int]$MaxModelLength = 32768,
     [TimeSpan]$ControllerDelay = '00:00:00.05',
+    [string]$SandboxName = 'multihost',
     [switch]$ManifestOnly
 )
 $ErrorActionPreference = 'Stop'
@@ -39,7 +40,8 @@ $spec | Get-RhaiiCostEstimate | Format-List
 if ($ManifestOnly) { return }
 
 # 3. One v6e 4x4 slice in the sandbox: 4 hosts labelled cloud.google.com/gke-tpu-topology=4x4.
-$sandbox = Start-RhaiiSandbox -TpuNodes $best.Topology.Hosts -Accelerator v6e -Topology $best.TopologyName -ControllerDelay $ControllerDelay
+$sandbox = Start-RhaiiSandbox -Name $SandboxName -TpuNodes $best.Topology.Hosts -Accelerator v6e -Topology $best.TopologyName `
+    -TpuMachineType $best.MachineType -ControllerDelay $ControllerDelay
 try {
     $sandbox | Install-RhaiiOperators | Out-Null
     New-InferenceGateway | Out-Null
@@ -47,18 +49,34 @@ try {
 
     # -Wait reports the group's progress ("group 0: 3/4 hosts ready") until the leader serves.
     $service = $spec | Deploy-LlmInferenceService -RegistryCredential $registry -Wait -Timeout 00:10:00 -Verbose
-    $service.Pods | Format-Table Name, Role, Stage, Node
-    Test-RhaiiDeployment -Namespace $service.Namespace -Name $service.Name | ForEach-Object Checks | Format-Table
-    $service | Test-InferenceEndpoint | Format-Table
+    $service.Pods | Format-Table Name, Role, Stage, Node | Out-Host
+    $check = Test-RhaiiDeployment -Namespace $service.Namespace -Name $service.Name
+    $check.Checks | Format-Table | Out-Host
+    $service | Test-InferenceEndpoint | Format-Table | Out-Host
+    "Test-RhaiiDeployment after deploy: Passed={0}" -f $check.Passed | Write-Host
 
-    # 4. Lose one worker: LeaderWorkerSet recreates the whole group, then the service is Ready again.
+    # 4. Lose one worker: LeaderWorkerSet recreates the whole group (a new leader pod), then the service is Ready again.
+    $rest = @{ Headers = @{ Authorization = 'Bearer ' + ($sandbox.Connection.Token | ConvertFrom-SecureString -AsPlainText) }; SkipCertificateCheck = $true }
+    $pods = "$($sandbox.Server.ToString().TrimEnd('/'))/api/v1/namespaces/$($service.Namespace)/pods"
+    $leader = $service.Pods | Where-Object Role -eq workload | Select-Object -First 1
+    $leaderUid = (Invoke-RestMethod @rest -Uri "$pods/$($leader.Name)").metadata.uid
     $worker = $service.Pods | Where-Object Role -eq worker | Select-Object -First 1
-    "Deleting worker pod {0}" -f $worker.Name
-    $token = $sandbox.Connection.Token | ConvertFrom-SecureString -AsPlainText
-    Invoke-RestMethod -Method Delete -Uri "$($sandbox.Server)/api/v1/namespaces/$($service.Namespace)/pods/$($worker.Name)" `
-        -Headers @{ Authorization = "Bearer $token" } -SkipCertificateCheck | Out-Null
+    "Deleting worker pod {0}" -f $worker.Name | Write-Host
+    Invoke-RestMethod @rest -Method Delete -Uri "$pods/$($worker.Name)" | Out-Null
+    # wait until the LeaderWorkerSet controller has replaced the group's leader, then for the service
+    $deadline = [datetime]::UtcNow.AddMinutes(5)
+    do {
+        $uid = try { (Invoke-RestMethod @rest -Uri "$pods/$($leader.Name)").metadata.uid } catch { $null }
+        if ($uid -and $uid -ne $leaderUid) { break }
+        Start-Sleep -Milliseconds 100
+    } while ([datetime]::UtcNow -lt $deadline)
+    if (-not $uid -or $uid -eq $leaderUid) { throw "The group was not recreated within 5 minutes of deleting $($worker.Name)." }
+    "Group recreated: leader {0} is a new pod" -f $leader.Name | Write-Host
     $back = Wait-LlmInferenceService -Namespace $service.Namespace -Name $service.Name -Timeout 00:10:00 -Verbose
-    $back.Pods | Format-Table Name, Role, Stage, Node
+    $back.Pods | Format-Table Name, Role, Stage, Node | Out-Host
+    $again = Test-RhaiiDeployment -Namespace $service.Namespace -Name $service.Name
+    "Test-RhaiiDeployment after the group restart: Passed={0}" -f $again.Passed | Write-Host
+    $again
 }
 finally {
     Stop-RhaiiSandbox -Name $sandbox.Name -ErrorAction SilentlyContinue

@@ -89,6 +89,10 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
     [ArgumentCompleter(typeof(TopologyCompleter))]
     public string Topology { get; set; } = "2x2";
 
+    /// <summary>Machine type of the -TpuNodes, where a topology is offered on several (v6e 2x4: ct6e-standard-8t is one host, ct6e-standard-4t two); the one with the fewest hosts when not given.</summary>
+    [Parameter(ParameterSetName = KubernetesSet)]
+    public string? TpuMachineType { get; set; }
+
     /// <summary>NVIDIA GPU nodes to add (pool gpu-pool), labelled cloud.google.com/gke-accelerator and tainted nvidia.com/gpu as GKE does.</summary>
     [Parameter(ParameterSetName = KubernetesSet)]
     [ValidateRange(0, 256)]
@@ -171,7 +175,7 @@ public sealed class StartRhaiiSandboxCommand : RhaiiCmdlet
         }
         if (TpuNodes > 0)
         {
-            var t = TpuCatalog.Resolve(Accelerator, Topology);
+            var t = TpuCatalog.Resolve(Accelerator, Topology, TpuMachineType);
             options.Nodes.AddRange(SimulatedNode.TpuPool("tpu-pool", TpuNodes, t.NodeLabel, t.Topology, t.MachineType, t.ChipsPerHost));
             pools.Add($"tpu-pool: {TpuNodes} x {t.MachineType} ({t.Accelerator} {t.Topology}, {t.ChipsPerHost} chips each)");
         }

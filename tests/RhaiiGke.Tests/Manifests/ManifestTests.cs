@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using RhaiiGke.Engine.Manifests;
+using RhaiiGke.Engine.Serving.Autoscaling;
 using RhaiiGke.Tests.Infrastructure;
 using Xunit;
 
@@ -263,6 +264,59 @@ public class UpstreamSchemaTests
         }
         foreach (var k in new[] { "LLMInferenceService", "LLMInferenceServiceConfig", "Gateway", "Certificate", "ClusterIssuer", "EnvoyFilter", "NetworkPolicy", "Namespace", "Secret", "ServiceAccount", "ConfigMap" })
             Assert.Contains(k, checkedKinds);
+    }
+
+    /// <summary>
+    /// Every pattern as a user exports it (Export-RhaiiManifest, the files it writes): the three -Pattern bundles with
+    /// the platform, a multi-host slice (LeaderWorkerSet worker and pipeline preset), a GPU service, a gs:// model with
+    /// Workload Identity, two models behind one model-routed URL, and the HorizontalPodAutoscaler
+    /// Enable-LlmInferenceServiceAutoscaling applies. Each object is validated strictly against the upstream schemas;
+    /// kinds with no upstream schema file here (GKE's HealthCheckPolicy, Istio's DestinationRule) are named and skipped.
+    /// </summary>
+    [SchemaFact]
+    public void EveryExportedObjectOfEveryPatternPassesStrictSchemaValidation()
+    {
+        var cat = UpstreamSchemas.Catalog;
+        var root = Directory.CreateTempSubdirectory("rhaii-export-").FullName;
+        try
+        {
+            using var ps = new PowerShellHost();
+            ps.Run($$"""
+                Export-RhaiiManifest -Pattern Baseline -Path '{{root}}/baseline' | Out-Null
+                Export-RhaiiManifest -Pattern CacheAware -Path '{{root}}/cache-aware' | Out-Null
+                Export-RhaiiManifest -Pattern GkeNativeGateway -Path '{{root}}/gke-native' | Out-Null
+                New-LlmInferenceServiceSpec -Name big -Model Qwen/Qwen2.5-72B-Instruct -Namespace llm -Topology 4x4 | Export-RhaiiManifest -IncludePlatform -Path '{{root}}/multihost-4x4' | Out-Null
+                New-LlmInferenceServiceSpec -Name big -Model Qwen/Qwen2.5-72B-Instruct -Namespace llm -Accelerator v5p -Topology 2x2x2 | Export-RhaiiManifest -Path '{{root}}/multihost-v5p' | Out-Null
+                New-LlmInferenceServiceSpec -Name gpu -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -Accelerator nvidia-l4 | Export-RhaiiManifest -Path '{{root}}/gpu' | Out-Null
+                New-LlmInferenceServiceSpec -Name gcs -Model gs://models/qwen -ModelName Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -GcpServiceAccount model-reader@rhaii-project.iam.gserviceaccount.com | Export-RhaiiManifest -Path '{{root}}/gcs' | Out-Null
+                $a = New-LlmInferenceServiceSpec -Name small -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace llm -Pattern CacheAware
+                $b = New-LlmInferenceServiceSpec -Name large -Model Qwen/Qwen2.5-3B-Instruct -Namespace llm
+                $a, $b | Export-RhaiiManifest -IncludePlatform -ModelRoute models -Path '{{root}}/multi-model' | Out-Null
+                """);
+            var hpa = AutoscalingBuilder.Hpa(new AutoscalingPlan { Name = "qwen", Namespace = "llm",
+                Signals = [AutoscalingSignal.RequestsWaiting, AutoscalingSignal.KvCacheUsage, AutoscalingSignal.RequestsRunning, AutoscalingSignal.PoolQueueSize] });
+            var objects = Directory.EnumerateFiles(root, "*.yaml", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+                .SelectMany(f => YamlCodec.ReadAll(File.ReadAllText(f)).Select(n => (File: Path.GetRelativePath(root, f), Obj: n!.AsObject())))
+                .Append((File: "autoscaling/hpa", Obj: hpa)).ToList();
+            var checkedKinds = new HashSet<string>();
+            var skipped = new HashSet<string>();
+            var failures = new List<string>();
+            foreach (var (file, obj) in objects)
+            {
+                var kind = obj["kind"]!.GetValue<string>();
+                if (kind is "HealthCheckPolicy" or "DestinationRule") { skipped.Add(kind); continue; }
+                var errors = cat.Validate(obj);
+                if (errors.Count > 0) failures.Add($"{file} {kind}: {string.Join("; ", errors)}");
+                checkedKinds.Add(kind);
+            }
+            Assert.True(failures.Count == 0, string.Join("\n", failures));
+            foreach (var folder in new[] { "baseline", "cache-aware", "gke-native", "multihost-4x4", "multihost-v5p", "gpu", "gcs", "multi-model" })
+                Assert.Contains(objects, o => o.File.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal));
+            foreach (var k in new[] { "LLMInferenceService", "LLMInferenceServiceConfig", "HTTPRoute", "Deployment", "Service", "EnvoyFilter", "NetworkPolicy", "ServiceAccount", "HorizontalPodAutoscaler", "Gateway", "Namespace", "Secret" })
+                Assert.Contains(k, checkedKinds);
+            Assert.Equal(["DestinationRule", "HealthCheckPolicy"], skipped.Order(StringComparer.Ordinal));
+        }
+        finally { Directory.Delete(root, true); }
     }
 
     [SchemaFact]

@@ -167,6 +167,59 @@ public class MultiHostTests : IDisposable
         Assert.True(after.Passed);
     }
 
+    /// <summary>
+    /// The other slice shapes the guides name, each end to end on a sandbox holding exactly one slice: v6e 2x4 on
+    /// ct6e-standard-4t (two hosts; on ct6e-standard-8t it is one host), v6e 4x8 (eight hosts) and v5p 2x2x2 (two
+    /// hosts of ct5p-hightpu-4t, a 3-D topology). The group takes every host of the slice, TP is the chips of one
+    /// host and PP the hosts, the TPU env names every host, and traffic through the gateway reaches the leader.
+    /// </summary>
+    [Theory]
+    [InlineData("v6e", "2x4", "ct6e-standard-4t", "tpu-v6e-slice", 2, 4)]
+    [InlineData("v6e", "4x8", "ct6e-standard-4t", "tpu-v6e-slice", 8, 4)]
+    [InlineData("v5p", "2x2x2", "ct5p-hightpu-4t", "tpu-v5p-slice", 2, 4)]
+    public async Task OtherSliceShapesDeployToReadyAndPassTestRhaiiDeployment(string accelerator, string topology, string machineType, string label, int hosts, int chips)
+    {
+        _ps.Run($"$sb = Start-RhaiiSandbox -Name {_sandbox} -TpuNodes {hosts} -Accelerator {accelerator} -Topology {topology} -TpuMachineType {machineType} -ControllerDelay 00:00:00.005; $sb | Install-RhaiiOperators | Out-Null; New-InferenceGateway | Out-Null");
+        _ps.Run("$cred = [pscredential]::new('svc-account', (ConvertTo-SecureString 'registry-password-xyz' -AsPlainText -Force))");
+        var deployed = (LlmInferenceService)Assert.Single(_ps.Run(
+            $"New-LlmInferenceServiceSpec -Name big -Model Qwen/Qwen2.5-72B-Instruct -Namespace llm -Accelerator {accelerator} -Topology {topology} -MachineType {machineType} | " +
+            "Deploy-LlmInferenceService -RegistryCredential $cred -Wait -Timeout 00:05:00")).BaseObject;
+        Assert.True(deployed.Ready);
+        var group = deployed.Pods.Where(p => p.Role is "workload" or "worker").ToList();
+        Assert.Equal(hosts, group.Count(p => p.Ready));
+        Assert.Single(group, p => p.Role == "workload" && p.Name == "big-kserve-mn-0");
+        Assert.Equal(hosts, group.Select(p => p.Node).Distinct().Count());
+
+        var connection = (ClusterConnection)_ps.Run("$sb.Connection")[0].BaseObject;
+        var kube = KubeClients.For(connection);
+        var lws = await kube.GetAsync("apis/leaderworkerset.x-k8s.io/v1/namespaces/llm/leaderworkersets/big-kserve-mn", CancellationToken.None);
+        Assert.Equal(hosts, (int)lws!["spec"]!["leaderWorkerTemplate"]!["size"]!);
+        var svc = await kube.GetAsync("apis/serving.kserve.io/v1alpha1/namespaces/llm/llminferenceservices/big", CancellationToken.None);
+        Assert.Equal(chips, (int)svc!["spec"]!["parallelism"]!["tensor"]!);
+        Assert.Equal(hosts, (int)svc["spec"]!["parallelism"]!["pipeline"]!);
+        Assert.Equal(label, (string?)svc["spec"]!["worker"]!["nodeSelector"]!["cloud.google.com/gke-tpu-accelerator"]);
+        Assert.Equal(topology, (string?)svc["spec"]!["worker"]!["nodeSelector"]!["cloud.google.com/gke-tpu-topology"]);
+
+        // the last worker: its TPU worker id is its index in the group, and the hostnames list every host in order
+        var last = $"big-kserve-mn-0-{hosts - 1}";
+        var pod = await kube.GetAsync($"api/v1/namespaces/llm/pods/{last}", CancellationToken.None);
+        var main = pod!["spec"]!["containers"]!.AsArray().First(c => (string?)c!["name"] == "main")!;
+        var env = main["env"]!.AsArray().ToDictionary(e => (string)e!["name"]!, e => (string?)e!["value"]);
+        Assert.Equal((hosts - 1).ToString(System.Globalization.CultureInfo.InvariantCulture), env["TPU_WORKER_ID"]);
+        var names = env["TPU_WORKER_HOSTNAMES"]!.Split(',');
+        Assert.Equal(hosts, names.Length);
+        Assert.Equal("big-kserve-mn-0.big-kserve-mn", names[0]);
+        Assert.Equal($"{last}.big-kserve-mn", names[^1]);
+        Assert.Equal(chips.ToString(System.Globalization.CultureInfo.InvariantCulture), (string?)main["resources"]!["limits"]!["google.com/tpu"]);
+        var args = (string?)svc["spec"]!["template"]!["containers"]![0]!["env"]![0]!["value"];
+        Assert.Contains($"--tensor-parallel-size={chips}", args);
+        Assert.Contains($"--pipeline-parallel-size={hosts}", args);
+
+        var verified = (TestRhaiiDeploymentResult)Assert.Single(_ps.Run("Test-RhaiiDeployment -Namespace llm -Name big")).BaseObject;
+        Assert.True(verified.Passed, string.Join("; ", verified.Checks.Where(c => c.Status == CheckStatus.Failed).Select(c => $"{c.Name}: {c.Detail}")));
+        Assert.Contains(verified.Checks, c => c.Name == "GatewayCompletion" && c.Status == CheckStatus.Passed);
+    }
+
     [Fact]
     public void APoolSmallerThanTheSliceLeavesTheGroupUnschedulable()
     {

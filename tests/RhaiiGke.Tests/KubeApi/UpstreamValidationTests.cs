@@ -356,42 +356,69 @@ public sealed class UpstreamValidationTests
         Assert.Contains(sim.Requests, r => r.Mutating && r.Path.Contains("/deployments", StringComparison.Ordinal) || r.Path.Contains("networkpolicies", StringComparison.Ordinal));
     }
 
-    /// <summary>
-    /// The patterns of issue 13 as the module deploys them, every write strict: a multi-host v6e 2x4 slice on
-    /// ct6e-standard-4t (the LeaderWorkerSet worker and the namespace-local pipeline preset), a GPU service on an L4
-    /// node, and two models behind one model-routed URL (the body-based router and its HTTPRoute).
-    /// </summary>
-    [SchemaFact]
-    public void EveryIssue13PatternTheModuleDeploysPassesStrictValidation()
+    /// <summary>Starts a strict sandbox with the upstream schemas and <paramref name="nodes"/>, connects a PowerShell session to it and installs the platform.</summary>
+    private static (KubeApiSimulator Sim, PowerShellHost Ps) StrictPlatform(params IEnumerable<SimulatedNode>[] nodes)
     {
         var o = KubeApiSimulatorOptions.Fast(TimeSpan.FromMilliseconds(5));
         o.CrdSchemaPath = UpstreamSchemas.Root;
-        o.ForceStrictFieldValidation = true;
-        o.Nodes.AddRange(SimulatedNode.TpuPool("tpu-multihost", 2, "tpu-v6e-slice", "2x4", "ct6e-standard-4t", 4));
-        o.Nodes.AddRange(SimulatedNode.TpuPool("tpu-pool", 2, "tpu-v6e-slice", "2x2", "ct6e-standard-4t", 4));
-        o.Nodes.AddRange(SimulatedGpuNodes.Pool("gpu-pool", 1, "nvidia-l4", "g2-standard-8", 1));
-        using var sim = new KubeApiSimulator(o);
+        o.ForceStrictFieldValidation = true; // any unknown field fails the module's request
+        foreach (var n in nodes) o.Nodes.AddRange(n);
+        var sim = new KubeApiSimulator(o);
         sim.Start();
         var kubeconfig = Path.Combine(Directory.CreateTempSubdirectory("rhaii-strict13-").FullName, "config");
         File.WriteAllText(kubeconfig, sim.Kubeconfig());
-        using var ps = new PowerShellHost();
+        var ps = new PowerShellHost();
         ps.Run($$"""
             Connect-RhaiiCluster -Kubeconfig '{{kubeconfig}}' | Out-Null
             $cred = [pscredential]::new('svc', (ConvertTo-SecureString 'registry-password' -AsPlainText -Force))
             Install-RhaiiOperators | Out-Null
             New-InferenceGateway | Out-Null
-            New-LlmInferenceServiceSpec -Name big -Model Qwen/Qwen2.5-72B-Instruct -Namespace mh -Topology 2x4 -MachineType ct6e-standard-4t |
-                Deploy-LlmInferenceService -RegistryCredential $cred -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue | Out-Null
-            Deploy-LlmInferenceService -Name gpu -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace gpu -Accelerator nvidia-l4 -RegistryCredential $cred -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue | Out-Null
-            $svcs = @(
-                Deploy-LlmInferenceService -Name small -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace mm -RegistryCredential $cred -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue
-                Deploy-LlmInferenceService -Name large -Model Qwen/Qwen2.5-3B-Instruct -Namespace mm -RegistryCredential $cred -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue)
-            $svcs | New-InferenceModelRoute -Name models | Out-Null
             """);
-        Assert.Empty(sim.ValidationFindings);
-        Assert.Contains(sim.Requests, r => r.Mutating && r.Path.Contains("llminferenceserviceconfigs", StringComparison.Ordinal));
-        Assert.NotNull(sim.GetObject("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "mh", "big-kserve-mn"));
-        Assert.NotNull(sim.GetObject("apps/v1", "Deployment", "gpu", "gpu-kserve"));
+        return (sim, ps);
+    }
+
+    /// <summary>
+    /// Issue 13's multi-host and GPU patterns as the module deploys them, every write strict: a v6e 2x4 slice on
+    /// ct6e-standard-4t (the LeaderWorkerSet worker and the namespace-local pipeline preset) and a GPU service on an L4 node.
+    /// </summary>
+    [SchemaFact]
+    public void MultiHostAndGpuDeploymentsPassStrictValidation()
+    {
+        var (sim, ps) = StrictPlatform(
+            SimulatedNode.TpuPool("tpu-multihost", 2, "tpu-v6e-slice", "2x4", "ct6e-standard-4t", 4),
+            SimulatedGpuNodes.Pool("gpu-pool", 1, "nvidia-l4", "g2-standard-8", 1));
+        using (sim)
+        using (ps)
+        {
+            ps.Run("""
+                New-LlmInferenceServiceSpec -Name big -Model Qwen/Qwen2.5-72B-Instruct -Namespace mh -Topology 2x4 -MachineType ct6e-standard-4t |
+                    Deploy-LlmInferenceService -RegistryCredential $cred -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue | Out-Null
+                Deploy-LlmInferenceService -Name gpu -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace gpu -Accelerator nvidia-l4 -RegistryCredential $cred -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue | Out-Null
+                """);
+            Assert.Empty(sim.ValidationFindings);
+            Assert.Contains(sim.Requests, r => r.Mutating && r.Path.Contains("llminferenceserviceconfigs", StringComparison.Ordinal));
+            Assert.NotNull(sim.GetObject("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "mh", "big-kserve-mn"));
+            Assert.NotNull(sim.GetObject("apps/v1", "Deployment", "gpu", "gpu-kserve"));
+        }
+    }
+
+    /// <summary>Issue 13's multi-model pattern as the module deploys it, every write strict: two services and one model-routed URL (the body-based router and its HTTPRoute).</summary>
+    [SchemaFact]
+    public void MultiModelDeploymentPassesStrictValidation()
+    {
+        var (sim, ps) = StrictPlatform(SimulatedNode.TpuPool("tpu-pool", 2, "tpu-v6e-slice", "2x2", "ct6e-standard-4t", 4));
+        using (sim)
+        using (ps)
+        {
+            ps.Run("""
+                $svcs = @(
+                    Deploy-LlmInferenceService -Name small -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace mm -RegistryCredential $cred -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue
+                    Deploy-LlmInferenceService -Name large -Model Qwen/Qwen2.5-3B-Instruct -Namespace mm -RegistryCredential $cred -Wait -Timeout 00:02:00 -WarningAction SilentlyContinue)
+                $svcs | New-InferenceModelRoute -Name models | Out-Null
+                """);
+            Assert.Empty(sim.ValidationFindings);
+            Assert.Contains(sim.Requests, r => r.Mutating && r.Path.Contains("httproutes", StringComparison.Ordinal));
+        }
     }
 
     // ------------------------------------------------------------------ kubectl

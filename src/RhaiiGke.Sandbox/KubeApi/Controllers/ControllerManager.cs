@@ -78,10 +78,13 @@ internal sealed partial class ControllerManager
         if (!_queue.Writer.TryWrite(ev)) Interlocked.Decrement(ref _inflight);
     }
 
+    /// <summary>The wall clock schedules are compared on (a test steps it to show that no reconcile depends on it).</summary>
+    internal Func<DateTime> Clock { get; set; } = () => DateTime.UtcNow;
+
     /// <summary>Queues <paramref name="key"/> for <paramref name="c"/> now or after <paramref name="delay"/>; duplicates collapse.</summary>
     public void Enqueue(SimController c, string key, TimeSpan delay = default)
     {
-        var due = DateTime.UtcNow + delay;
+        var due = Clock() + delay;
         if (_pending.TryGetValue((c, key), out var existing) && existing.Due <= due) return;
         var ticket = Interlocked.Increment(ref _tickets);
         _pending[(c, key)] = (due, ticket);

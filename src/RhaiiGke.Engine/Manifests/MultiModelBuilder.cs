@@ -24,7 +24,7 @@ public static class MultiModelBuilder
     public const string RouteSuffix = "-model-route";
     /// <summary>The model list behind GET /&lt;ns&gt;/&lt;name&gt;/v1/models: a Red Hat UBI nginx serving a static OpenAI list from a ConfigMap.</summary>
     public const string ModelsSuffix = "-models";
-    public const string ModelsImage = "registry.access.redhat.com/ubi9/nginx-124:latest";
+    public const string ModelsImage = "registry.access.redhat.com/ubi9/nginx-124:9.5-1744135631";
     public const int ModelsPort = 8080;
     /// <summary>Where the UBI nginx image includes server-level snippets (its default server on 8080), and where the list is mounted.</summary>
     public const string NginxServerConfDir = "/opt/app-root/etc/nginx.default.d", ModelsDir = "/opt/app-root/models";
@@ -290,6 +290,8 @@ public static class MultiModelBuilder
                         ["name"] = "nginx",
                         ["image"] = ModelsImage,
                         ["imagePullPolicy"] = "IfNotPresent",
+                        // the image's own CMD is the s2i usage script, which prints help and exits
+                        ["command"] = new JsonArray("nginx", "-g", "daemon off;"),
                         ["ports"] = new JsonArray(new JsonObject { ["containerPort"] = ModelsPort, ["name"] = "http" }),
                         ["readinessProbe"] = new JsonObject
                         {

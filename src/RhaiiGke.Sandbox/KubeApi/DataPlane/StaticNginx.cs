@@ -12,7 +12,7 @@ namespace RhaiiGke.Sandbox.KubeApi.DataPlane;
 /// a running pod only after the kubelet's sync, so the sandbox keeps the start-time copy: a list that must change needs a new
 /// pod). Understood in those snippets: <c>location = /uri { alias /file; default_type t; }</c> and <c>return code 'text';</c>.
 /// GET and HEAD of a mapped file answer 200 with the file (Content-Type from the extension as nginx's mime.types, else
-/// default_type); other methods 405; anything else, or a file the mounts do not hold, 404 with nginx's page. A snippet nginx
+/// default_type); other methods 405; the image's own CMD (the s2i usage script) serves nothing, so the container must run nginx; anything else, or a file the mounts do not hold, 404 with nginx's page. A snippet nginx
 /// would reject (unbalanced braces, a location without a URI) keeps nginx from starting: no server listens.
 /// </summary>
 internal sealed partial class StaticNginx : IDisposable
@@ -45,6 +45,9 @@ internal sealed partial class StaticNginx : IDisposable
     {
         var c = Container(pod);
         if (c is null) return null;
+        // the image's default CMD is the s2i usage script (prints help, exits): only an nginx command serves
+        var command = string.Join(' ', (c.Arr("command") ?? []).Concat(c.Arr("args") ?? []).Select(a => a?.ToString()));
+        if (!command.StartsWith("nginx", StringComparison.Ordinal) && !command.Contains("/nginx ", StringComparison.Ordinal)) return null;
         var files = new Dictionary<string, string>(StringComparer.Ordinal);
         var volumes = (pod.Arr("spec", "volumes") ?? []).OfType<JsonObject>().ToDictionary(v => v.Str("name") ?? "", StringComparer.Ordinal);
         foreach (var mount in (c.Arr("volumeMounts") ?? []).OfType<JsonObject>())

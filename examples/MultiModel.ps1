@@ -35,8 +35,10 @@ try {
     $small, $large | Export-RhaiiManifest -IncludePlatform -ModelRoute models -Path (Join-Path $OutputPath 'manifests') |
         Format-Table Order, Kind, Namespace, Name
 
-    # What it costs: one v6e 2x2 host per model.
-    Get-RhaiiCostEstimate -Accelerator v6e -Topology 2x2 -NodeCount 2 | Format-List
+    # What it costs: one line per model, the shared gateway's load balancer (and cluster overhead) once, and the total.
+    $cost = $small, $large | Get-RhaiiCostEstimate -SharedGateway
+    $cost | Format-Table
+    $cost.Models | Format-Table Service, Accelerator, Topology, Chips, Hourly
 
     # Deploy both, verify each with traffic through the gateway, then one URL for both.
     $services = $small, $large | Deploy-LlmInferenceService -RegistryCredential $registry -Wait -Timeout 00:05:00

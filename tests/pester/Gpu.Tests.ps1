@@ -65,7 +65,10 @@ Describe 'GPU pattern' -Tag Integration {
         $cost = Get-RhaiiCostEstimate -Accelerator nvidia-l4 -MachineType g2-standard-24
         $cost.MachineType | Should -Be 'g2-standard-24'
         $cost.Chips | Should -Be 2
-        $cost.PriceTableDate | Should -Be ([DateOnly]::new(2025, 6, 1))
+        $cost.PriceTableDate | Should -Be ([DateOnly]::new(2026, 7, 30))
+        $spot = Get-RhaiiCostEstimate -Accelerator nvidia-l4 -MachineType g2-standard-24 -PricingModel Spot -WarningVariable spotWarnings -WarningAction SilentlyContinue
+        $spot.TpuHourly | Should -BeLessThan $cost.TpuHourly
+        $spotWarnings | Should -BeNullOrEmpty
     }
 }
 

@@ -82,6 +82,7 @@ BeforeAll {
     $script:service = $platform | Deploy-LlmInferenceService -Name qwen -Model Qwen/Qwen2.5-1.5B-Instruct -RegistryCredential $cred -Wait -Timeout 00:05:00 -WarningAction SilentlyContinue
     Add-Sample $service
     Get-LlmInferenceService -Namespace $service.Namespace | Add-Sample
+    Get-LlmInferenceService -Namespace $service.Namespace | Get-RhaiiCostEstimate -SharedGateway | Add-Sample
     Test-RhaiiDeployment -Namespace $service.Namespace -Name $service.Name | Add-Sample
     # day-2: metrics through the pods proxy, typed log lines, a support bundle
     $service | Get-InferenceMetrics -WarningAction SilentlyContinue | Add-Sample

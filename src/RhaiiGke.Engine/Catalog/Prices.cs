@@ -39,29 +39,24 @@ public sealed class PriceTable
     public LoadBalancerPrice? LoadBalancer { get; set; }
 
     /// <summary>
-    /// The built-in table: Google Cloud list prices for us-central1 / us-east1 as published on
-    /// cloud.google.com/tpu/pricing, cloud.google.com/kubernetes-engine/pricing and
-    /// cloud.google.com/compute/vm-instance-pricing, transcribed on the source date (not fetched live).
-    /// Spot TPU prices change too often to table; pass your own.
+    /// The built-in table: TPU per chip-hour per region, on demand and Spot, from the Cloud Billing Catalog (source and read
+    /// date in <see cref="RegionalPrices.TpuSource"/>); commitments are estimates (said in the notes whenever used);
+    /// the GKE Standard management fee (0.10 per cluster-hour, cloud.google.com/kubernetes-engine/pricing); system-pool
+    /// machine types from the same catalog compilation as the GPU table (us-central1, 2026-07-30). Not fetched live.
     /// </summary>
     public static PriceTable BuiltIn { get; } = new()
     {
-        SourceDate = new DateOnly(2025, 6, 1),
-        Source = "Google Cloud list prices (cloud.google.com/tpu/pricing, /kubernetes-engine/pricing, /compute/vm-instance-pricing), us-central1/us-east1, transcribed 2025-06-01; not fetched live",
+        SourceDate = new DateOnly(2026, 12, 7),
+        Source = RegionalPrices.TpuSource,
         Currency = "USD",
         Region = "us-central1",
-        Tpu = new(StringComparer.OrdinalIgnoreCase)
-        {
-            ["v6e"] = new() { OnDemand = 2.70, OneYearCommitment = 1.89, ThreeYearCommitment = 1.22 },
-            ["v5e"] = new() { OnDemand = 1.20, OneYearCommitment = 0.84, ThreeYearCommitment = 0.54 },
-            ["v5p"] = new() { OnDemand = 4.20, OneYearCommitment = 2.94, ThreeYearCommitment = 1.89 },
-        },
+        Tpu = RegionalPrices.BuiltInRegions()["us-central1"].Tpu,
         ClusterManagementPerHour = 0.10,
         MachineTypes = new(StringComparer.OrdinalIgnoreCase)
         {
-            ["e2-standard-2"] = 0.067006,
-            ["e2-standard-4"] = 0.134012,
-            ["e2-standard-8"] = 0.268024,
+            ["e2-standard-2"] = 0.067011,
+            ["e2-standard-4"] = 0.134023,
+            ["e2-standard-8"] = 0.268046,
             ["n1-standard-4"] = 0.189999,
             ["n2-standard-4"] = 0.194236,
         },
@@ -137,11 +132,52 @@ public sealed record CostRequest(
     string? Cluster = null,
     string? Region = null,
     bool IncludeLoadBalancer = true,
-    double LoadBalancerGbPerMonth = 0);
+    double LoadBalancerGbPerMonth = 0,
+    string? Service = null);
 
 /// <summary>Prices a TPU pool from a <see cref="PriceTable"/>.</summary>
 public static class CostEstimator
 {
+    /// <summary>
+    /// Several models behind one shared gateway: <paramref name="models"/> are priced without overhead (accelerators only);
+    /// <paramref name="overhead"/> is an estimate of the same cluster with no accelerator nodes (the cluster fee, the system
+    /// pool and one load balancer line), counted once. All models must be priced in one region (a gateway is regional).
+    /// </summary>
+    public static CostEstimateSummary Combine(IReadOnlyList<CostEstimate> models, CostEstimate overhead)
+    {
+        if (models.Count == 0)
+            throw new RhaiiException("NoModelToPrice", RhaiiErrorCategory.InvalidArgument, "-SharedGateway got no model to price.",
+                "Pipe one or more specs or services (New-LlmInferenceServiceSpec, Get-LlmInferenceService) into Get-RhaiiCostEstimate -SharedGateway.");
+        var regions = models.Select(m => m.Region).Where(r => r is not null).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        if (regions.Count > 1)
+            throw new RhaiiException("SharedGatewayRegionMismatch", RhaiiErrorCategory.InvalidArgument,
+                $"Models priced in several regions ({string.Join(", ", regions)}) cannot share one regional gateway.",
+                "Estimate each region separately, or pass one -Region.", string.Join(",", regions));
+        var currencies = models.Select(m => m.Currency).Append(overhead.Currency).Distinct(StringComparer.Ordinal).ToList();
+        if (currencies.Count > 1)
+            throw new RhaiiException("MixedCurrencies", RhaiiErrorCategory.InvalidData,
+                $"The models are priced in several currencies ({string.Join(", ", currencies)}): they cannot be added.", "Use price tables of one currency.");
+        var accelerators = models.Sum(m => m.TpuHourly);
+        var notes = new List<string> { $"One shared gateway for {models.Count} models: the load balancer, cluster fee and system pool are counted once, not per model." };
+        notes.AddRange(overhead.Notes.Where(n => !n.StartsWith("The TPU pool has no nodes now", StringComparison.Ordinal)));
+        foreach (var n in models.SelectMany(m => m.Notes)) if (!notes.Contains(n)) notes.Add(n);
+        return new CostEstimateSummary
+        {
+            Models = [.. models],
+            Chips = models.Sum(m => m.Chips),
+            AcceleratorHourly = Math.Round(accelerators, 4),
+            LoadBalancerHourly = overhead.LoadBalancerHourly,
+            OverheadHourly = overhead.OverheadHourly,
+            Hourly = Math.Round(accelerators + overhead.OverheadHourly, 4),
+            Region = regions.FirstOrDefault() ?? overhead.Region,
+            Currency = overhead.Currency,
+            PriceTableDate = models.Select(m => m.PriceTableDate).Append(overhead.PriceTableDate).Min(),
+            PriceTableSource = string.Join(" | ", models.Select(m => m.PriceTableSource).Append(overhead.PriceTableSource).Distinct(StringComparer.Ordinal)),
+            Notes = [.. notes],
+            Warnings = [.. models.SelectMany(m => m.Warnings).Concat(overhead.Warnings).Distinct(StringComparer.Ordinal)],
+        };
+    }
+
     public static CostEstimate Estimate(CostRequest r, PriceTable prices, DateOnly today)
     {
         var slice = TpuCatalog.Resolve(r.Accelerator, r.Topology, r.MachineType);
@@ -168,6 +204,7 @@ public static class CostEstimator
                 break;
         }
         if (r.PricingModel == TpuPricingModel.Spot && chip.Spot is not null && ReferenceEquals(prices, PriceTable.BuiltIn)) notes.Add(RegionalPrices.Spot);
+        if (r.PricingModel is TpuPricingModel.OneYearCommitment or TpuPricingModel.ThreeYearCommitment && ReferenceEquals(prices, PriceTable.BuiltIn)) notes.Add(RegionalPrices.Commitment);
         var chips = nodes * slice.ChipsPerHost;
         var tpuHourly = chips * perChip;
         double overhead = 0;
@@ -183,9 +220,7 @@ public static class CostEstimator
         {
             lbHourly = lb.ForwardingRulePerHour + Math.Max(0, r.LoadBalancerGbPerMonth) * lb.DataProcessingPerGb / 730;
             overhead += lbHourly;
-            notes.Add(r.LoadBalancerGbPerMonth > 0
-                ? $"Load balancer: one forwarding rule ({lb.ForwardingRulePerHour}/h) and {r.LoadBalancerGbPerMonth} GB/month processed at {lb.DataProcessingPerGb}/GB. {lb.Source}."
-                : $"Load balancer: one forwarding rule ({lb.ForwardingRulePerHour}/h); data processing ({lb.DataProcessingPerGb}/GB) is not counted: pass -LoadBalancerGbPerMonth. {lb.Source}.");
+            notes.Add(LoadBalancerNote(lb, r.LoadBalancerGbPerMonth));
         }
         double? perMillion = null;
         if (nodes == 0) notes.Add("The TPU pool has no nodes now (scaled to zero): only the overhead is billed; MaxHourly shows the cost at full size.");
@@ -222,8 +257,14 @@ public static class CostEstimator
             LoadBalancerHourly = Math.Round(lbHourly, 4),
             LoadBalancerGbPerMonth = r.IncludeLoadBalancer && prices.LoadBalancer is not null ? Math.Max(0, r.LoadBalancerGbPerMonth) : null,
             Warnings = warnings,
+            Service = r.Service,
         };
     }
+
+    /// <summary>What the load balancer line counts and where its figures come from.</summary>
+    public static string LoadBalancerNote(LoadBalancerPrice lb, double gbPerMonth) => gbPerMonth > 0
+        ? $"Load balancer: one forwarding rule ({lb.ForwardingRulePerHour}/h) and {gbPerMonth} GB/month processed at {lb.DataProcessingPerGb}/GB. {lb.Source}."
+        : $"Load balancer: one forwarding rule ({lb.ForwardingRulePerHour}/h); data processing ({lb.DataProcessingPerGb}/GB) is not counted: pass -LoadBalancerGbPerMonth. {lb.Source}.";
 
     /// <summary>
     /// The region whose prices apply: the request's (a zone is reduced to its region), else the table's default.

@@ -28,63 +28,74 @@ public sealed class LoadBalancerPrice
 /// <summary>Per-region prices, the load balancer line and Spot prices of the built-in table.</summary>
 public static class RegionalPrices
 {
-    // US TPU regions share the US list price of the table's source date. The figures of regions outside the US
-    // and every Spot figure are marked as estimates in the notes: Spot prices are dynamic (Google may change them
-    // up to once every 30 days) and must be checked on cloud.google.com/tpu/pricing before budgeting.
-    private const string SpotNote = "Spot prices are dynamic (they can change up to once every 30 days): the table's Spot figure is an estimate; check cloud.google.com/tpu/pricing or pass -PriceTable.";
-    private const string EstimateNote = "The {0} prices of the built-in table are estimated from the US list prices with the regional uplift; check cloud.google.com/tpu/pricing for {0} or pass -PriceTable.";
+    /// <summary>Where the built-in TPU figures come from.</summary>
+    public const string TpuSource =
+        "Google Cloud Billing Catalog API TPU SKU prices per region (on demand and Spot), as compiled in " +
+        "github.com/skypilot-org/skypilot-catalog catalogs/v8/gcp/vms.csv (commit 006059e0, rows tpu-v6e-*, tpu-v5litepod-*, tpu-v5p-*; " +
+        "v5p is priced there per TensorCore, two per chip), read 2026-12-07; US on-demand figures agree with cloud.google.com/tpu/pricing " +
+        "(v6e 2.70, v5e 1.20, v5p 4.20 per chip-hour). 1- and 3-year commitment figures: no source could be read, estimates";
 
-    private static TpuChipPrice P(double onDemand, double spot, double oneYear, double threeYear) =>
-        new() { OnDemand = onDemand, Spot = spot, OneYearCommitment = oneYear, ThreeYearCommitment = threeYear };
+    // Spot prices are dynamic (Google may change them every day): every Spot figure is the catalog's of the day it was read.
+    private const string SpotNote = "Spot prices are dynamic (they can change every day): this Spot figure is the catalog's as read on 2026-12-07; check cloud.google.com/tpu/pricing or pass -PriceTable.";
+    private const string CommitmentNote = "Estimate: the built-in 1-/3-year commitment prices could not be checked against a source (cloud.google.com/tpu/pricing was not readable on 2026-12-07); outside the US they are scaled from the US figures by the region's on-demand price. Treat this as an estimate, not a price, or pass -PriceTable with your contract.";
 
-    private static readonly string[] All = ["v6e", "v5e", "v5p"];
-
-    /// <summary>The US list prices, for the generations the region offers (cloud.google.com/tpu/docs/regions-zones).</summary>
-    private static RegionPrices Us(params string[] accelerators)
+    // US commitment figures per chip-hour (unverified: see CommitmentNote).
+    private static readonly Dictionary<string, (double OnDemand, double OneYear, double ThreeYear)> UsCommitments = new(StringComparer.OrdinalIgnoreCase)
     {
-        var all = new Dictionary<string, TpuChipPrice>(StringComparer.OrdinalIgnoreCase)
-        {
-            ["v6e"] = P(2.70, 1.08, 1.89, 1.22),
-            ["v5e"] = P(1.20, 0.48, 0.84, 0.54),
-            ["v5p"] = P(4.20, 1.68, 2.94, 1.89),
-        };
+        ["v6e"] = (2.70, 1.89, 1.22),
+        ["v5e"] = (1.20, 0.84, 0.54),
+        ["v5p"] = (4.20, 2.94, 1.89),
+    };
+
+    private static TpuChipPrice P(string accelerator, double onDemand, double spot)
+    {
+        var us = UsCommitments[accelerator];
+        var f = onDemand / us.OnDemand;
+        return new() { OnDemand = onDemand, Spot = spot, OneYearCommitment = Math.Round(us.OneYear * f, 4), ThreeYearCommitment = Math.Round(us.ThreeYear * f, 4) };
+    }
+
+    // System-pool machine types per region, on demand (e2-standard-2/4/8, n1-standard-4, n2-standard-4), from the Cloud Billing
+    // Catalog compilation of the GPU table (github.com/Cyclenerd/google-cloud-pricing-cost-calculator pricing.yml, 2026-07-30).
+    private static readonly Dictionary<string, double[]> SystemMachines = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["us-central1"] = [0.067011, 0.134023, 0.268046, 0.189999, 0.194236],
+        ["us-east1"] = [0.067011, 0.134023, 0.268046, 0.189999, 0.194236],
+        ["us-east4"] = [0.075471, 0.150942, 0.301883, 0.213985, 0.218756],
+        ["us-east5"] = [0.067011, 0.134023, 0.268046, 0.189999, 0.194236],
+        ["us-west1"] = [0.067011, 0.134023, 0.268046, 0.189999, 0.194236],
+        ["us-west4"] = [0.075471, 0.150942, 0.301883, 0.213985, 0.218748],
+        ["us-south1"] = [0.079073, 0.158147, 0.316294, 0.224199, 0.229198],
+        ["europe-west4"] = [0.073772, 0.147544, 0.295088, 0.209168, 0.213832],
+        ["asia-northeast1"] = [0.085966, 0.171931, 0.343863, 0.243757, 0.249176],
+        ["asia-southeast1"] = [0.082666, 0.165332, 0.330665, 0.234386, 0.239612],
+    };
+
+    private static readonly string[] SystemMachineNames = ["e2-standard-2", "e2-standard-4", "e2-standard-8", "n1-standard-4", "n2-standard-4"];
+
+    private static RegionPrices R(string region, params (string Accelerator, double OnDemand, double Spot)[] prices)
+    {
         var r = new RegionPrices();
-        foreach (var a in accelerators.Length == 0 ? All : accelerators) r.Tpu[a] = all[a];
+        for (var i = 0; i < SystemMachineNames.Length; i++) r.MachineTypes[SystemMachineNames[i]] = SystemMachines[region][i];
+        foreach (var (a, od, sp) in prices) r.Tpu[a] = P(a, od, sp);
         return r;
     }
 
-    private static RegionPrices Uplift(string region, double factor, params string[] accelerators)
-    {
-        var us = Us();
-        var r = new RegionPrices { Note = string.Format(System.Globalization.CultureInfo.InvariantCulture, EstimateNote, region) };
-        foreach (var a in accelerators)
-        {
-            var p = us.Tpu[a];
-            r.Tpu[a] = P(Math.Round(p.OnDemand * factor, 2), Math.Round(p.Spot!.Value * factor, 2), Math.Round(p.OneYearCommitment!.Value * factor, 2), Math.Round(p.ThreeYearCommitment!.Value * factor, 2));
-        }
-        r.MachineTypes = new(StringComparer.OrdinalIgnoreCase)
-        {
-            ["e2-standard-2"] = Math.Round(0.067006 * factor, 6),
-            ["e2-standard-4"] = Math.Round(0.134012 * factor, 6),
-            ["e2-standard-8"] = Math.Round(0.268024 * factor, 6),
-            ["n1-standard-4"] = Math.Round(0.189999 * factor, 6),
-            ["n2-standard-4"] = Math.Round(0.194236 * factor, 6),
-        };
-        return r;
-    }
-
-    /// <summary>The regions of the built-in table: where GKE offers the catalog's TPU generations.</summary>
+    /// <summary>
+    /// The regions of the built-in table and the generations the catalog prices there (per chip-hour: on demand, Spot).
+    /// A region or generation not listed is refused, never priced as another region.
+    /// </summary>
     public static Dictionary<string, RegionPrices> BuiltInRegions() => new(StringComparer.OrdinalIgnoreCase)
     {
-        ["us-central1"] = Us("v6e", "v5e", "v5p"),
-        ["us-east1"] = Us("v6e"),
-        ["us-east5"] = Us("v6e", "v5p"),
-        ["us-south1"] = Us("v5e"),
-        ["us-west1"] = Us("v5e"),
-        ["us-west4"] = Us("v5e"),
-        ["europe-west4"] = Uplift("europe-west4", 1.10, "v6e", "v5e", "v5p"),
-        ["asia-northeast1"] = Uplift("asia-northeast1", 1.20, "v6e", "v5e"),
-        ["asia-southeast1"] = Uplift("asia-southeast1", 1.16, "v6e", "v5e"),
+        ["us-central1"] = R("us-central1", ("v6e", 2.70, 0.54421), ("v5e", 1.20, 0.24493), ("v5p", 4.20, 0.8357)),
+        ["us-east1"] = R("us-east1", ("v6e", 2.70, 0.54421), ("v5e", 1.20, 0.24493), ("v5p", 4.20, 0.8357)),
+        ["us-east4"] = R("us-east4", ("v6e", 2.70, 0.57766), ("v5e", 1.20, 0.60)),
+        ["us-east5"] = R("us-east5", ("v6e", 2.70, 1.215), ("v5e", 1.20, 0.60), ("v5p", 4.20, 1.68)),
+        ["us-south1"] = R("us-south1", ("v6e", 2.70, 1.35), ("v5e", 1.416, 0.5664), ("v5p", 4.779, 1.31614)),
+        ["us-west1"] = R("us-west1", ("v6e", 2.70, 0.54421), ("v5e", 1.20, 0.24493)),
+        ["us-west4"] = R("us-west4", ("v5e", 1.20, 0.48)),
+        ["europe-west4"] = R("europe-west4", ("v6e", 2.97, 1.03748), ("v5e", 1.56, 0.44498), ("v5p", 4.2525, 1.34849)),
+        ["asia-northeast1"] = R("asia-northeast1", ("v6e", 3.24, 0.94352), ("v5e", 1.54104, 0.4244)),
+        ["asia-southeast1"] = R("asia-southeast1", ("v6e", 2.97, 0.36292), ("v5e", 1.56, 0.78)),
     };
 
     /// <summary>Regional external Application Load Balancer (Gateway class gke-l7-regional-external-managed).</summary>
@@ -92,10 +103,13 @@ public static class RegionalPrices
     {
         ForwardingRulePerHour = 0.025,
         DataProcessingPerGb = 0.008,
-        Source = "Cloud Load Balancing list prices (cloud.google.com/vpc/network-pricing#lb): one forwarding rule at 0.025/h and data processing at 0.008/GB, as of the table's source date; an assumption to check for your region and traffic",
+        Source = "cloud.google.com/load-balancing/pricing (linked from /vpc/network-pricing), read 2026-12-07: forwarding rules 0.025/h each for the first five " +
+            "(the per-region table of regional forwarding-rule charges could not be read: the same figure is assumed there, an estimate); " +
+            "data processed by the load balancer 0.008 per GiB inbound and 0.008 per GiB outbound (count requests and responses in -LoadBalancerGbPerMonth)",
     };
 
     internal static string Spot => SpotNote;
+    internal static string Commitment => CommitmentNote;
 
     /// <summary>The region of a zone or region name (europe-west4-a → europe-west4; us-central1 stays).</summary>
     public static string RegionOf(string location) => GkeNames.RegionOf(location.Trim());

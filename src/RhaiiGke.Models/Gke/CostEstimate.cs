@@ -49,6 +49,40 @@ public sealed class CostEstimate
     public double? LoadBalancerGbPerMonth { get; init; }
     /// <summary>What the estimate could not price as asked (e.g. no Spot price: on demand used); the cmdlet writes them as warnings.</summary>
     public RhaiiList<string> Warnings { get; init; } = [];
+    /// <summary>The service or model this line prices (from a spec or service piped in), when known.</summary>
+    public string? Service { get; init; }
 
     public override string ToString() => $"{Accelerator} {Topology} x{TpuNodes}: {Hourly:0.00} {Currency}/h, {Monthly:0} {Currency}/month (prices of {PriceTableDate:yyyy-MM-dd})";
+}
+
+/// <summary>
+/// Several models served behind one shared gateway (<c>Get-RhaiiCostEstimate -SharedGateway</c>): one line per model
+/// (its accelerators only), the shared overhead counted once (one load balancer, one cluster fee, one system pool) and the total.
+/// </summary>
+public sealed class CostEstimateSummary
+{
+    /// <summary>Per model: what its accelerators cost (no overhead in these lines).</summary>
+    public RhaiiList<CostEstimate> Models { get; init; } = [];
+    public int ModelCount => Models.Count;
+    public int Chips { get; init; }
+    /// <summary>Sum of the models' accelerator cost per hour.</summary>
+    public double AcceleratorHourly { get; init; }
+    /// <summary>The shared gateway's load balancer per hour (one forwarding rule plus data processing); part of <see cref="OverheadHourly"/>.</summary>
+    public double LoadBalancerHourly { get; init; }
+    /// <summary>Cluster management fee, system node pool and the shared load balancer, counted once.</summary>
+    public double OverheadHourly { get; init; }
+    public double Hourly { get; init; }
+    public double Daily => Math.Round(Hourly * 24, 2);
+    /// <summary>730 hours.</summary>
+    public double Monthly => Math.Round(Hourly * 730, 2);
+    /// <summary>With every model's pool scaled to zero: only the shared overhead remains.</summary>
+    public double ScaledToZeroMonthly => Math.Round(OverheadHourly * 730, 2);
+    public string? Region { get; init; }
+    public string Currency { get; init; } = "USD";
+    public DateOnly PriceTableDate { get; init; }
+    public string PriceTableSource { get; init; } = "";
+    public RhaiiList<string> Notes { get; init; } = [];
+    public RhaiiList<string> Warnings { get; init; } = [];
+
+    public override string ToString() => $"{ModelCount} models, {Chips} chips: {Hourly:0.00} {Currency}/h, {Monthly:0} {Currency}/month (one shared gateway)";
 }

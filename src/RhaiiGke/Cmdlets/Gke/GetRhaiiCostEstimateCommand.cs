@@ -7,6 +7,7 @@ namespace RhaiiGke.Cmdlets.Gke;
 /// <summary>Hourly, daily and monthly cost of a TPU cluster from a dated, overridable price table.</summary>
 [Cmdlet(VerbsCommon.Get, "RhaiiCostEstimate", DefaultParameterSetName = ParametersSet)]
 [OutputType(typeof(CostEstimate))]
+[OutputType(typeof(CostEstimateSummary))]
 public sealed class GetRhaiiCostEstimateCommand : RhaiiCmdlet
 {
     private const string ParametersSet = "Parameters";
@@ -25,11 +26,27 @@ public sealed class GetRhaiiCostEstimateCommand : RhaiiCmdlet
     [ArgumentCompleter(typeof(MachineTypeCompleter))]
     public string? MachineType { get; set; }
 
-    /// <summary>TPU nodes (hosts) running; default one slice.</summary>
+    /// <summary>TPU nodes (hosts) or GPU machines running; default one slice (all the hosts of a multi-host slice).</summary>
     [Parameter(ParameterSetName = ParametersSet)]
-    [Alias("Replicas")]
     [ValidateRange(0, 10000)]
     public int NodeCount { get; set; }
+
+    /// <summary>Model replicas, each on a whole slice (every host of a multi-host slice); binds from a spec or service. Ignored when -NodeCount is given.</summary>
+    [Parameter(ParameterSetName = ParametersSet, ValueFromPipelineByPropertyName = true)]
+    [ValidateRange(0, 10000)]
+    public int Replicas { get; set; } = 1;
+
+    /// <summary>The model or service a line prices (binds from a spec's or service's Name).</summary>
+    [Parameter(ParameterSetName = ParametersSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("Name")]
+    public string? Service { get; set; }
+
+    /// <summary>Several models behind one shared gateway: per-model lines without overhead, the overhead (one load balancer) once, and the total, as one CostEstimateSummary.</summary>
+    [Parameter]
+    public SwitchParameter SharedGateway { get; set; }
+
+    private readonly List<CostEstimate> _shared = [];
+    private CostRequest? _firstShared;
 
     /// <summary>A live cluster (Get-TpuCluster / New-TpuCluster): prices its TPU pools at their current size.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ClusterSet)]
@@ -109,19 +126,57 @@ public sealed class GetRhaiiCostEstimateCommand : RhaiiCmdlet
                     string.IsNullOrWhiteSpace(s.Zone) ? null : s.Zone, !ExcludeLoadBalancer, LoadBalancerGbPerMonth));
                 break;
             default:
-                requests.Add(new CostRequest(Accelerator, Topology, MachineType, MyInvocation.BoundParameters.ContainsKey(nameof(NodeCount)) ? NodeCount : null, null,
-                    PricingModel, SystemMachineType, SystemNodeCount, !ExcludeClusterFee, tps, null, Region, !ExcludeLoadBalancer, LoadBalancerGbPerMonth));
+                if (string.IsNullOrWhiteSpace(Accelerator))
+                    throw new RhaiiException("NoAcceleratorToPrice", RhaiiErrorCategory.InvalidArgument,
+                        $"{(Service is null ? "The input" : Service)} names no accelerator to price.",
+                        "Pass -Accelerator and -Topology, or pipe a spec or service that has them.", Service);
+                int? nodes = MyInvocation.BoundParameters.ContainsKey(nameof(NodeCount)) ? NodeCount
+                    : MyInvocation.BoundParameters.ContainsKey(nameof(Replicas)) ? Replicas * HostsPerSlice(Accelerator, Topology, MachineType) : null;
+                requests.Add(new CostRequest(Accelerator, Topology, MachineType, nodes, null,
+                    PricingModel, SystemMachineType, SystemNodeCount, !ExcludeClusterFee, tps, null, Region, !ExcludeLoadBalancer, LoadBalancerGbPerMonth, Service));
                 break;
         }
         foreach (var r in requests)
         {
-            var estimate = GpuCatalog.IsGpu(r.Accelerator)
-                ? GpuCostEstimator.Estimate(r, table, GpuPriceTable.Resolve(PriceTable is null ? null : GetUnresolvedProviderPathFromPSPath(PriceTable)), today)
-                : CostEstimator.Estimate(r, table, today);
+            if (SharedGateway)
+            {
+                _firstShared ??= r;
+                var line = Estimate(r with { IncludeClusterFee = false, SystemNodes = 0, IncludeLoadBalancer = false }, table, today);
+                foreach (var n in line.Notes) WriteVerbose(n);
+                _shared.Add(line);
+                continue;
+            }
+            var estimate = Estimate(r, table, today);
             foreach (var n in estimate.Notes) WriteVerbose(n);
             foreach (var w in estimate.Warnings) WriteWarning(w);
             WriteObject(estimate);
         }
         return Task.CompletedTask;
     }
+
+    protected override Task EndProcessingAsync(CancellationToken cancellationToken)
+    {
+        if (!SharedGateway) return Task.CompletedTask;
+        var table = Engine.Catalog.PriceTable.Resolve(PriceTable is null ? null : GetUnresolvedProviderPathFromPSPath(PriceTable));
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        if (_firstShared is null) throw CostEstimatorNoModel();
+        // The shared overhead: the first model's cluster with no accelerator nodes (cluster fee, system pool, one load balancer line).
+        var region = _shared.Select(m => m.Region).FirstOrDefault(r => r is not null);
+        var overhead = Estimate(_firstShared with { TpuNodes = 0, MaxTpuNodes = null, OutputTokensPerSecond = null, Region = region ?? _firstShared.Region }, table, today);
+        var summary = CostEstimator.Combine(_shared, overhead);
+        foreach (var w in summary.Warnings) WriteWarning(w);
+        WriteObject(summary);
+        return Task.CompletedTask;
+    }
+
+    private static RhaiiException CostEstimatorNoModel() => new("NoModelToPrice", RhaiiErrorCategory.InvalidArgument, "-SharedGateway got no model to price.",
+        "Pipe one or more specs or services (New-LlmInferenceServiceSpec, Get-LlmInferenceService) into Get-RhaiiCostEstimate -SharedGateway.");
+
+    private CostEstimate Estimate(CostRequest r, Engine.Catalog.PriceTable table, DateOnly today) => GpuCatalog.IsGpu(r.Accelerator)
+        ? GpuCostEstimator.Estimate(r, table, GpuPriceTable.Resolve(PriceTable is null ? null : GetUnresolvedProviderPathFromPSPath(PriceTable)), today)
+        : CostEstimator.Estimate(r, table, today);
+
+    private static int HostsPerSlice(string accelerator, string topology, string? machineType) => GpuCatalog.IsGpu(accelerator)
+        ? 1
+        : TpuCatalog.Resolve(accelerator, topology, string.IsNullOrWhiteSpace(machineType) ? null : machineType).Hosts;
 }

@@ -93,12 +93,11 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
         ?? (pod.Arr("spec", "containers") ?? []).OfType<JsonObject>().FirstOrDefault();
 
     /// <summary>
-    /// vLLM's --max-model-len as the container runs it: command and args with $(VAR) expanded by the kubelet and
+    /// The main container's command line as it runs: command and args with $(VAR) expanded by the kubelet and
     /// ${VAR}/$VAR by the shell KServe's template starts vLLM with (VLLM_ADDITIONAL_ARGS carries the module's flags),
-    /// from the container's literal env values. The last occurrence wins, as with argparse. Null without the flag
-    /// (vLLM then uses the model's own context length).
+    /// from the container's literal env values. Null without a main container.
     /// </summary>
-    private static int? MaxModelLen(JsonObject pod)
+    private static string? ExpandedCommandLine(JsonObject pod)
     {
         var main = MainContainer(pod);
         if (main is null) return null;
@@ -107,27 +106,23 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
             if (e.Str("name") is { } n && e.Str("value") is { } v) env[n] = v;
         var text = string.Join(' ', (main.Arr("command") ?? []).Concat(main.Arr("args") ?? []).Select(a => a?.ToString()));
         text = KubeVar().Replace(text, m => env.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value);
-        text = ShellVar().Replace(text, m => env.GetValueOrDefault(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value, ""));
-        var last = MaxModelLenArg().Matches(text).LastOrDefault();
-        return last is not null && int.TryParse(last.Groups[2].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n2) && n2 >= 2 ? n2 : null;
+        return ShellVar().Replace(text, m => env.GetValueOrDefault(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value, ""));
     }
+
+    /// <summary>The last value of an integer flag on the expanded command line (argparse: the last occurrence wins); null without it or below <paramref name="min"/>.</summary>
+    private static int? LastIntArg(JsonObject pod, Regex flag, int min)
+    {
+        var last = ExpandedCommandLine(pod) is { } text ? flag.Matches(text).LastOrDefault() : null;
+        return last is not null && int.TryParse(last.Groups[2].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= min ? n : null;
+    }
+
+    /// <summary>vLLM's --max-model-len as the container runs it; null without the flag (vLLM then uses the model's own context length).</summary>
+    private static int? MaxModelLen(JsonObject pod) => LastIntArg(pod, MaxModelLenArg(), 2);
 
     [GeneratedRegex(@"--max-num-seqs(?:=|\s+)(""?)(\d+)\1(?:\s|$)")] private static partial Regex MaxNumSeqsArg();
 
     /// <summary>vLLM's --max-num-seqs (the batch: more requests wait in the queue, vllm:num_requests_waiting), read like --max-model-len.</summary>
-    private static int? MaxNumSeqs(JsonObject pod)
-    {
-        var main = MainContainer(pod);
-        if (main is null) return null;
-        var env = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var e in (main.Arr("env") ?? []).OfType<JsonObject>())
-            if (e.Str("name") is { } n && e.Str("value") is { } v) env[n] = v;
-        var text = string.Join(' ', (main.Arr("command") ?? []).Concat(main.Arr("args") ?? []).Select(a => a?.ToString()));
-        text = KubeVar().Replace(text, m => env.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value);
-        text = ShellVar().Replace(text, m => env.GetValueOrDefault(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value, ""));
-        var last = MaxNumSeqsArg().Matches(text).LastOrDefault();
-        return last is not null && int.TryParse(last.Groups[2].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n2) && n2 >= 1 ? n2 : null;
-    }
+    private static int? MaxNumSeqs(JsonObject pod) => LastIntArg(pod, MaxNumSeqsArg(), 1);
 
     /// <summary>The simulated vLLM replica serving the ready pod with this uid, if any (the HPA's "custom metrics API").</summary>
     internal Vllm.VllmReplica? Replica(string podUid) => _pods.TryGetValue(podUid, out var b) ? b.Sim.Replicas[0] : null;

@@ -19,6 +19,8 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
     public const int VllmPort = 8000;
     private readonly Dictionary<string, PodBackend> _pods = new(StringComparer.Ordinal);
     private readonly Dictionary<string, GatewayProxy> _gateways = new(StringComparer.Ordinal);
+    /// <summary>Ready pods of the UBI nginx image (a model route's /v1/models list), by pod uid.</summary>
+    private readonly Dictionary<string, (StaticNginx Server, string Ip)> _statics = new(StringComparer.Ordinal);
     private readonly GatewayRouter _router;
     private bool _disposed;
 
@@ -34,7 +36,7 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
         {
             case "/pods":
                 var labels = ev.Object.Labels();
-                if (labels.ContainsKey("kserve.io/component")) Enqueue("pods");
+                if (labels.ContainsKey("kserve.io/component") || StaticNginx.Runs(ev.Object)) Enqueue("pods");
                 if (labels.ContainsKey("gateway.networking.k8s.io/gateway-name")) Enqueue("gateways");
                 break;
             case "gateway.networking.k8s.io/gateways" or "/services":
@@ -52,6 +54,7 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
 
     private void SyncPods()
     {
+        SyncStatics();
         var want = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
         foreach (var p in All("", "pods"))
             if (PodController.IsWorkloadPod(p) && Pods.Ready(p) && p.Str("status", "podIP") is not null)
@@ -81,6 +84,30 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
             var ip = pod.Str("status", "podIP")!;
             EndpointOverrides.Register(ip, VllmPort, url.Host, url.Port);
             _pods[uid] = new PodBackend(sim, ip, url.Port, model);
+        }
+    }
+
+    /// <summary>A static nginx behind every ready UBI nginx pod at podIP:8080, started with the pod's mounted files of that moment.</summary>
+    private void SyncStatics()
+    {
+        var want = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        foreach (var p in All("", "pods"))
+            if (StaticNginx.Runs(p) && Pods.Ready(p) && p.Str("status", "podIP") is not null)
+                want[p.Str("metadata", "uid")!] = p;
+        foreach (var (uid, s) in _statics.Where(kv => !want.ContainsKey(kv.Key) || want[kv.Key].Str("status", "podIP") != kv.Value.Ip).ToList())
+        {
+            EndpointOverrides.Unregister(s.Ip, StaticNginx.Port, s.Server.ListenPort);
+            s.Server.Dispose();
+            _statics.Remove(uid);
+        }
+        foreach (var (uid, pod) in want)
+        {
+            if (_statics.ContainsKey(uid)) continue;
+            var server = StaticNginx.Start(Core, pod);
+            if (server is null) continue; // nginx refused its configuration: nothing listens
+            var ip = pod.Str("status", "podIP")!;
+            EndpointOverrides.Register(ip, StaticNginx.Port, "127.0.0.1", server.ListenPort);
+            _statics[uid] = (server, ip);
         }
     }
 
@@ -232,6 +259,12 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
                 b.Sim.Dispose();
             }
             _pods.Clear();
+            foreach (var s in _statics.Values)
+            {
+                EndpointOverrides.Unregister(s.Ip, StaticNginx.Port, s.Server.ListenPort);
+                s.Server.Dispose();
+            }
+            _statics.Clear();
         }
     }
 }

@@ -28,6 +28,7 @@
         'Test-RhaiiDeployment'
         'New-InferenceGateway'
         'New-InferenceModelRoute'
+        'Remove-InferenceModelRoute'
         'Deploy-LlmInferenceService'
         'Get-LlmInferenceService'
         'Get-LlmInferenceServiceLog'

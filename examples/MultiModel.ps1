@@ -4,8 +4,9 @@
     Runbook Pattern 2, multi-model: two models on their own TPU hosts behind one OpenAI base URL that routes
     each request by the model in its body (the Gateway API Inference Extension's body-based router and one
     HTTPRoute with an X-Gateway-Model-Name match per model), each model checked through that URL, a weighted
-    benchmark reported per model with every request checked against the pod that served it, the manifests and
-    the cost of the pattern, and teardown. Runs on a local sandbox; pass -Cluster to use a connected cluster.
+    benchmark reported per model with every request checked against the pod that served it, GET /v1/models on the
+    shared URL listing every model, prefix-cache routing checked per model, one model taken off the URL, the
+    manifests and the cost of the pattern, and teardown. Runs on a local sandbox; pass -Cluster to use a connected cluster.
 .EXAMPLE
     dotnet pwsh ./examples/MultiModel.ps1 -ModuleManifest ./out/RhaiiGke/RhaiiGke.psd1
 #>
@@ -44,6 +45,11 @@ try {
     $route = $services | New-InferenceModelRoute -Name models
     $route | Format-List
 
+    # GET /v1/models on the shared URL: the route's model list names every model.
+    $listed = (Invoke-RestMethod "$($route.BaseUrl)/models").data.id
+    "Models on $($route.BaseUrl): $($listed -join ', ')"
+    if (@($listed).Count -ne 2) { throw 'The shared URL does not list both models.' }
+
     # Each model through the shared URL (one result per model).
     $route | Test-InferenceEndpoint | Format-Table
 
@@ -61,11 +67,14 @@ try {
     "{0} requests, {1} reached a pod of another model" -f $overall.Requests.Count, $wrong.Count
     if ($wrong.Count -gt 0 -or $overall.Misrouted -gt 0) { throw 'Requests were misrouted.' }
 
-    # The cache-routing check works per model on the shared URL.
-    foreach ($m in $route.Models) {
-        Test-InferenceCacheRouting -BaseUrl $route.BaseUrl -Model $m -Groups 2 -RequestsPerGroup 4 -WarningAction SilentlyContinue |
-            Format-Table Model, GatewayWarmHitRate, Passed
-    }
+    # The cache-routing check per model on the shared URL (one result per model; the model header reaches its pods' /metrics).
+    $route | Test-InferenceCacheRouting -Groups 2 -RequestsPerGroup 4 -WarningAction SilentlyContinue |
+        Format-Table Model, GatewayWarmHitRate, Passed
+
+    # Take the large model off the shared URL: the list and the routing follow; then remove the route.
+    $route = $route | Remove-InferenceModelRoute -ServiceName large -Confirm:$false
+    "After removal: $((Invoke-RestMethod "$($route.BaseUrl)/models").data.id -join ', ')"
+    $route | Remove-InferenceModelRoute -Confirm:$false
 
     $services | ForEach-Object { Remove-LlmInferenceService -Namespace $_.Namespace -Name $_.Name -Confirm:$false }
 }

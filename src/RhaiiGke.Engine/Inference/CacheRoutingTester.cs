@@ -12,6 +12,8 @@ public sealed class CacheRoutingOptions
     /// <summary>Metrics URLs of the pods when they differ from <see cref="PodUrls"/>; empty = PodUrls, else the gateway's /metrics.</summary>
     public string[] MetricsUrls { get; set; } = [];
     public string? Model { get; set; }
+    /// <summary>Send X-Gateway-Model-Name: &lt;Model&gt; on every request (a model-routed URL, New-InferenceModelRoute), so the bodiless /metrics scrape reaches the model's pods too.</summary>
+    public bool ModelHeader { get; set; }
     public System.Security.SecureString? ApiKey { get; set; }
     public int Groups { get; set; } = 4;
     public int RequestsPerGroup { get; set; } = 8;
@@ -52,7 +54,8 @@ public static class CacheRoutingTester
                     "Pass the gateway URL to -BaseUrl and the pods' URLs (http://POD-IP:8000) to -PodUrl, or leave -PodUrl out.", u);
         o.PodUrls ??= [];
         o.MetricsUrls ??= [];
-        var gateway = new HttpTarget(o.BaseUrl) { ApiKey = o.ApiKey, SkipCertificateCheck = o.SkipCertificateCheck, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication }.EnsureCredentialsProtected();
+        IReadOnlyList<(string Name, string Value)> routed = o.ModelHeader && !string.IsNullOrWhiteSpace(o.Model) ? [(Manifests.MultiModelBuilder.ModelHeader, o.Model!)] : [];
+        var gateway = new HttpTarget(o.BaseUrl) { ApiKey = o.ApiKey, SkipCertificateCheck = o.SkipCertificateCheck, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication, Headers = routed }.EnsureCredentialsProtected();
         var pods = o.PodUrls.Select(u => new HttpTarget(u) { ApiKey = o.ApiKey, SkipCertificateCheck = o.SkipCertificateCheck, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication }.EnsureCredentialsProtected()).ToArray();
         foreach (var mu in o.MetricsUrls.Where(m => Uri.TryCreate(m, UriKind.Absolute, out var mUri) && mUri.Scheme is "http" or "https")) new HttpTarget(mu) { ApiKey = o.ApiKey, AllowUnencryptedAuthentication = o.AllowUnencryptedAuthentication }.EnsureCredentialsProtected();
         var model = string.IsNullOrWhiteSpace(o.Model) ? await InferenceHttp.DiscoverModelAsync(gateway, ct).ConfigureAwait(false) : o.Model!;
@@ -142,7 +145,9 @@ public static class CacheRoutingTester
         var list = urls.Length > 0 ? urls : [gateway.BaseUrl + "/metrics"];
         foreach (var u in list)
         {
-            try { all.AddRange(await MetricsScraper.ScrapeAsync(u, TimeSpan.FromSeconds(15), ct, o.ApiKey, o.SkipCertificateCheck, o.AllowUnencryptedAuthentication).ConfigureAwait(false)); }
+            // through the gateway on a model-routed URL the scrape needs the model header (GET has no body to route by)
+            var headers = urls.Length > 0 ? null : gateway.Headers;
+            try { all.AddRange(await MetricsScraper.ScrapeAsync(u, TimeSpan.FromSeconds(15), ct, o.ApiKey, o.SkipCertificateCheck, o.AllowUnencryptedAuthentication, headers).ConfigureAwait(false)); }
             catch (RhaiiException e) when (e.ErrorId is not ("InferenceUnauthorized" or "InferenceForbidden"))
             {
                 var w = urls.Length > 0 ? $"Could not scrape {u}; counter evidence is incomplete." : "The gateway does not serve /metrics: pass -PodUrl or -MetricsUrl for counter evidence.";

@@ -147,11 +147,14 @@ public static class MetricsScraper
 {
     /// <summary>Scrapes one URL. A URL without a path gets /metrics appended.</summary>
     public static async Task<List<InferenceMetricSample>> ScrapeAsync(string url, TimeSpan timeout, CancellationToken ct, System.Security.SecureString? apiKey = null, bool skipCertificateCheck = false,
-        bool allowUnencryptedAuthentication = false)
+        bool allowUnencryptedAuthentication = false, IReadOnlyList<(string Name, string Value)>? headers = null)
     {
         var u = new Uri(url);
         var path = u.AbsolutePath is "" or "/" ? "/metrics" : u.PathAndQuery;
-        var target = new HttpTarget($"{u.Scheme}://{u.Authority}") { ApiKey = apiKey, SkipCertificateCheck = skipCertificateCheck, AllowUnencryptedAuthentication = allowUnencryptedAuthentication }.EnsureCredentialsProtected();
+        var target = new HttpTarget($"{u.Scheme}://{u.Authority}")
+        {
+            ApiKey = apiKey, SkipCertificateCheck = skipCertificateCheck, AllowUnencryptedAuthentication = allowUnencryptedAuthentication, Headers = headers ?? [],
+        }.EnsureCredentialsProtected();
         SimpleResponse r;
         try { r = await InferenceHttp.GetAsync(target, path, timeout, ct).ConfigureAwait(false); }
         catch (RawHttpException ex)

@@ -14,7 +14,7 @@ namespace RhaiiGke.Engine.Serving;
 public static class ModelRouteDeployer
 {
     public static async Task<InferenceModelRoute> DeployAsync(ClusterConnection connection, string name, string ns, IReadOnlyList<string> services,
-        KubeApplyOptions options, IRhaiiLog? log, CancellationToken ct)
+        KubeApplyOptions options, IRhaiiLog? log, CancellationToken ct, int minimum = 2)
     {
         log ??= NullRhaiiLog.Instance;
         var client = KubeClients.For(connection);
@@ -47,10 +47,17 @@ public static class ModelRouteDeployer
         var className = gwObj.Str("spec", "gatewayClassName");
         var gatewayClass = className is null or "istio" ? InferenceGatewayClass.Istio
             : className == ManifestBuilder.GatewayClassName(InferenceGatewayClass.GkeRegionalInternal) ? InferenceGatewayClass.GkeRegionalInternal : InferenceGatewayClass.GkeRegionalExternal;
-        var objects = MultiModelBuilder.Build(name, members, gwName, gwNs, gatewayClass);
+        var objects = MultiModelBuilder.Build(name, members, gwName, gwNs, gatewayClass, minimum);
         var yaml = string.Join("---\n", objects.Select(o => o.Yaml));
         options.Component ??= "model-route";
         var result = await new ApplyEngine(connection, log).ApplyAsync(yaml, options, ct).ConfigureAwait(false);
+        var mutating = result.MutatingRequests;
+        // no cache-aware member left (a model was removed): the body-forwarding override of the old rule indices goes too
+        if (!objects.Any(o => o.Kind == "EnvoyFilter" && o.Name == BodyForwardingName(name, ns)))
+        {
+            var gone = await client.DeleteAsync($"apis/networking.istio.io/v1alpha3/namespaces/{gwNs}/envoyfilters/{BodyForwardingName(name, ns)}", "Background", options.DryRun, ct).ConfigureAwait(false);
+            if (gone is not null) mutating++;
+        }
 
         var ready = false;
         string? message = null;
@@ -72,7 +79,7 @@ public static class ModelRouteDeployer
             Url = address is null ? null : $"http://{address}{MultiModelBuilder.PathPrefix(ns, name)}",
             Ready = ready,
             Message = message,
-            MutatingRequests = result.MutatingRequests,
+            MutatingRequests = mutating,
             DryRun = options.DryRun,
             Cluster = connection.Name,
         };
@@ -97,6 +104,78 @@ public static class ModelRouteDeployer
             "Wait for the service (Deploy-LlmInferenceService -Wait, or Get-LlmInferenceService until RouterReady), then run New-InferenceModelRoute again.", $"{ns}/{svc}");
     }
 
+    /// <summary>The Deployment's current template is everything that runs, and available (old pods with the previous list are gone).</summary>
+    private static bool RolledOut(JsonObject? d)
+    {
+        if (d is null) return false;
+        var want = d.Long("spec", "replicas") ?? 1;
+        return (d.Long("status", "observedGeneration") ?? 0) >= (d.Long("metadata", "generation") ?? 1)
+            && d.Long("status", "updatedReplicas") == want && (d.Long("status", "replicas") ?? 0) == want && (d.Long("status", "availableReplicas") ?? 0) >= want;
+    }
+
+    /// <summary>The body-forwarding EnvoyFilter of a model route (in the gateway's namespace).</summary>
+    public static string BodyForwardingName(string name, string ns) => $"{name}-{ns}-model-route-epp-body";
+
+    /// <summary>
+    /// The member services of an existing model route (its annotation), with the route's gateway; null when the route does not exist.
+    /// </summary>
+    public static async Task<(IReadOnlyList<string> Services, string GatewayName, string GatewayNamespace)?> ReadAsync(ClusterConnection connection, string name, string ns, CancellationToken ct)
+    {
+        var client = KubeClients.For(connection);
+        JsonObject? route;
+        try { route = await client.GetAsync($"apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes/{name}{MultiModelBuilder.RouteSuffix}", ct).ConfigureAwait(false); }
+        catch (KubeApiException e) when (e.IsResourceNotServed) { return null; }
+        if (route is null) return null;
+        var services = (route.Str("metadata", "annotations", MultiModelBuilder.ServicesAnnotation) ?? "")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        var parent = route.Arr("spec", "parentRefs")?.OfType<JsonObject>().FirstOrDefault();
+        return (services, parent?.Str("name") ?? "inference-gateway", parent?.Str("namespace") ?? ns);
+    }
+
+    /// <summary>
+    /// Takes services out of a model route: the route, model list and body forwarding are regenerated for the rest (one model
+    /// may stay); with none left (or <paramref name="services"/> null) the whole route goes: HTTPRoute, model list Deployment,
+    /// Service and ConfigMap, and the body-forwarding EnvoyFilter. The body-based router stays (the gateway's, shared by every
+    /// route). Returns the updated route, or null when the route is gone (or never existed: idempotent).
+    /// </summary>
+    public static async Task<(InferenceModelRoute? Route, int Deleted)> RemoveAsync(ClusterConnection connection, string name, string ns, IReadOnlyList<string>? services,
+        KubeApplyOptions options, IRhaiiLog? log, CancellationToken ct)
+    {
+        log ??= NullRhaiiLog.Instance;
+        var current = await ReadAsync(connection, name, ns, ct).ConfigureAwait(false);
+        if (current is null)
+        {
+            log.Verbose($"Model route {ns}/{name} does not exist; nothing to remove.");
+            return (null, 0);
+        }
+        var (members, gwName, gwNs) = current.Value;
+        if (services is not null)
+        {
+            var unknown = services.Where(s => !members.Contains(s, StringComparer.Ordinal)).ToList();
+            foreach (var u in unknown) log.Verbose($"{ns}/{u} is not behind model route {ns}/{name}; nothing to remove for it.");
+            var rest = members.Where(m => !services.Contains(m, StringComparer.Ordinal)).ToList();
+            if (rest.Count > 0) return (await DeployAsync(connection, name, ns, rest, options, log, ct, minimum: 1).ConfigureAwait(false), 0);
+        }
+        var client = KubeClients.For(connection);
+        var paths = new[]
+        {
+            $"apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes/{name}{MultiModelBuilder.RouteSuffix}",
+            $"apis/networking.istio.io/v1alpha3/namespaces/{gwNs}/envoyfilters/{BodyForwardingName(name, ns)}",
+            $"apis/apps/v1/namespaces/{ns}/deployments/{name}{MultiModelBuilder.ModelsSuffix}",
+            $"api/v1/namespaces/{ns}/services/{name}{MultiModelBuilder.ModelsSuffix}",
+            $"api/v1/namespaces/{ns}/configmaps/{name}{MultiModelBuilder.ModelsSuffix}",
+        };
+        var deleted = 0;
+        foreach (var path in paths)
+        {
+            JsonObject? gone;
+            try { gone = await client.DeleteAsync(path, "Background", options.DryRun, ct).ConfigureAwait(false); }
+            catch (KubeApiException e) when (e.IsResourceNotServed) { gone = null; }
+            if (gone is not null) { deleted++; log.Verbose($"{(options.DryRun ? "Would delete" : "Deleted")} {path}."); }
+        }
+        return (null, deleted);
+    }
+
     private static async Task<(bool Ready, string? Message)> WaitReadyAsync(KubeClient client, string name, string ns, string gwName, string gwNs, TimeSpan timeout,
         IRhaiiLog log, CancellationToken ct)
     {
@@ -107,12 +186,15 @@ public static class ModelRouteDeployer
         {
             var deployment = await client.GetAsync($"apis/apps/v1/namespaces/{gwNs}/deployments/{MultiModelBuilder.BbrName}", ct).ConfigureAwait(false);
             var available = deployment.Arr("status", "conditions")?.OfType<JsonObject>().Any(c => c.Str("type") == "Available" && c.Str("status") == "True") == true;
+            var list = await client.GetAsync($"apis/apps/v1/namespaces/{ns}/deployments/{name}{MultiModelBuilder.ModelsSuffix}", ct).ConfigureAwait(false);
+            var listReady = RolledOut(list);
             var route = await client.GetAsync($"apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes/{name}{MultiModelBuilder.RouteSuffix}", ct).ConfigureAwait(false);
             var parent = route.Arr("status", "parents")?.OfType<JsonObject>().FirstOrDefault(p => p.Str("parentRef", "name") == gwName);
             var accepted = parent?.Arr("conditions")?.OfType<JsonObject>().FirstOrDefault(c => c.Str("type") == "Accepted");
             var resolved = parent?.Arr("conditions")?.OfType<JsonObject>().FirstOrDefault(c => c.Str("type") == "ResolvedRefs");
-            if (available && accepted.Str("status") == "True" && resolved.Str("status") != "False") return (true, null);
+            if (available && listReady && accepted.Str("status") == "True" && resolved.Str("status") != "False") return (true, null);
             message = !available ? $"Deployment {gwNs}/{MultiModelBuilder.BbrName} (the body-based router) is not available yet."
+                : !listReady ? $"Deployment {ns}/{name}{MultiModelBuilder.ModelsSuffix} (the model list behind /v1/models) has not rolled out the current list yet."
                 : accepted is null ? $"Gateway {gwNs}/{gwName} has not reported on HTTPRoute {ns}/{name}{MultiModelBuilder.RouteSuffix} yet."
                 : accepted.Str("status") != "True" ? $"Gateway {gwNs}/{gwName} does not accept HTTPRoute {ns}/{name}{MultiModelBuilder.RouteSuffix}: {accepted.Str("reason")} {accepted.Str("message")}".TrimEnd()
                 : $"HTTPRoute {ns}/{name}{MultiModelBuilder.RouteSuffix} has unresolved backends: {resolved.Str("reason")} {resolved.Str("message")}".TrimEnd();

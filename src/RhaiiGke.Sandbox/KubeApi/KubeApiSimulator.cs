@@ -343,6 +343,9 @@ public sealed partial class KubeApiSimulator : IDisposable, IAsyncDisposable
     /// <summary>The CA and serving certificate (waits for them the first time).</summary>
     private SandboxPki Pki => _pkiTask.GetAwaiter().GetResult();
 
+    /// <summary>The controller loop (null without controllers), for tests of the loop itself.</summary>
+    internal Controllers.ControllerManager? ControllerLoop => _controllers;
+
     public IReadOnlyList<string> ControllerErrors => _controllers?.Errors ?? [];
 
     /// <summary>Waits until the controllers have processed everything queued so far and no delayed work is pending.</summary>

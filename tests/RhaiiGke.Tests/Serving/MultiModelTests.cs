@@ -65,7 +65,13 @@ public class MultiModelTests : IDisposable
         var again = (InferenceModelRoute)Assert.Single(_ps.Run("$svcs | New-InferenceModelRoute -Name models")).BaseObject;
         Assert.Equal(0, again.MutatingRequests);
 
-        // every model through the shared URL (X-Gateway-Model-Name on bodiless requests such as GET /v1/models)
+        // GET /v1/models on the shared URL has no body to route by: the route's Exact rule sends it to the model list,
+        // which names every model (the UBI nginx pod serving the ConfigMap)
+        var (listStatus, listBody, _) = await KubeApi.DataPlaneCluster.SendAsync(route.BaseUrl!, "GET", "/v1/models");
+        Assert.Equal(200, listStatus);
+        Assert.Equal([ModelA, ModelB], JsonNode.Parse(listBody)!["data"]!.AsArray().Select(d => d!["id"]!.GetValue<string>()).Order(StringComparer.Ordinal));
+
+        // every model through the shared URL (X-Gateway-Model-Name on bodiless requests such as GET /health)
         var endpoint = _ps.Run("$route | Test-InferenceEndpoint").Select(o => (TestInferenceEndpointResult)o.BaseObject).ToList();
         Assert.Equal(2, endpoint.Count);
         Assert.All(endpoint, e => Assert.True(e.Passed, $"{e.Model}: {string.Join("; ", e.Checks.Where(c => !c.Passed).Select(c => c.Name + " " + c.Detail))}"));
@@ -96,21 +102,92 @@ public class MultiModelTests : IDisposable
         }
         Assert.All(perModel.Values, r => Assert.All(r.Requests!, q => Assert.Equal(r.Model, q.Model)));
 
-        // Test-InferenceCacheRouting per model on the shared URL
-        foreach (var model in new[] { ModelA, ModelB })
+        // Test-InferenceCacheRouting per model on the shared URL: the route object gives one result per model, and the
+        // /metrics scrape through the gateway carries the model header, so the counters are that model's pods'
+        var caches = _ps.Run("$route | Test-InferenceCacheRouting -Groups 2 -RequestsPerGroup 3 -PrefixTokens 256 -WarningAction SilentlyContinue")
+            .Select(o => (TestInferenceCacheRoutingResult)o.BaseObject).ToList();
+        Assert.Equal([ModelA, ModelB], caches.Select(c => c.Model).Order(StringComparer.Ordinal));
+        foreach (var cache in caches)
         {
-            var cache = (TestInferenceCacheRoutingResult)Assert.Single(_ps.Run($"Test-InferenceCacheRouting -BaseUrl $route.BaseUrl -Model '{model}' -Groups 2 -RequestsPerGroup 3 -PrefixTokens 256 -WarningAction SilentlyContinue")).BaseObject;
-            Assert.Equal(model, cache.Model);
             Assert.NotEmpty(cache.Phases);
             Assert.All(cache.Phases, ph => Assert.Equal(0, ph.Failed));
             Assert.All(cache.Phases, ph => Assert.True(ph.Requests > 0));
+            Assert.DoesNotContain(cache.Warnings, w => w.Contains("does not serve /metrics", StringComparison.Ordinal));
         }
+        // without the header the gateway routes no bodiless request on the shared URL: the scrape fails and says so
+        var unscraped = (TestInferenceCacheRoutingResult)Assert.Single(_ps.Run($"Test-InferenceCacheRouting -BaseUrl $route.BaseUrl -Model '{ModelA}' -Groups 1 -RequestsPerGroup 2 -PrefixTokens 64 -WarningAction SilentlyContinue")).BaseObject;
+        Assert.Contains(unscraped.Warnings, w => w.Contains("does not serve /metrics", StringComparison.Ordinal));
 
         // strict gateway: without the body-based router nothing sets X-Gateway-Model-Name, so no rule matches
         await client.SendAsync(HttpMethod.Delete, "apis/networking.istio.io/v1alpha3/namespaces/opendatahub/envoyfilters/body-based-router", null, null, CancellationToken.None);
         var unrouted = (InferenceBenchmarkResult)_ps.Run($"Invoke-InferenceBenchmark -BaseUrl $route.BaseUrl -Model '{ModelA}' -NumPrompts 3 -InputTokens 16 -OutputTokens 2 -Warmups 0 -Confirm:$false -WarningAction SilentlyContinue")[0].BaseObject;
         Assert.Equal(3, unrouted.Failed);
         Assert.Equal(3, unrouted.ErrorsByType["http_404"]);
+    }
+
+    /// <summary>
+    /// The model list follows the route: it fails as Envoy does while its pod is not ready, Remove-InferenceModelRoute
+    /// -ServiceName takes one model off (list and routing both), and without -ServiceName removes the whole route; both idempotent.
+    /// </summary>
+    [Fact]
+    public async Task RemovingAModelFromTheSharedUrlUpdatesItsModelListAndStopsRoutingIt()
+    {
+        _ps.Run($"$sb = Start-RhaiiSandbox -Name {_sandbox} -TpuNodes 2 -ControllerDelay 00:00:00.005; $sb | Install-RhaiiOperators | Out-Null; New-InferenceGateway | Out-Null");
+        _ps.Run("$cred = [pscredential]::new('svc-account', (ConvertTo-SecureString 'registry-password-xyz' -AsPlainText -Force)); $hf = ConvertTo-SecureString 'hf_TESTTOKEN_multi' -AsPlainText -Force");
+        _ps.Run($"$a = New-LlmInferenceServiceSpec -Name small -Model {ModelA} -Namespace llm; $b = New-LlmInferenceServiceSpec -Name large -Model {ModelB} -Namespace llm; " +
+            "$svcs = $a, $b | Deploy-LlmInferenceService -RegistryCredential $cred -HuggingFaceToken $hf -Wait -Timeout 00:05:00");
+        var route = (InferenceModelRoute)Assert.Single(_ps.Run("$route = $svcs | New-InferenceModelRoute -Name models; $route")).BaseObject;
+        Assert.True(route.Ready, route.Message);
+        var client = KubeClient.For((ClusterConnection)_ps.Run("$sb.Connection")[0].BaseObject);
+        const string ListDeployment = "apis/apps/v1/namespaces/llm/deployments/models-models";
+
+        async Task<(int Status, string Body)> UntilAsync(string path, Func<int, bool> done)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (true)
+            {
+                var (status, body, _) = await KubeApi.DataPlaneCluster.SendAsync(route.BaseUrl!, "GET", path);
+                if (done(status) || DateTime.UtcNow > deadline) return (status, body);
+                await Task.Delay(50);
+            }
+        }
+        static List<string> Ids(string body) => JsonNode.Parse(body)!["data"]!.AsArray().Select(d => d!["id"]!.GetValue<string>()).Order(StringComparer.Ordinal).ToList();
+
+        // strict: no ready list pod, no endpoint: Envoy answers 503 no healthy upstream itself
+        await client.SendAsync(HttpMethod.Patch, ListDeployment, new JsonObject { ["spec"] = new JsonObject { ["replicas"] = 0 } }, "application/merge-patch+json", CancellationToken.None);
+        var (down, downBody) = await UntilAsync("/v1/models", s => s != 200);
+        Assert.Equal(503, down);
+        Assert.Contains("no healthy upstream", downBody);
+        await client.SendAsync(HttpMethod.Patch, ListDeployment, new JsonObject { ["spec"] = new JsonObject { ["replicas"] = 1 } }, "application/merge-patch+json", CancellationToken.None);
+        var (up, upBody) = await UntilAsync("/v1/models", s => s == 200);
+        Assert.Equal(200, up);
+        Assert.Equal([ModelA, ModelB], Ids(upBody));
+
+        // -WhatIf changes nothing
+        Assert.DoesNotContain(_ps.Run("Remove-InferenceModelRoute -Name models -Namespace llm -ServiceName large -WhatIf"), o => o.BaseObject is InferenceModelRoute { DryRun: false });
+        Assert.Equal([ModelA, ModelB], Ids((await KubeApi.DataPlaneCluster.SendAsync(route.BaseUrl!, "GET", "/v1/models")).Body));
+
+        // one model off: the route waits for the new list pod, which lists only the rest; the removed model is routed nowhere
+        var smaller = (InferenceModelRoute)Assert.Single(_ps.Run("$route | Remove-InferenceModelRoute -ServiceName large -Confirm:$false")).BaseObject;
+        Assert.True(smaller.Ready, smaller.Message);
+        Assert.Equal([ModelA], smaller.Models);
+        Assert.Equal([ModelA], Ids((await KubeApi.DataPlaneCluster.SendAsync(route.BaseUrl!, "GET", "/v1/models")).Body));
+        var (gone, _, _) = await KubeApi.DataPlaneCluster.SendAsync(route.BaseUrl!, "POST", "/v1/completions", $"{{\"model\":\"{ModelB}\",\"prompt\":\"hi\",\"max_tokens\":2}}");
+        Assert.Equal(404, gone);
+        var (kept, _, _) = await KubeApi.DataPlaneCluster.SendAsync(route.BaseUrl!, "POST", "/v1/completions", $"{{\"model\":\"{ModelA}\",\"prompt\":\"hi\",\"max_tokens\":2}}");
+        Assert.Equal(200, kept);
+        var again = (InferenceModelRoute)Assert.Single(_ps.Run("Remove-InferenceModelRoute -Name models -Namespace llm -ServiceName large -Confirm:$false")).BaseObject;
+        Assert.Equal(0, again.MutatingRequests);
+
+        // the whole route: HTTPRoute and list gone, the gateway's body-based router stays; removing again is no error
+        Assert.Empty(_ps.Run("Remove-InferenceModelRoute -Name models -Namespace llm -Confirm:$false"));
+        Assert.Null(await client.GetAsync("apis/gateway.networking.k8s.io/v1/namespaces/llm/httproutes/models-model-route", CancellationToken.None));
+        Assert.Null(await client.GetAsync(ListDeployment, CancellationToken.None));
+        Assert.Null(await client.GetAsync("api/v1/namespaces/llm/configmaps/models-models", CancellationToken.None));
+        Assert.NotNull(await client.GetAsync("apis/apps/v1/namespaces/opendatahub/deployments/body-based-router", CancellationToken.None));
+        var (after, _) = await UntilAsync("/v1/models", s => s == 404);
+        Assert.Equal(404, after);
+        Assert.Empty(_ps.Run("Remove-InferenceModelRoute -Name models -Namespace llm -Confirm:$false"));
     }
 
     public void Dispose()

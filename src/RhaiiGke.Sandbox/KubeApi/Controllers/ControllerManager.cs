@@ -13,7 +13,14 @@ internal sealed partial class ControllerManager
 {
     private readonly SimCore _core;
     private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly ConcurrentDictionary<(SimController, string), DateTime> _pending = new();
+    /// <summary>
+    /// The earliest scheduled reconcile of each (controller, key) and the ticket of the queue item that delivers it. An
+    /// item whose ticket is no longer the pending one was superseded by an earlier schedule and is dropped; deciding that
+    /// by ticket rather than by comparing due times keeps a reconcile from being lost when a timer fires a few
+    /// milliseconds "early" against the wall clock (coarse timer ticks, clock slew).
+    /// </summary>
+    private readonly ConcurrentDictionary<(SimController, string), (DateTime Due, long Ticket)> _pending = new();
+    private long _tickets;
     private readonly CancellationTokenSource _cts = new();
     private readonly List<SimController> _controllers;
     private Task? _loop;
@@ -71,16 +78,21 @@ internal sealed partial class ControllerManager
         if (!_queue.Writer.TryWrite(ev)) Interlocked.Decrement(ref _inflight);
     }
 
+    /// <summary>The wall clock schedules are compared on (a test steps it to show that no reconcile depends on it).</summary>
+    internal Func<DateTime> Clock { get; set; } = () => DateTime.UtcNow;
+
     /// <summary>Queues <paramref name="key"/> for <paramref name="c"/> now or after <paramref name="delay"/>; duplicates collapse.</summary>
     public void Enqueue(SimController c, string key, TimeSpan delay = default)
     {
-        var due = DateTime.UtcNow + delay;
-        if (_pending.TryGetValue((c, key), out var existing) && existing <= due) return;
-        _pending[(c, key)] = due;
+        var due = Clock() + delay;
+        if (_pending.TryGetValue((c, key), out var existing) && existing.Due <= due) return;
+        var ticket = Interlocked.Increment(ref _tickets);
+        _pending[(c, key)] = (due, ticket);
+        var item = new Work(c, key, ticket);
         if (delay <= TimeSpan.Zero)
         {
             Interlocked.Increment(ref _inflight);
-            if (!_queue.Writer.TryWrite((c, key))) Interlocked.Decrement(ref _inflight);
+            if (!_queue.Writer.TryWrite(item)) Interlocked.Decrement(ref _inflight);
             return;
         }
         Interlocked.Increment(ref _delayed);
@@ -89,7 +101,7 @@ internal sealed partial class ControllerManager
             Interlocked.Decrement(ref _delayed);
             if (t.IsCanceled) return;
             Interlocked.Increment(ref _inflight);
-            if (!_queue.Writer.TryWrite((c, key))) Interlocked.Decrement(ref _inflight);
+            if (!_queue.Writer.TryWrite(item)) Interlocked.Decrement(ref _inflight);
         }, TaskScheduler.Default);
     }
 
@@ -114,11 +126,13 @@ internal sealed partial class ControllerManager
                                     catch (Exception ex) { Record(c, "event " + ev.StoreKey, ex); }
                                 }
                             }
-                            else if (item is ValueTuple<SimController, string> work)
+                            else if (item is Work work)
                             {
-                                var (c, key) = work;
-                                if (_pending.TryGetValue((c, key), out var due) && due > DateTime.UtcNow.AddMilliseconds(5))
-                                    continue; // a later schedule superseded this one
+                                var (c, key) = (work.Controller, work.Key);
+                                // another schedule replaced this one and brings its own item; with no entry left (a
+                                // concurrent removal), reconciling once more is harmless
+                                if (_pending.TryGetValue((c, key), out var pending) && pending.Ticket != work.Ticket)
+                                    continue;
                                 _pending.TryRemove((c, key), out _);
                                 try { c.Reconcile(key); }
                                 catch (Exception ex)
@@ -136,6 +150,8 @@ internal sealed partial class ControllerManager
         }
         catch (OperationCanceledException) { }
     }
+
+    private sealed record Work(SimController Controller, string Key, long Ticket);
 
     private readonly ConcurrentQueue<string> _errors = new();
 

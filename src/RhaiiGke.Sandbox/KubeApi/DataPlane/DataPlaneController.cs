@@ -19,6 +19,8 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
     public const int VllmPort = 8000;
     private readonly Dictionary<string, PodBackend> _pods = new(StringComparer.Ordinal);
     private readonly Dictionary<string, GatewayProxy> _gateways = new(StringComparer.Ordinal);
+    /// <summary>Ready pods of the UBI nginx image (a model route's /v1/models list), by pod uid.</summary>
+    private readonly Dictionary<string, (StaticNginx Server, string Ip)> _statics = new(StringComparer.Ordinal);
     private readonly GatewayRouter _router;
     private bool _disposed;
 
@@ -34,7 +36,7 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
         {
             case "/pods":
                 var labels = ev.Object.Labels();
-                if (labels.ContainsKey("kserve.io/component")) Enqueue("pods");
+                if (labels.ContainsKey("kserve.io/component") || StaticNginx.Runs(ev.Object)) Enqueue("pods");
                 if (labels.ContainsKey("gateway.networking.k8s.io/gateway-name")) Enqueue("gateways");
                 break;
             case "gateway.networking.k8s.io/gateways" or "/services":
@@ -52,6 +54,7 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
 
     private void SyncPods()
     {
+        SyncStatics();
         var want = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
         foreach (var p in All("", "pods"))
             if (PodController.IsWorkloadPod(p) && Pods.Ready(p) && p.Str("status", "podIP") is not null)
@@ -84,6 +87,30 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
         }
     }
 
+    /// <summary>A static nginx behind every ready UBI nginx pod at podIP:8080, started with the pod's mounted files of that moment.</summary>
+    private void SyncStatics()
+    {
+        var want = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        foreach (var p in All("", "pods"))
+            if (StaticNginx.Runs(p) && Pods.Ready(p) && p.Str("status", "podIP") is not null)
+                want[p.Str("metadata", "uid")!] = p;
+        foreach (var (uid, s) in _statics.Where(kv => !want.ContainsKey(kv.Key) || want[kv.Key].Str("status", "podIP") != kv.Value.Ip).ToList())
+        {
+            EndpointOverrides.Unregister(s.Ip, StaticNginx.Port, s.Server.ListenPort);
+            s.Server.Dispose();
+            _statics.Remove(uid);
+        }
+        foreach (var (uid, pod) in want)
+        {
+            if (_statics.ContainsKey(uid)) continue;
+            var server = StaticNginx.Start(Core, pod);
+            if (server is null) continue; // nginx refused its configuration: nothing listens
+            var ip = pod.Str("status", "podIP")!;
+            EndpointOverrides.Register(ip, StaticNginx.Port, "127.0.0.1", server.ListenPort);
+            _statics[uid] = (server, ip);
+        }
+    }
+
     [GeneratedRegex(@"--max-model-len(?:=|\s+)(""?)(\d+)\1(?:\s|$)")] private static partial Regex MaxModelLenArg();
     [GeneratedRegex(@"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")] private static partial Regex ShellVar();
     [GeneratedRegex(@"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")] private static partial Regex KubeVar();
@@ -93,12 +120,11 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
         ?? (pod.Arr("spec", "containers") ?? []).OfType<JsonObject>().FirstOrDefault();
 
     /// <summary>
-    /// vLLM's --max-model-len as the container runs it: command and args with $(VAR) expanded by the kubelet and
+    /// The main container's command line as it runs: command and args with $(VAR) expanded by the kubelet and
     /// ${VAR}/$VAR by the shell KServe's template starts vLLM with (VLLM_ADDITIONAL_ARGS carries the module's flags),
-    /// from the container's literal env values. The last occurrence wins, as with argparse. Null without the flag
-    /// (vLLM then uses the model's own context length).
+    /// from the container's literal env values. Null without a main container.
     /// </summary>
-    private static int? MaxModelLen(JsonObject pod)
+    private static string? ExpandedCommandLine(JsonObject pod)
     {
         var main = MainContainer(pod);
         if (main is null) return null;
@@ -107,27 +133,23 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
             if (e.Str("name") is { } n && e.Str("value") is { } v) env[n] = v;
         var text = string.Join(' ', (main.Arr("command") ?? []).Concat(main.Arr("args") ?? []).Select(a => a?.ToString()));
         text = KubeVar().Replace(text, m => env.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value);
-        text = ShellVar().Replace(text, m => env.GetValueOrDefault(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value, ""));
-        var last = MaxModelLenArg().Matches(text).LastOrDefault();
-        return last is not null && int.TryParse(last.Groups[2].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n2) && n2 >= 2 ? n2 : null;
+        return ShellVar().Replace(text, m => env.GetValueOrDefault(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value, ""));
     }
+
+    /// <summary>The last value of an integer flag on the expanded command line (argparse: the last occurrence wins); null without it or below <paramref name="min"/>.</summary>
+    private static int? LastIntArg(JsonObject pod, Regex flag, int min)
+    {
+        var last = ExpandedCommandLine(pod) is { } text ? flag.Matches(text).LastOrDefault() : null;
+        return last is not null && int.TryParse(last.Groups[2].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= min ? n : null;
+    }
+
+    /// <summary>vLLM's --max-model-len as the container runs it; null without the flag (vLLM then uses the model's own context length).</summary>
+    private static int? MaxModelLen(JsonObject pod) => LastIntArg(pod, MaxModelLenArg(), 2);
 
     [GeneratedRegex(@"--max-num-seqs(?:=|\s+)(""?)(\d+)\1(?:\s|$)")] private static partial Regex MaxNumSeqsArg();
 
     /// <summary>vLLM's --max-num-seqs (the batch: more requests wait in the queue, vllm:num_requests_waiting), read like --max-model-len.</summary>
-    private static int? MaxNumSeqs(JsonObject pod)
-    {
-        var main = MainContainer(pod);
-        if (main is null) return null;
-        var env = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var e in (main.Arr("env") ?? []).OfType<JsonObject>())
-            if (e.Str("name") is { } n && e.Str("value") is { } v) env[n] = v;
-        var text = string.Join(' ', (main.Arr("command") ?? []).Concat(main.Arr("args") ?? []).Select(a => a?.ToString()));
-        text = KubeVar().Replace(text, m => env.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value);
-        text = ShellVar().Replace(text, m => env.GetValueOrDefault(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value, ""));
-        var last = MaxNumSeqsArg().Matches(text).LastOrDefault();
-        return last is not null && int.TryParse(last.Groups[2].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n2) && n2 >= 1 ? n2 : null;
-    }
+    private static int? MaxNumSeqs(JsonObject pod) => LastIntArg(pod, MaxNumSeqsArg(), 1);
 
     /// <summary>The simulated vLLM replica serving the ready pod with this uid, if any (the HPA's "custom metrics API").</summary>
     internal Vllm.VllmReplica? Replica(string podUid) => _pods.TryGetValue(podUid, out var b) ? b.Sim.Replicas[0] : null;
@@ -237,6 +259,12 @@ internal sealed partial class DataPlaneController : SimController, IDisposable
                 b.Sim.Dispose();
             }
             _pods.Clear();
+            foreach (var s in _statics.Values)
+            {
+                EndpointOverrides.Unregister(s.Ip, StaticNginx.Port, s.Server.ListenPort);
+                s.Server.Dispose();
+            }
+            _statics.Clear();
         }
     }
 }

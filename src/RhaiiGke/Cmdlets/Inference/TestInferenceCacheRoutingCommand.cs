@@ -27,6 +27,15 @@ public sealed class TestInferenceCacheRoutingCommand : RhaiiCmdlet
     [Alias("ModelName", "ServedModelName")]
     public string? Model { get; set; }
 
+    /// <summary>
+    /// A model-routed URL (New-InferenceModelRoute): test each of these models in turn, sending X-Gateway-Model-Name with
+    /// every request (so the /metrics scrape through the gateway reaches that model's pods); one result per model. Binds
+    /// from the route object's Models.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("Models")]
+    public string[]? RoutedModel { get; set; }
+
     [Parameter]
     [ValidateRange(1, 1000)]
     public int Groups { get; set; } = 4;
@@ -72,12 +81,24 @@ public sealed class TestInferenceCacheRoutingCommand : RhaiiCmdlet
 
     protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
     {
+        if (RoutedModel is { Length: > 0 } routed)
+        {
+            foreach (var m in routed.Where(m => !string.IsNullOrWhiteSpace(m)).Distinct(StringComparer.Ordinal))
+                await TestOneAsync(m, true, cancellationToken);
+            return;
+        }
+        await TestOneAsync(Model, false, cancellationToken);
+    }
+
+    private async Task TestOneAsync(string? model, bool modelHeader, CancellationToken cancellationToken)
+    {
         var result = await CacheRoutingTester.TestAsync(new CacheRoutingOptions
         {
             BaseUrl = BaseUrl,
             PodUrls = PodUrl,
             MetricsUrls = MetricsUrl,
-            Model = Model,
+            Model = model,
+            ModelHeader = modelHeader,
             ApiKey = ApiKey,
             Groups = Groups,
             RequestsPerGroup = RequestsPerGroup,

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -6,7 +7,8 @@ namespace RhaiiGke.Engine.Inference;
 /// <summary>Something registered with an <see cref="EpollLoop"/>: told which events fired for its file descriptor.</summary>
 internal interface ILoopHandler
 {
-    void OnEvents(int events);
+    /// <summary><paramref name="at"/>: Stopwatch time epoll_wait returned (the bytes of a readable socket were there by then).</summary>
+    void OnEvents(int events, long at);
 }
 
 /// <summary>
@@ -81,14 +83,17 @@ internal sealed class EpollLoop : IDisposable
         while (!done())
         {
             var n = epoll_wait(_epfd, eventsAt, events.Length, 50);
+            // One timestamp per batch, taken as epoll_wait returns: every socket it reports had its bytes by
+            // then, so a socket handled late in a busy batch is not stamped later than its data arrived.
+            var at = n > 0 ? Stopwatch.GetTimestamp() : 0;
             for (var i = 0; i < n; i++)
             {
                 var slot = (int)events[i].Data;
                 if (slot >= _handlers.Count) continue;
                 // The benchmark's connections are the only handlers: a direct call instead of interface dispatch.
                 var h = _handlers[slot];
-                if (h is LoopHttpConnection c) c.OnEvents(events[i].Events);
-                else h.OnEvents(events[i].Events);
+                if (h is LoopHttpConnection c) c.OnEvents(events[i].Events, at);
+                else h.OnEvents(events[i].Events, at);
             }
             var now = Environment.TickCount64;
             if (now - lastTick >= 50)

@@ -106,46 +106,70 @@ internal sealed class HeadStrings
 /// </summary>
 internal sealed class SseSplitter
 {
-    private readonly ArrayBufferWriter<byte> _event = new(1024);
+    // The bytes of an event not yet complete (kept between reads). Complete events are split straight
+    // from the caller's span: with nothing pending, a read's bytes are not copied at all.
+    private byte[] _pending = new byte[1024];
+    private int _count;
 
-    public void Reset() => _event.ResetWrittenCount();
+    public void Reset() => _count = 0;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Push(ReadOnlySpan<byte> data, IResponseSink sink, long readAt)
     {
-        _event.Write(data);
-        Emit(sink, readAt, final: false);
+        if (_count == 0)
+        {
+            var used = Split(data, sink, readAt, final: false);
+            if (used < data.Length) Keep(data[used..]);
+            return;
+        }
+        Keep(data);
+        var consumed = Split(_pending.AsSpan(0, _count), sink, readAt, final: false);
+        if (consumed == 0) return;
+        // What is left starts a new pending event: moved to the front, no new array.
+        Buffer.BlockCopy(_pending, consumed, _pending, 0, _count - consumed);
+        _count -= consumed;
     }
 
     /// <summary>At the end of the body: an event without its closing blank line still counts.</summary>
     public void Flush(IResponseSink sink, long readAt)
     {
-        if (_event.WrittenCount > 0) Emit(sink, readAt, final: true);
+        if (_count > 0) Split(_pending.AsSpan(0, _count), sink, readAt, final: true);
+        _count = 0;
     }
 
-    private void Emit(IResponseSink sink, long readAt, bool final)
+    private void Keep(ReadOnlySpan<byte> data)
     {
-        var span = _event.WrittenSpan;
+        if (_count + data.Length > _pending.Length)
+        {
+            var bigger = new byte[Math.Max(_pending.Length * 2, _count + data.Length)];
+            Buffer.BlockCopy(_pending, 0, bigger, 0, _count);
+            _pending = bigger;
+        }
+        data.CopyTo(_pending.AsSpan(_count));
+        _count += data.Length;
+    }
+
+    /// <summary>Dispatches every complete event in <paramref name="span"/> (all of it when final); returns the bytes used.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int Split(ReadOnlySpan<byte> span, IResponseSink sink, long readAt, bool final)
+    {
         var consumed = 0;
         while (true)
         {
             var rest = span[consumed..];
             var end = rest.IndexOf("\n\n"u8);
             var sepLen = 2;
-            var crlf = rest.IndexOf("\r\n\r\n"u8);
+            // A CRLF separator counts when it starts before the first LF LF: searched only that far.
+            var crlf = rest[..(end < 0 ? rest.Length : Math.Min(rest.Length, end + 3))].IndexOf("\r\n\r\n"u8);
             if (crlf >= 0 && (end < 0 || crlf < end)) { end = crlf; sepLen = 4; }
             if (end < 0)
             {
                 if (final && !rest.IsEmpty) { Dispatch(rest, sink, readAt); consumed = span.Length; }
-                break;
+                return consumed;
             }
             Dispatch(rest[..end], sink, readAt);
             consumed += end + sepLen;
         }
-        if (consumed == 0) return;
-        if (consumed == span.Length) { _event.ResetWrittenCount(); return; }
-        var left = span[consumed..].ToArray();
-        _event.ResetWrittenCount();
-        _event.Write(left);
     }
 
     private static void Dispatch(ReadOnlySpan<byte> ev, IResponseSink sink, long readAt)

@@ -355,7 +355,7 @@ public sealed class InferenceBenchmarkRunner
     /// Closed loops up to this concurrency run on dedicated threads with blocking sockets (measured: less CPU per
     /// request than the async path). RHAII_BENCH_MAX_BLOCKING_WORKERS=0 forces the async path, for comparisons.
     /// </summary>
-    /// <summary>Non-streaming closed loops use epoll event loops where available (Linux x64); RHAII_BENCH_EVENT_LOOP=0 turns them off.</summary>
+    /// <summary>Closed loops (streaming or not, plain http) use epoll event loops where available (Linux x64); RHAII_BENCH_EVENT_LOOP=0 turns them off.</summary>
     internal static bool UseEventLoop { get; set; } = EpollLoop.Supported && Environment.GetEnvironmentVariable("RHAII_BENCH_EVENT_LOOP") != "0";
 
     private readonly List<InferenceBenchmarkResult> _modelResults = [];
@@ -368,8 +368,11 @@ public sealed class InferenceBenchmarkRunner
         return list;
     }
 
-    /// <summary>Event-loop threads for non-streaming closed loops; 0 = automatic. RHAII_BENCH_LOOPS overrides.</summary>
+    /// <summary>Event-loop threads for closed loops; 0 = automatic. RHAII_BENCH_LOOPS overrides.</summary>
     internal static int EventLoopThreads { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("RHAII_BENCH_LOOPS"), out var l) ? l : 0;
+
+    /// <summary>Streaming closed loops on the epoll loops too (opt-in, see ClosedLoopAsync); RHAII_BENCH_STREAM_LOOP=1 turns it on.</summary>
+    internal static bool StreamOnEventLoop { get; set; } = Environment.GetEnvironmentVariable("RHAII_BENCH_STREAM_LOOP") == "1";
 
     internal static int MaxBlockingWorkers { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("RHAII_BENCH_MAX_BLOCKING_WORKERS"), out var m) ? m : 256;
 
@@ -377,12 +380,17 @@ public sealed class InferenceBenchmarkRunner
     {
         var next = -1;
         var n = Math.Min(plan.Concurrency ?? 1, plan.Count);
-        if (UseEventLoop && !_spec.Streaming && !_target.Tls && n >= 4)
+        if (UseEventLoop && !_target.Tls && n >= 4 && (!_spec.Streaming || StreamOnEventLoop))
         {
             // Like wrk: a few threads, each an epoll loop serving its share of the users. Used for
-            // non-streaming load, where CPU per request decides the client's ceiling; streaming stages keep
-            // one thread per user, which stamps every chunk as it arrives (measured: TTFT median error at
-            // concurrency 64 about 0.4 ms with threads, about 2.3 ms with two shared loops).
+            // non-streaming load, where CPU per request decides the client's ceiling. Streaming stages use
+            // them only when StreamOnEventLoop is on (RHAII_BENCH_STREAM_LOOP=1): by default they keep one
+            // thread per user, which stamps every chunk as it arrives. Measured on a loaded 2-core box
+            // (load 60+, simulator at TTFT 50 ms, concurrency 64): median TTFT 50.2-50.5 ms with threads,
+            // 50.5-53.4 ms with one loop (which used half the CPU and 1/40 of the allocations per request):
+            // under load the scheduler gives 64 runnable threads more of the cores than one. Not yet shown
+            // to be as exact on a quiet machine, so not the default.
+            // Reads are stamped with the time epoll_wait returned (EpollLoop.Run).
             // At most half the cores (a local server needs the rest): on 2 cores one loop, like ab -k, measured
             // 12-13 us of client CPU per request against nginx where two loops took 13-19 us and fewer requests/s.
             var loops = EventLoopThreads > 0 ? Math.Min(EventLoopThreads, n) : Math.Max(1, Math.Min(Environment.ProcessorCount / 2, n / 2));

@@ -153,7 +153,7 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void OnEvents(int events)
+    public void OnEvents(int events, long at)
     {
         if (_fd < 0) return;
         if (_phase == Phase.Idle)
@@ -167,16 +167,16 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
             Fail(sendError);
             return;
         }
-        if ((events & (EpollLoop.EPOLLIN | EpollLoop.EPOLLERR | EpollLoop.EPOLLHUP)) != 0) Read();
+        if ((events & (EpollLoop.EPOLLIN | EpollLoop.EPOLLERR | EpollLoop.EPOLLHUP)) != 0) Read(at);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Read()
+    private void Read(long at)
     {
         if (_start == _end) _start = _end = 0;
         if (_end == _buf.Length) MakeRoom(_buf.Length * 2);
         var n = EpollLoop.Receive(_fd, _buf, _end, _buf.Length - _end, out var errno);
-        _readAt = Stopwatch.GetTimestamp();
+        _readAt = at;
         if (n < 0)
         {
             if (errno is EpollLoop.EAGAIN or EpollLoop.EINTR) return;

@@ -130,6 +130,34 @@ public sealed class BenchmarkRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task StreamingOnTheEventLoopMeasuresWhatThreadsMeasure()
+    {
+        // Streaming on the epoll loop (opt-in) and on one thread per user: same counts, one TTFT per request,
+        // one ITL per gap between content chunks, every chunk time after the request was sent.
+        var spec = () => new InferenceBenchmarkSpec { BaseUrl = _sim.Info.ReplicaUrls[1], Concurrency = [6], NumPrompts = 30, InputTokens = 20, OutputTokens = 5, Warmups = 0, Seed = 4, Streaming = true, Detailed = true };
+        var threads = Assert.Single(await Run(spec()));
+        var before = InferenceBenchmarkRunner.StreamOnEventLoop;
+        InferenceBenchmarkResult loop;
+        try
+        {
+            InferenceBenchmarkRunner.StreamOnEventLoop = true;
+            loop = Assert.Single(await Run(spec()));
+        }
+        finally { InferenceBenchmarkRunner.StreamOnEventLoop = before; }
+        foreach (var r in new[] { threads, loop })
+        {
+            Assert.Equal(30, r.Completed);
+            Assert.Equal(0, r.Failed);
+            Assert.Equal(150, r.TotalOutputTokens);
+            Assert.Equal(30, r.Ttft.Count);
+            Assert.Equal(30 * 4, r.Itl.Count);
+            Assert.Equal(30, r.Pods["vllm-sim-1"]);
+            Assert.All(r.Requests!, q => Assert.True(q.TtftMs > 0 && q.TtftMs <= q.LatencyMs, $"ttft {q.TtftMs} latency {q.LatencyMs}"));
+            Assert.All(r.Requests!, q => Assert.Equal(4, q.ItlsMs.Length));
+        }
+    }
+
+    [Fact]
     public async Task UnreachableEndpointIsAStableError()
     {
         var ex = await Assert.ThrowsAsync<RhaiiException>(() => Run(new InferenceBenchmarkSpec { BaseUrl = "http://127.0.0.1:1", NumPrompts = 1 }));

@@ -181,7 +181,8 @@ public static class EndpointTester
         // Metrics
         if (reachable || o.MetricsUrl is not null)
         {
-            var url = o.MetricsUrl ?? target.BaseUrl;
+            // vLLM serves /metrics beside /v1 under the same base (a gateway route's prefix included)
+            var url = o.MetricsUrl ?? target.BaseUrl.TrimEnd('/') + "/metrics";
             try
             {
                 var samples = await MetricsScraper.ScrapeAsync(url, o.Timeout, ct, o.ApiKey, o.SkipCertificateCheck, o.AllowUnencryptedAuthentication).ConfigureAwait(false);

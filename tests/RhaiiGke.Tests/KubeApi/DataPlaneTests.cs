@@ -181,6 +181,9 @@ public sealed class DataPlaneServingTests
         var result = await EndpointTester.TestAsync(new EndpointTestOptions { BaseUrl = url, Model = "Qwen/Qwen2.5-3B-Instruct", Timeout = TimeSpan.FromMinutes(2) });
         Assert.True(result.Passed, string.Join("; ", result.Checks.Select(x => $"{x.Name}: {x.Status} {x.Detail}")));
         Assert.Contains(result.Checks, x => x.Name == "StreamingFraming" && x.Passed);
+        // /metrics beside /v1 under the route's prefix reaches a pod's vLLM gauges through the gateway
+        var metrics = result.Checks.Single(x => x.Name == "Metrics");
+        Assert.True(metrics.Status == InferenceCheckStatus.Passed, metrics.Detail);
         var podNames = pods.Select(p => p["metadata"]!["name"]!.GetValue<string>()).ToHashSet();
         Assert.NotEmpty(result.Pods);
         Assert.All(result.Pods, p => Assert.Contains(p, podNames));

@@ -56,16 +56,8 @@ public sealed class TestInferenceEndpointCommand : RhaiiCmdlet
     [Parameter]
     public SwitchParameter Quiet { get; set; }
 
-    protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
-    {
-        if (RoutedModel is { Length: > 0 } routed)
-        {
-            foreach (var m in routed.Where(m => !string.IsNullOrWhiteSpace(m)).Distinct(StringComparer.Ordinal))
-                await TestOneAsync(m, true, cancellationToken);
-            return;
-        }
-        await TestOneAsync(Model, false, cancellationToken);
-    }
+    protected override Task ProcessRecordAsync(CancellationToken cancellationToken) =>
+        RoutedModels.ForEachAsync(RoutedModel, Model, (model, header) => TestOneAsync(model, header, cancellationToken));
 
     private async Task TestOneAsync(string? model, bool modelHeader, CancellationToken cancellationToken)
     {

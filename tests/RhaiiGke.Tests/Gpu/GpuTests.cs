@@ -241,14 +241,14 @@ public class GpuTests
     [Fact]
     public void TheCostOfAGpuPoolComesFromTheDatedGpuTable()
     {
-        var est = GpuCostEstimator.Estimate(new CostRequest("nvidia-l4", "", "g2-standard-24", 2), PriceTable.BuiltIn, GpuPriceTable.BuiltIn, new DateOnly(2025, 7, 1));
+        var est = GpuCostEstimator.Estimate(new CostRequest("nvidia-l4", "", "g2-standard-24", 2), PriceTable.BuiltIn, GpuPriceTable.BuiltIn, new DateOnly(2026, 12, 7));
         Assert.Equal(4, est.Chips);
         Assert.Equal(Math.Round(2 * 2.00083, 4), est.TpuHourly);
         Assert.Equal(Math.Round(2.00083 / 2, 5), est.PricePerChipHour);
-        Assert.Equal(new DateOnly(2025, 6, 1), est.PriceTableDate);
+        Assert.Equal(new DateOnly(2026, 7, 30), est.PriceTableDate);
         Assert.True(est.OverheadHourly > 0);
         Assert.Contains(est.Notes, n => n.Contains("includes its GPUs", StringComparison.Ordinal));
-        var h100 = GpuCostEstimator.Estimate(new CostRequest("nvidia-h100-80gb", "8", null, 1), PriceTable.BuiltIn, GpuPriceTable.BuiltIn, new DateOnly(2025, 7, 1));
+        var h100 = GpuCostEstimator.Estimate(new CostRequest("nvidia-h100-80gb", "8", null, 1), PriceTable.BuiltIn, GpuPriceTable.BuiltIn, new DateOnly(2026, 12, 7));
         Assert.Equal("a3-highgpu-8g", h100.MachineType);
         Assert.True(h100.Hourly > est.Hourly);
     }

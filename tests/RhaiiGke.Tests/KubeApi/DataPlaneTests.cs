@@ -254,6 +254,58 @@ public sealed class DataPlaneServingTests
     }
 
     [Fact]
+    public async Task AnNginxPodIsReadyOnlyWhenItsReadinessProbeGetsAnAnswerFromWhatItServes()
+    {
+        // the kubelet probes what the container really serves: a config without the probed path answers 404, an image
+        // left on its default command (the s2i usage script) serves nothing; only a matching one becomes Ready
+        await using var c = await DataPlaneCluster.StartAsync(DataPlaneCluster.Options());
+        static string Pod(string name, string conf, bool nginxCommand) => $$"""
+            apiVersion: v1
+            kind: Pod
+            metadata:
+                name: {{name}}
+                namespace: rhaii-inference
+            spec:
+              containers:
+              - name: nginx
+                image: registry.access.redhat.com/ubi9/nginx-124:9.5-1744135631
+            {{(nginxCommand ? "    command: [nginx, -g, \"daemon off;\"]" : "")}}
+                ports: [{containerPort: 8080, name: http}]
+                readinessProbe: {httpGet: {path: /v1/models, port: http}, periodSeconds: 5}
+                volumeMounts:
+                - {name: conf, mountPath: /opt/app-root/etc/nginx.default.d}
+                - {name: models, mountPath: /srv/models}
+              volumes:
+              - name: conf
+                configMap:
+                  name: {{conf}}
+              - name: models
+                configMap: {name: models}
+            """;
+        await c.ApplyAsync(string.Join("---\n",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: rhaii-inference}\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: models, namespace: rhaii-inference}\ndata: {models.json: '{\"object\":\"list\",\"data\":[]}'}\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: good, namespace: rhaii-inference}\ndata: {models.conf: 'location = /v1/models { alias /srv/models/models.json; }'}\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: wrong-path, namespace: rhaii-inference}\ndata: {models.conf: 'location = /models { alias /srv/models/models.json; }'}\n",
+            Pod("good", "good", true) + "\n", Pod("wrong-path", "wrong-path", true) + "\n", Pod("no-command", "good", false) + "\n"));
+
+        await c.WaitAsync(() => c.Get("v1", "Pod", DataPlaneCluster.Ns, "good"), DataPlaneCluster.Ready, "pod good Ready");
+        JsonObject? Unhealthy(string pod) => c.Sim.ListObjects("v1", "Event", DataPlaneCluster.Ns)
+            .FirstOrDefault(e => e["involvedObject"]!["name"]!.GetValue<string>() == pod && e["reason"]!.GetValue<string>() == "Unhealthy");
+        var wrong = await c.WaitAsync(() => Unhealthy("wrong-path"), e => e is not null, "Unhealthy event of wrong-path");
+        Assert.Equal("Readiness probe failed: HTTP probe failed with statuscode: 404", wrong["message"]!.GetValue<string>());
+        var noCommand = await c.WaitAsync(() => Unhealthy("no-command"), e => e is not null, "Unhealthy event of no-command");
+        Assert.Matches(@"^Readiness probe failed: Get ""http://10\.[0-9.]+:8080/v1/models"": dial tcp 10\.[0-9.]+:8080: connect: connection refused$", noCommand["message"]!.GetValue<string>());
+        foreach (var name in new[] { "wrong-path", "no-command" })
+        {
+            var pod = c.Get("v1", "Pod", DataPlaneCluster.Ns, name)!;
+            Assert.False(DataPlaneCluster.Ready(pod), name);
+            Assert.Equal("Running", pod["status"]!["phase"]!.GetValue<string>());
+            Assert.True(pod["status"]!["containerStatuses"]![0]!["started"]!.GetValue<bool>(), name);
+        }
+    }
+
+    [Fact]
     public async Task APodDeletedMidStreamEndsTheClientsResponseInsteadOfLeavingItWaiting()
     {
         // Envoy cannot finish an HTTP/1.1 response whose upstream went away after the head: it resets the downstream

@@ -41,7 +41,7 @@ internal sealed partial class PodController
     internal static bool IsWorkloadPod(JsonObject pod) => pod.Labels().TryGetValue("kserve.io/component", out var c) && c == "workload";
 
     private bool NeedsKubelet(JsonObject pod) =>
-        pod.Arr("spec", "initContainers") is { Count: > 0 } || IsWorkloadPod(pod) ||
+        pod.Arr("spec", "initContainers") is { Count: > 0 } || IsWorkloadPod(pod) || DataPlane.StaticNginx.Runs(pod) ||
         (pod.Arr("spec", "containers") ?? []).Any(c => NeedsCredentials(c.Str("image") ?? ""));
 
     private void RunKubelet(JsonObject pod, string key)
@@ -172,6 +172,15 @@ internal sealed partial class PodController
             var since = run.MainStarted.Value;
             if (_groupWaitLogged.Add(uid + waitingForGroup)) foreach (var c in mains) Logs.Write(uid, c.Str("name") ?? "", waitingForGroup + "\n", now);
             WriteStatus(pod, run, mainState: _ => (Running(since), false, false), phase: "Running");
+            Enqueue(key, Delays.PodReady);
+            return;
+        }
+        if (!job && DataPlane.StaticNginx.Runs(pod) && DataPlane.StaticNginx.ReadinessFailure(Core, pod, PodIp(pod)) is { } unready)
+        {
+            // the kubelet's readiness probe against what this nginx serves: not Ready until it answers 2xx/3xx
+            var since = run.MainStarted.Value;
+            if (_probeFailureLogged.Add(uid + unready)) RecordEvent(pod, "Warning", "Unhealthy", $"Readiness probe failed: {unready}", Kubelet, node);
+            WriteStatus(pod, run, mainState: _ => (Running(since), true, false), phase: "Running");
             Enqueue(key, Delays.PodReady);
             return;
         }

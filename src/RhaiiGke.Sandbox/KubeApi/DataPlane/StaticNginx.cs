@@ -41,7 +41,40 @@ internal sealed partial class StaticNginx : IDisposable
             && (i.StartsWith(ImageRepositoryPrefix, StringComparison.Ordinal) || i.StartsWith(AltImageRepositoryPrefix, StringComparison.Ordinal)));
 
     /// <summary>Starts nginx for the pod with its mounted files read now; null when its configuration would not load.</summary>
-    public static StaticNginx? Start(SimCore core, JsonObject pod)
+    public static StaticNginx? Start(SimCore core, JsonObject pod) =>
+        Load(core, pod) is { } loaded ? new StaticNginx(loaded.Files, loaded.Locations) : null;
+
+    /// <summary>
+    /// What the kubelet's readiness probe of the nginx container gets, the way nginx would answer it with the pod's
+    /// files: null when the probe passes (or there is no httpGet probe on the nginx port), else the kubelet's failure
+    /// message (connection refused when nginx does not run, the status code when the path does not answer 2xx/3xx).
+    /// </summary>
+    public static string? ReadinessFailure(SimCore core, JsonObject pod, string podIp)
+    {
+        var c = Container(pod);
+        if (c?.Obj("readinessProbe", "httpGet") is not { } get) return null;
+        var portNode = get["port"];
+        var port = portNode is JsonValue pv && pv.TryGetValue<int>(out var n) ? n
+            : (c.Arr("ports") ?? []).OfType<JsonObject>().FirstOrDefault(x => x.Str("name") == portNode?.ToString()).Long("containerPort") is { } named ? (int)named : -1;
+        if (port != Port) return null;
+        var path = get.Str("path") ?? "/";
+        var url = $"http://{podIp}:{port}{path}";
+        if (Load(core, pod) is not { } loaded) return $"Get \"{url}\": dial tcp {podIp}:{port}: connect: connection refused";
+        var status = new Answer(loaded.Files, loaded.Locations).Status("GET", path);
+        return status is >= 200 and < 400 ? null : $"HTTP probe failed with statuscode: {status}";
+    }
+
+    /// <summary>The status nginx gives a request, from its files and exact locations.</summary>
+    private readonly record struct Answer(Dictionary<string, string> Files, Dictionary<string, (string? Alias, string? Type, int? Return, string? Text)> Locations)
+    {
+        public int Status(string method, string path) =>
+            !Locations.TryGetValue(path, out var loc) ? 404
+            : loc.Return is { } code ? code
+            : method is not ("GET" or "HEAD") ? 405
+            : loc.Alias is { } file && Files.ContainsKey(file) ? 200 : 404;
+    }
+
+    private static (Dictionary<string, string> Files, Dictionary<string, (string?, string?, int?, string?)> Locations)? Load(SimCore core, JsonObject pod)
     {
         var c = Container(pod);
         if (c is null) return null;
@@ -77,7 +110,7 @@ internal sealed partial class StaticNginx : IDisposable
         var locations = new Dictionary<string, (string?, string?, int?, string?)>(StringComparer.Ordinal);
         foreach (var (path, text) in files.Where(f => f.Key.StartsWith(ServerConfDir + "/", StringComparison.Ordinal) && f.Key.EndsWith(".conf", StringComparison.Ordinal)))
             if (!Parse(text, locations)) return null;
-        return new StaticNginx(files, locations);
+        return (files, locations);
     }
 
     [GeneratedRegex(@"location\s+=\s*(\S+)\s*\{([^{}]*)\}", RegexOptions.Singleline)] private static partial Regex ExactLocation();

@@ -35,6 +35,7 @@ internal sealed partial class PodController
     }
 
     private readonly Dictionary<string, Run> _runs = new();
+    private readonly HashSet<string> _probeFailureLogged = new(StringComparer.Ordinal);
 
     private KubeApiSimulatorOptions Options => Core.Options;
 

@@ -11,7 +11,6 @@ namespace RhaiiGke.Sandbox.KubeApi.Controllers;
 internal sealed partial class PodController
 {
     private readonly HashSet<string> _groupWaitLogged = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _probeFailureLogged = new(StringComparer.Ordinal);
 
     /// <summary>For the leader of a multi-pod group: why it cannot serve yet (a worker missing or not ready); null otherwise.</summary>
     private string? GroupIncomplete(JsonObject pod)

@@ -148,17 +148,16 @@ internal sealed partial class StaticNginx : IDisposable
 
     private async ValueTask HandleAsync(SimHttpConnection c, SimHttpRequest req)
     {
-        int status;
+        var status = new Answer(_files, _locations).Status(req.Method, req.Path);
+        _locations.TryGetValue(req.Path, out var loc);
         string type = "text/html", body;
-        if (_locations.TryGetValue(req.Path, out var loc))
+        if (loc.Return is not null) (type, body) = (loc.Type ?? "application/octet-stream", loc.Text ?? "");
+        else if (status == 200)
         {
-            if (loc.Return is { } code) (status, type, body) = (code, loc.Type ?? "application/octet-stream", loc.Text ?? "");
-            else if (req.Method is not ("GET" or "HEAD")) (status, body) = (405, Page(405, "Not Allowed"));
-            else if (loc.Alias is { } file && _files.TryGetValue(file, out var content))
-                (status, type, body) = (200, file.EndsWith(".json", StringComparison.Ordinal) ? "application/json" : file.EndsWith(".html", StringComparison.Ordinal) ? "text/html" : loc.Type ?? "application/octet-stream", content);
-            else (status, body) = (404, Page(404, "Not Found"));
+            var file = loc.Alias!;
+            (type, body) = (file.EndsWith(".json", StringComparison.Ordinal) ? "application/json" : file.EndsWith(".html", StringComparison.Ordinal) ? "text/html" : loc.Type ?? "application/octet-stream", _files[file]);
         }
-        else (status, body) = (404, Page(404, "Not Found"));
+        else body = status == 405 ? Page(405, "Not Allowed") : Page(404, "Not Found");
         req.Status = status;
         var bytes = Encoding.UTF8.GetBytes(body);
         var head = new StringBuilder();

@@ -18,7 +18,6 @@
         'Formats/Gke.format.ps1xml'
         'Formats/Platform.format.ps1xml'
     )
-    TypesToProcess       = @('RhaiiGke.types.ps1xml')
     CmdletsToExport      = @(
         'Get-TpuTopology'
         'New-LlmInferenceServiceSpec'

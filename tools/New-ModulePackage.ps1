@@ -47,7 +47,7 @@ $text = [regex]::Replace($text, $pattern, { param($m) $m.Groups[1].Value + "'" +
 
 # what a consumer needs besides the assemblies
 $required = @('RhaiiGke.dll', 'RhaiiGke.Models.dll', 'Dependencies/RhaiiGke.Engine.dll', 'en-US/RhaiiGke.dll-Help.xml', 'en-US/about_RhaiiGke.help.txt', 'CHANGELOG.md') +
-    @($data.FormatsToProcess) + @($data.TypesToProcess)
+    @($data['FormatsToProcess'] | Where-Object { $_ }) + @($data['TypesToProcess'] | Where-Object { $_ })
 $missing = @($required | Where-Object { -not (Test-Path -LiteralPath (Join-Path $pkg.FullName $_)) })
 if ($missing.Count -gt 0) { throw "package: missing from $($pkg.FullName): $($missing -join ', ')" }
 

@@ -57,7 +57,7 @@ Describe 'The package' -Tag Package {
         try { $entries = @($zip.Entries.FullName) } finally { $zip.Dispose() }
         $manifest = Import-PowerShellDataFile (Join-Path $package.ModulePath 'RhaiiGke.psd1')
         $expected = @('RhaiiGke.psd1', 'RhaiiGke.dll', 'RhaiiGke.Models.dll', 'Dependencies/RhaiiGke.Engine.dll', 'en-US/RhaiiGke.dll-Help.xml',
-            'en-US/about_RhaiiGke.help.txt', 'CHANGELOG.md', 'RhaiiGke.nuspec') + @($manifest.FormatsToProcess) + @($manifest.TypesToProcess)
+            'en-US/about_RhaiiGke.help.txt', 'CHANGELOG.md', 'RhaiiGke.nuspec') + @($manifest['FormatsToProcess'] | Where-Object { $_ }) + @($manifest['TypesToProcess'] | Where-Object { $_ })
         foreach ($e in $expected) { $entries | Should -Contain $e }
         $entries | Where-Object { $_ -like '*.pdb' } | Should -BeNullOrEmpty
     }

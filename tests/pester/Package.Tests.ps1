@@ -29,12 +29,26 @@ BeforeAll {
         $psi.Environment['POWERSHELL_UPDATECHECK'] = 'Off'
         $psi.Environment['NO_COLOR'] = '1'
         foreach ($kv in $Environment.GetEnumerator()) { $psi.Environment[$kv.Key] = [string]$kv.Value }
-        $p = [Diagnostics.Process]::Start($psi)
-        $out = $p.StandardOutput.ReadToEndAsync()
-        $err = $p.StandardError.ReadToEndAsync()
-        if (-not $p.WaitForExit($TimeoutSeconds * 1000)) { $p.Kill($true); throw "child pwsh ($File) did not finish in $TimeoutSeconds s" }
-        $p.WaitForExit()
-        [pscustomobject]@{ ExitCode = $p.ExitCode; Output = $out.Result; Error = $err.Result }
+        # the streams go to files as they come, so a child that does not finish still shows how far it got
+        $outFile = [IO.Path]::ChangeExtension($File, '.out.txt')
+        $errFile = [IO.Path]::ChangeExtension($File, '.err.txt')
+        $outSink = [IO.File]::Create($outFile)
+        $errSink = [IO.File]::Create($errFile)
+        try {
+            $p = [Diagnostics.Process]::Start($psi)
+            $copyOut = $p.StandardOutput.BaseStream.CopyToAsync($outSink)
+            $copyErr = $p.StandardError.BaseStream.CopyToAsync($errSink)
+            if (-not $p.WaitForExit($TimeoutSeconds * 1000)) {
+                $p.Kill($true)
+                $null = [Threading.Tasks.Task]::WaitAll(@($copyOut, $copyErr), 10000)
+                $outSink.Flush(); $errSink.Flush()
+                $tail = { param($f) (Get-Content -LiteralPath $f -Tail 40 -ErrorAction SilentlyContinue) -join "`n" }
+                throw "child pwsh ($File) did not finish in $TimeoutSeconds s.`n--- its output so far:`n$(& $tail $outFile)`n--- its errors so far:`n$(& $tail $errFile)"
+            }
+            $p.WaitForExit()
+            $null = [Threading.Tasks.Task]::WaitAll(@($copyOut, $copyErr), 30000)
+        } finally { $outSink.Dispose(); $errSink.Dispose() }
+        [pscustomobject]@{ ExitCode = $p.ExitCode; Output = [IO.File]::ReadAllText($outFile); Error = [IO.File]::ReadAllText($errFile) }
     }
 
     # YAML through the module's own YamlDotNet, in a load context of its own (the module keeps it out of the default one)

@@ -39,16 +39,35 @@ BeforeAll {
             $copyOut = $p.StandardOutput.BaseStream.CopyToAsync($outSink)
             $copyErr = $p.StandardError.BaseStream.CopyToAsync($errSink)
             if (-not $p.WaitForExit($TimeoutSeconds * 1000)) {
+                $stacks = Get-ChildStacks $p.Id
                 $p.Kill($true)
-                $null = [Threading.Tasks.Task]::WaitAll(@($copyOut, $copyErr), 10000)
-                $outSink.Flush(); $errSink.Flush()
+                $null = [Threading.Tasks.Task]::WaitAll([Threading.Tasks.Task[]]@($copyOut, $copyErr), 10000)
+                $outSink.Dispose(); $errSink.Dispose()
                 $tail = { param($f) (Get-Content -LiteralPath $f -Tail 40 -ErrorAction SilentlyContinue) -join "`n" }
-                throw "child pwsh ($File) did not finish in $TimeoutSeconds s.`n--- its output so far:`n$(& $tail $outFile)`n--- its errors so far:`n$(& $tail $errFile)"
+                throw "child pwsh ($File) did not finish in $TimeoutSeconds s.`n--- its output so far:`n$(& $tail $outFile)`n--- its errors so far:`n$(& $tail $errFile)`n--- its managed threads when it was stopped:`n$stacks"
             }
             $p.WaitForExit()
-            $null = [Threading.Tasks.Task]::WaitAll(@($copyOut, $copyErr), 30000)
+            $null = [Threading.Tasks.Task]::WaitAll([Threading.Tasks.Task[]]@($copyOut, $copyErr), 30000)
         } finally { $outSink.Dispose(); $errSink.Dispose() }
         [pscustomobject]@{ ExitCode = $p.ExitCode; Output = [IO.File]::ReadAllText($outFile); Error = [IO.File]::ReadAllText($errFile) }
+    }
+
+    # The managed stacks of a process that hangs (dotnet-stack from the repository's tool manifest), for the failure message
+    function script:Get-ChildStacks([int]$ProcessId) {
+        try {
+            $psi = [Diagnostics.ProcessStartInfo]::new('dotnet')
+            foreach ($a in 'dotnet-stack', 'report', '-p', "$ProcessId") { $psi.ArgumentList.Add($a) }
+            $psi.WorkingDirectory = $repoRoot
+            $psi.RedirectStandardOutput = $true
+            $psi.RedirectStandardError = $true
+            $psi.UseShellExecute = $false
+            $d = [Diagnostics.Process]::Start($psi)
+            $o = $d.StandardOutput.ReadToEndAsync()
+            $e = $d.StandardError.ReadToEndAsync()
+            if (-not $d.WaitForExit(120000)) { $d.Kill($true); return '(dotnet-stack did not answer in 120 s)' }
+            # the pipeline's and the sandbox's frames tell where it waits; the rest is the runtime's own threads
+            (("$($o.Result)$($e.Result)" -split "`n") | Select-Object -First 600) -join "`n"
+        } catch { "(no stacks: $_)" }
     }
 
     # YAML through the module's own YamlDotNet, in a load context of its own (the module keeps it out of the default one)

@@ -170,21 +170,21 @@ public abstract class RhaiiCmdlet : PSCmdlet, IRhaiiLog
 
         public bool IsPipelineThread => Environment.CurrentManagedThreadId == _threadId;
 
-        public override void Post(SendOrPostCallback d, object? state)
+        public override void Post(SendOrPostCallback d, object? state) => TryPost(d, state); // completed: late log lines are dropped
+
+        private bool TryPost(SendOrPostCallback d, object? state)
         {
-            try { _queue.Add((d, state)); }
-            catch (InvalidOperationException) { } // completed: late log lines after the command ended are dropped
+            try { _queue.Add((d, state)); return true; }
+            catch (InvalidOperationException) { return false; }
         }
 
         public override void Send(SendOrPostCallback d, object? state)
         {
-            if (IsPipelineThread) d(state);
-            else
-            {
-                using var done = new ManualResetEventSlim();
-                Post(s => { try { d(s); } finally { done.Set(); } }, state);
-                done.Wait();
-            }
+            if (IsPipelineThread) { d(state); return; }
+            using var done = new ManualResetEventSlim();
+            // once the command has ended nobody pumps the queue: run it here rather than wait for ever
+            if (!TryPost(s => { try { d(s); } finally { done.Set(); } }, state)) { d(state); return; }
+            done.Wait();
         }
 
         public void Complete() => _queue.CompleteAdding();

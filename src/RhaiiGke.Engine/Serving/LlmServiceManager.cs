@@ -44,6 +44,14 @@ public sealed class ServingWaitOptions
     /// <summary>How long a failure stage (ImagePullBackOff, CrashLoopBackOff, misconfiguration) may last before the wait gives up.</summary>
     public TimeSpan FailureGrace { get; set; } = TimeSpan.FromMinutes(2);
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// An update blocked because the previous revision's pods hold the TPU chips (<see cref="RolloutBlock"/>) while
+    /// they serve nothing (none Ready): scale their ReplicaSets to 0 so the new pod gets the chips. No downtime, since
+    /// nothing was served. Deploy and Set (already under ShouldProcess) turn it on; Wait-LlmInferenceService changes nothing.
+    /// </summary>
+    public bool ReplaceUnservingPods { get; set; }
+    /// <summary>-Recreate: replace the previous revision's pods of a blocked update even when they serve (downtime until the new pod is Ready).</summary>
+    public bool ReplaceServingPods { get; set; }
 
     public TimeSpan LimitFor(ServingStage stage) => stage switch
     {
@@ -516,6 +524,7 @@ public sealed class LlmServiceManager
         ServingStage? last = null;
         string? lastMessage = null, lastAutoscaler = null;
         var noScaleUp = new Stopwatch();
+        var blocked = new Stopwatch();
         var activity = $"{ns}/{name}";
         while (true)
         {
@@ -541,6 +550,7 @@ public sealed class LlmServiceManager
             if (!untilStopped && s.Stopped)
                 throw new RhaiiException("LlmInferenceServiceStopped", RhaiiErrorCategory.InvalidOperation,
                     $"LLMInferenceService {ns}/{name} is stopped (serving.kserve.io/stop=true) and will not become Ready.", "Resume it with Set-LlmInferenceService -Start.", name);
+            if (!untilStopped && await RolloutBlockedAsync(s, o, blocked, activity, ct).ConfigureAwait(false) is { } rolloutError) throw rolloutError;
             var limit = o.LimitFor(s.Stage);
             // Unschedulable: the cluster autoscaler's word on the pods decides how long waiting is worth it. A scale-up
             // under way keeps the scheduling limit (TPU nodes take minutes); "won't scale up" (pool at its maximum,
@@ -563,6 +573,54 @@ public sealed class LlmServiceManager
             var outcome = await KubeWatch.WaitForChangeAsync(_client, path[..path.LastIndexOf('/')], name, obj!.Str("metadata", "resourceVersion"), o.PollInterval, null, ct).ConfigureAwait(false);
             if (outcome == KubeWatch.Outcome.Unavailable) await Task.Delay(o.PollInterval, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// An update that cannot progress because the previous revision's pods hold the TPU chips the new pod needs
+    /// (<see cref="RolloutBlock"/>): replaced when allowed (<see cref="ServingWaitOptions.ReplaceUnservingPods"/>,
+    /// <see cref="ServingWaitOptions.ReplaceServingPods"/>); otherwise, unless the cluster autoscaler is adding a node, an
+    /// error once the block has lasted the failure grace (capped by the scheduling limit) instead of the whole timeout.
+    /// </summary>
+    private async Task<RhaiiException?> RolloutBlockedAsync(LlmInferenceService s, ServingWaitOptions o, Stopwatch blocked, string activity, CancellationToken ct)
+    {
+        if (!s.Pods.Any(p => p.Role == "workload" && p.Stage == ServingStage.Unschedulable)) { blocked.Reset(); return null; }
+        var pods = await _client.ListAsync($"api/v1/namespaces/{s.Namespace}/pods", $"app.kubernetes.io/name={s.Name}", ct).ConfigureAwait(false);
+        var block = RolloutBlocks.Find((pods.Arr("items") ?? []).OfType<JsonObject>()).FirstOrDefault();
+        if (block is null) { blocked.Reset(); return null; }
+        if (block.OldPodsServing ? o.ReplaceServingPods : o.ReplaceUnservingPods || o.ReplaceServingPods)
+        {
+            _log.Warning(block.OldPodsServing
+                ? $"{activity}: -Recreate: scaling ReplicaSet(s) {string.Join(", ", block.OldReplicaSets)} of the previous revision to 0 so the new pod gets the TPU chips; the service serves nothing until the new pod is Ready."
+                : $"{activity}: the previous revision's pods ({block.HoldersText}) serve nothing and hold the TPU chips the update needs; scaling ReplicaSet(s) {string.Join(", ", block.OldReplicaSets)} to 0 so the new pod can be scheduled.");
+            foreach (var rs in block.OldReplicaSets)
+            {
+                try
+                {
+                    await _client.SendAsync(HttpMethod.Patch, $"apis/apps/v1/namespaces/{block.Namespace}/replicasets/{rs}?fieldManager=rhaiigke",
+                        new JsonObject { ["spec"] = new JsonObject { ["replicas"] = 0 } }, "application/merge-patch+json", ct).ConfigureAwait(false);
+                }
+                catch (KubeApiException e) when (e.Code == 404) { }
+                catch (KubeApiException e) { throw e.ToRhaii($"scaling ReplicaSet {block.Namespace}/{rs} of the previous revision to 0", rs); }
+            }
+            blocked.Reset();
+            return null;
+        }
+        var (_, autoscaler) = await AutoscalerVerdictAsync(s, ct).ConfigureAwait(false);
+        if (autoscaler?.StartsWith("TriggeredScaleUp", StringComparison.Ordinal) == true) { blocked.Reset(); return null; } // a node is coming: the rollout continues
+        if (!blocked.IsRunning)
+        {
+            blocked.Start();
+            _log.Verbose($"{activity}: {block.Describe()}.");
+            _log.Progress(activity, $"Update blocked: {block.PendingPod} waits for the TPU chips {string.Join(", ", block.Holders.Select(h => h.Pod))} hold{(block.Holders.Count == 1 ? "s" : "")}", -1);
+        }
+        var grace = o.FailureGrace < o.SchedulingTimeout ? o.FailureGrace : o.SchedulingTimeout;
+        if (blocked.Elapsed < grace) return null;
+        var message = $"LLMInferenceService {s.Namespace}/{s.Name}: {block.Describe()}. " +
+                      (block.OldPodsServing ? "The previous revision keeps serving meanwhile." : "The previous revision's pods serve nothing.") +
+                      (autoscaler is null ? "" : $" Cluster autoscaler: {autoscaler}.");
+        var fix = block.OldPodsServing ? RolloutBlock.Fix(s.Namespace, s.Name)
+            : $"The old pods serve nothing, so replacing them costs no downtime: re-run Deploy-LlmInferenceService or Set-LlmInferenceService with -Wait (they replace them), or {RolloutBlock.Fix(s.Namespace, s.Name)}";
+        return new RhaiiException(RolloutBlocks.ErrorId, RhaiiErrorCategory.ResourceUnavailable, message, fix, $"{s.Namespace}/{s.Name}");
     }
 
     /// <summary>

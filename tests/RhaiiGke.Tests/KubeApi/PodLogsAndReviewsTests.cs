@@ -234,7 +234,7 @@ public class PodLogsAndReviewsTests : SimulatorTestBase
         Assert.Equal(2, pods.Count);
 
         var scaling = Assert.Single(events, e => e.Reason == "ScalingReplicaSet");
-        Assert.Equal($"Scaled up replica set {rs.Metadata.Name} from 0 to 2", scaling.Message);
+        Assert.Equal($"Scaled up replica set {rs.Metadata.Name} to 2", scaling.Message);
         Assert.Equal("Deployment", scaling.InvolvedObject.Kind);
         Assert.Equal("deployment-controller", scaling.Source.Component);
 
@@ -261,7 +261,7 @@ public class PodLogsAndReviewsTests : SimulatorTestBase
         // scaling down: the Deployment says so, the ReplicaSet deletes a pod
         await Client.PatchNamespacedDeploymentAsync(Merge(new { spec = new { replicas = 1 } }), "web", "default");
         await Eventually(async () => (await Client.CoreV1.ListNamespacedEventAsync("default")).Items.Any(e => e.Reason == "SuccessfulDelete"), "SuccessfulDelete", 30000);
-        Assert.Contains((await Client.CoreV1.ListNamespacedEventAsync("default")).Items, e => e.Reason == "ScalingReplicaSet" && e.Message == $"Scaled down replica set {rs.Metadata.Name} from 2 to 1");
+        Assert.Contains((await Client.CoreV1.ListNamespacedEventAsync("default")).Items, e => e.Reason == "ScalingReplicaSet" && e.Message == $"Scaled down replica set {rs.Metadata.Name} to 1 from 2");
     }
 
     [Fact]

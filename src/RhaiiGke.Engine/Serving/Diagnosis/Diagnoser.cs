@@ -58,6 +58,7 @@ public static class Diagnoser
         "MultiHostGroupSizeMismatch", "MultiHostPoolSmallerThanSlice",
         "WorkloadIdentityBindingMissing", "GcsAccessDenied", "GcsBucketNotFound", "GcsModelNotFound",
         "GpuAcceleratorLabelUnknown", "GpuTolerationMissing", "GpuCapacityUnavailable", "GpuDriversNotInstalled", "GpuRequestMismatch", "AcceleratorImageMismatch",
+        "RolloutBlockedByAccelerator",
     ];
 
     internal static DiagnosisFinding Finding(string id, FindingSeverity sev, JsonObject obj, string message, string fix, IEnumerable<string>? evidence = null) => new()
@@ -153,6 +154,7 @@ internal sealed class TpuSchedulingCheck : IDiagnosisCheck
     public IEnumerable<DiagnosisFinding> Run(ClusterSnapshot s)
     {
         var tpuNodes = s.OfKind("Node").Where(n => Labels(n).ContainsKey(ManifestBuilder.TpuAcceleratorLabel)).ToList();
+        var blocks = RolloutBlocks.Find(s.OfKind("Pod")).ToDictionary(b => (b.Namespace, b.PendingPod));
         foreach (var pod in s.OfKind("Pod"))
         {
             var selector = StringMap(pod["spec"]?["nodeSelector"]);
@@ -224,7 +226,16 @@ internal sealed class TpuSchedulingCheck : IDiagnosisCheck
                 }
             }
 
-            if (!found && evidence.Any(e => e.Contains("Insufficient google.com/tpu", StringComparison.Ordinal)))
+            if (!found && blocks.TryGetValue((ClusterSnapshot.Namespace(pod) ?? "default", ClusterSnapshot.Name(pod)), out var block))
+            {
+                // an update, not a capacity problem: the previous revision of the same Deployment holds the chips
+                var service = Labels(pod).GetValueOrDefault("app.kubernetes.io/name") ?? block.Deployment;
+                var d = block.Describe();
+                yield return Diagnoser.Finding(RolloutBlocks.ErrorId, FindingSeverity.Error, pod,
+                    char.ToUpperInvariant(d[0]) + d[1..] + ". " + (block.OldPodsServing ? "The previous revision keeps serving meanwhile." : "The previous revision's pods serve nothing."),
+                    RolloutBlock.Fix(block.Namespace, service), evidence.Append($"previous revision: {block.HoldersText}"));
+            }
+            else if (!found && evidence.Any(e => e.Contains("Insufficient google.com/tpu", StringComparison.Ordinal)))
                 yield return Diagnoser.Finding("TpuCapacityUnavailable", FindingSeverity.Error, pod,
                     "Every matching TPU node's chips are taken.",
                     "Add a node (Set-TpuNodePool -NodeCount <n+1>), lower -Replicas, or raise the pool's autoscaling maximum.", evidence);

@@ -52,7 +52,15 @@ internal static class Pods
     }
 }
 
-/// <summary>Deployments → ReplicaSets; status and the Available/Progressing conditions.</summary>
+/// <summary>
+/// Deployments → ReplicaSets as kube-controller-manager's deployment controller rolls them out (pkg/controller/deployment:
+/// rolling.go, recreate.go, progress.go): a template change creates a new ReplicaSet; RollingUpdate (the default, maxSurge
+/// 25% rounded up, maxUnavailable 25% rounded down) grows it only while all ReplicaSets together stay within
+/// replicas + maxSurge and shrinks the old ones only while replicas - maxUnavailable pods stay available; Recreate scales
+/// the old ones to 0 and creates the new one once their pods are gone. Status with the Available and Progressing
+/// conditions (NewReplicaSetCreated, FoundNewReplicaSet, ReplicaSetUpdated, NewReplicaSetAvailable, and
+/// ProgressDeadlineExceeded once progressDeadlineSeconds pass without progress).
+/// </summary>
 internal sealed class DeploymentController(ControllerManager m) : SimController(m)
 {
     protected override string Name => "deployment-controller";
@@ -61,9 +69,34 @@ internal sealed class DeploymentController(ControllerManager m) : SimController(
     {
         if (Is(ev, "apps", "deployments") && ev.Type != "DELETED") Enqueue(KeyOf(ev.Object));
         else if (Is(ev, "apps", "replicasets"))
+        {
             foreach (var r in ev.Object.Arr("metadata", "ownerReferences") ?? [])
                 if (r.Str("kind") == "Deployment") Enqueue(K(ev.Namespace, r.Str("name") ?? ""));
+        }
+        else if (Is(ev, "", "pods") && ev.Type == "DELETED")
+        {
+            // a Recreate rollout waits for the last old pod to be gone (deploymentcontroller's deletePod handler)
+            foreach (var pr in ev.Object.Arr("metadata", "ownerReferences") ?? [])
+                if (pr.Str("kind") == "ReplicaSet" && Get("apps", "replicasets", ev.Namespace, pr.Str("name") ?? "") is { } rs)
+                    foreach (var dr in rs.Arr("metadata", "ownerReferences") ?? [])
+                        if (dr.Str("kind") == "Deployment") Enqueue(K(ev.Namespace, dr.Str("name") ?? ""));
+        }
     }
+
+    /// <summary>deploymentutil.ResolveFenceposts: maxSurge rounds up, maxUnavailable down; both 0 means maxUnavailable 1.</summary>
+    internal static (int MaxSurge, int MaxUnavailable) Fenceposts(JsonObject? strategy, int replicas)
+    {
+        if (strategy?.Str("type") == "Recreate") return (0, 0);
+        var surge = Pods.Percent(strategy?.At("rollingUpdate", "maxSurge"), replicas, roundUp: true);
+        var unavailable = Pods.Percent(strategy?.At("rollingUpdate", "maxUnavailable"), replicas, roundUp: false);
+        if (surge == 0 && unavailable == 0) unavailable = 1;
+        return (surge, unavailable);
+    }
+
+    private static int Spec(JsonObject rs) => (int)(rs.Long("spec", "replicas") ?? 0);
+
+    private static long Revision(JsonObject rs) =>
+        long.TryParse(rs.Str("metadata", "annotations", "deployment.kubernetes.io/revision"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : 0;
 
     public override void Reconcile(string key)
     {
@@ -75,6 +108,112 @@ internal sealed class DeploymentController(ControllerManager m) : SimController(
         var hash = Pods.TemplateHash(template);
         var rsName = $"{name}-{hash}";
         var replicas = (int)(d.Long("spec", "replicas") ?? 1);
+        var strategy = d.Obj("spec", "strategy");
+        var recreate = strategy?.Str("type") == "Recreate";
+        var (maxSurge, maxUnavailable) = Fenceposts(strategy, replicas);
+        if (maxUnavailable > replicas) maxUnavailable = replicas; // deploymentutil.MaxUnavailable
+
+        var owned = All("apps", "replicasets", ns).Where(rs => Owns(d, rs)).ToList();
+        var current = owned.FirstOrDefault(rs => rs.Name() == rsName);
+        var olds = owned.Where(rs => rs.Name() != rsName)
+            .OrderBy(rs => rs.Str("metadata", "creationTimestamp"), StringComparer.Ordinal).ThenBy(Revision).ToList();
+        var allPods = All("", "pods", ns).ToList();
+        int Available(JsonObject? rs) => rs is null ? 0 : allPods.Count(p => Owns(rs, p) && Pods.Ready(p));
+        var sizes = olds.ToDictionary(rs => rs.Name(), Spec);
+        string? created = null;
+
+        void ScaleOld(JsonObject rs, int to)
+        {
+            var from = Spec(rs);
+            if (from == to) return;
+            Core.Mutate(rsType, rs, o => o.Ensure("spec")["replicas"] = to, Name);
+            sizes[rs.Name()] = to;
+            RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled {(to > from ? "up" : "down")} replica set {rs.Name()} to {to} from {from}", Name);
+        }
+
+        void CreateOrScaleNew(int want)
+        {
+            if (current is null)
+            {
+                Core.Create(rsType, ns, NewReplicaSet(d, rsName, hash, template, replicas, maxSurge, want, olds.Count == 0 ? 1 : olds.Max(Revision) + 1), WriteOptions.Controller(Name));
+                current = Core.Peek(rsType, ns, rsName);
+                created = rsName;
+                if (want > 0) RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled up replica set {rsName} to {want}", Name);
+            }
+            else if (Spec(current) is var had && had != want)
+            {
+                current = Core.Mutate(rsType, current, o =>
+                {
+                    o.Ensure("spec")["replicas"] = want;
+                    var a = o.Ensure("metadata").Ensure("annotations");
+                    a["deployment.kubernetes.io/desired-replicas"] = replicas.ToString(CultureInfo.InvariantCulture);
+                    a["deployment.kubernetes.io/max-replicas"] = (replicas + maxSurge).ToString(CultureInfo.InvariantCulture);
+                }, Name);
+                RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled {(want > had ? "up" : "down")} replica set {rsName} to {want} from {had}", Name);
+            }
+        }
+
+        if (recreate)
+        {
+            // recreate.go: scale every old ReplicaSet to 0, wait until none of their pods runs, then the new one at full size
+            foreach (var old in olds) ScaleOld(old, 0);
+            var oldRunning = allPods.Any(p => olds.Any(rs => Owns(rs, p)) && p.Str("status", "phase") is not ("Failed" or "Succeeded"));
+            if (!oldRunning) CreateOrScaleNew(replicas);
+        }
+        else
+        {
+            // rolling.go reconcileNewReplicaSet (deploymentutil.NewRSNewReplicas): grow within replicas + maxSurge
+            int want;
+            var had = current is null ? 0 : Spec(current);
+            if (had > replicas) want = replicas;
+            else
+            {
+                var currentPodCount = olds.Sum(Spec) + had;
+                var maxTotal = replicas + maxSurge;
+                want = currentPodCount >= maxTotal ? had : had + Math.Min(maxTotal - currentPodCount, replicas - had);
+            }
+            CreateOrScaleNew(want);
+
+            // rolling.go reconcileOldReplicaSets: unhealthy old pods first, then healthy ones while minAvailable holds
+            var oldPodsCount = olds.Sum(rs => sizes[rs.Name()]);
+            if (oldPodsCount > 0)
+            {
+                var newSize = current is null ? 0 : Spec(current);
+                var minAvailable = replicas - maxUnavailable;
+                var maxScaledDown = oldPodsCount + newSize - minAvailable - (newSize - Available(current));
+                if (maxScaledDown > 0)
+                {
+                    var cleaned = 0;
+                    foreach (var rs in olds)
+                    {
+                        if (cleaned >= maxScaledDown) break;
+                        var size = sizes[rs.Name()];
+                        var unhealthy = size - Available(rs);
+                        if (size == 0 || unhealthy <= 0) continue;
+                        ScaleOld(rs, size - Math.Min(maxScaledDown - cleaned, unhealthy));
+                        cleaned += size - sizes[rs.Name()];
+                    }
+                    // scaleDownOldReplicaSetsForRollingUpdate
+                    var availableAll = Available(current) + olds.Sum(rs => Math.Min(Available(rs), sizes[rs.Name()]));
+                    var total = availableAll - minAvailable;
+                    foreach (var rs in olds)
+                    {
+                        if (total <= 0) break;
+                        var size = sizes[rs.Name()];
+                        if (size == 0) continue;
+                        var down = Math.Min(size, total);
+                        ScaleOld(rs, size - down);
+                        total -= down;
+                    }
+                }
+            }
+        }
+
+        WriteStatus(d, current, olds, created, replicas, maxUnavailable, rsName);
+    }
+
+    private static JsonObject NewReplicaSet(JsonObject d, string rsName, string hash, JsonObject template, int replicas, int maxSurge, int want, long revision)
+    {
         var selector = d.Obj("spec", "selector")?.Clone() ?? new JsonObject();
         var ml = selector["matchLabels"] as JsonObject ?? new JsonObject();
         ml["pod-template-hash"] = hash;
@@ -82,60 +221,100 @@ internal sealed class DeploymentController(ControllerManager m) : SimController(
         var rsTemplate = template.Clone();
         rsTemplate.Ensure("metadata").Ensure("labels")["pod-template-hash"] = hash;
         var rsLabels = rsTemplate.At("metadata", "labels")!.DeepClone();
-
-        var owned = All("apps", "replicasets", ns).Where(rs => Owns(d, rs)).ToList();
-        var current = owned.FirstOrDefault(rs => rs.Name() == rsName);
-        if (current is null)
+        return new JsonObject
         {
-            Core.Create(rsType, ns, new JsonObject
+            ["apiVersion"] = "apps/v1", ["kind"] = "ReplicaSet",
+            ["metadata"] = new JsonObject
             {
-                ["apiVersion"] = "apps/v1", ["kind"] = "ReplicaSet",
-                ["metadata"] = new JsonObject
+                ["name"] = rsName, ["namespace"] = d.Namespace(), ["labels"] = rsLabels,
+                ["annotations"] = new JsonObject
                 {
-                    ["name"] = rsName, ["namespace"] = ns, ["labels"] = rsLabels,
-                    ["annotations"] = new JsonObject { ["deployment.kubernetes.io/desired-replicas"] = replicas.ToString(CultureInfo.InvariantCulture), ["deployment.kubernetes.io/revision"] = (owned.Count + 1).ToString(CultureInfo.InvariantCulture) },
-                    ["ownerReferences"] = new JsonArray(OwnerRef(d)),
+                    ["deployment.kubernetes.io/desired-replicas"] = replicas.ToString(CultureInfo.InvariantCulture),
+                    ["deployment.kubernetes.io/max-replicas"] = (replicas + maxSurge).ToString(CultureInfo.InvariantCulture),
+                    ["deployment.kubernetes.io/revision"] = revision.ToString(CultureInfo.InvariantCulture),
                 },
-                ["spec"] = new JsonObject { ["replicas"] = replicas, ["selector"] = selector, ["template"] = rsTemplate },
-            }, WriteOptions.Controller(Name));
-            current = Core.Peek(rsType, ns, rsName);
-            if (replicas > 0) RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled up replica set {rsName} from 0 to {replicas}", Name);
-        }
-        else if (current.Long("spec", "replicas") is var had && had != replicas)
-        {
-            current = Core.Mutate(rsType, current, o => o.Ensure("spec")["replicas"] = replicas, Name);
-            RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled {(replicas > (had ?? 0) ? "up" : "down")} replica set {rsName} from {had ?? 0} to {replicas}", Name);
-        }
-        foreach (var old in owned.Where(rs => rs.Name() != rsName && (rs.Long("spec", "replicas") ?? 0) != 0))
-        {
-            var from = old.Long("spec", "replicas") ?? 0;
-            Core.Mutate(rsType, old, o => o.Ensure("spec")["replicas"] = 0, Name);
-            RecordEvent(d, "Normal", "ScalingReplicaSet", $"Scaled down replica set {old.Name()} from {from} to 0", Name);
-        }
+                ["ownerReferences"] = new JsonArray(OwnerRef(d)),
+            },
+            ["spec"] = new JsonObject { ["replicas"] = want, ["selector"] = selector, ["template"] = rsTemplate },
+        };
+    }
 
-        var pods = All("", "pods", ns).Where(p => owned.Concat(current is null ? [] : [current]).Any(rs => Owns(rs, p))).ToList();
+    /// <summary>sync.go calculateStatus and progress.go syncRolloutStatus.</summary>
+    private void WriteStatus(JsonObject d, JsonObject? current, List<JsonObject> olds, string? created, int replicas, int maxUnavailable, string rsName)
+    {
+        var ns = d.Namespace();
+        var sets = olds.Select(o => Get("apps", "replicasets", ns, o.Name()) ?? o).ToList();
+        if (current is not null) sets.Add(current);
+        var pods = All("", "pods", ns).Where(p => sets.Any(rs => Owns(rs, p))).ToList();
         var newPods = current is null ? [] : pods.Where(p => Owns(current, p)).ToList();
         var ready = pods.Count(Pods.Ready);
-        var updated = newPods.Count;
         var available = ready;
-        var maxUnavailable = Pods.Percent(d.At("spec", "strategy", "rollingUpdate", "maxUnavailable"), replicas, roundUp: false);
+        var specTotal = sets.Sum(Spec);
         var isAvailable = available >= replicas - maxUnavailable;
-        var complete = newPods.Count(Pods.Ready) >= replicas && pods.Count == newPods.Count;
+        var generation = d.Long("metadata", "generation") ?? 1;
         var prev = d.Obj("status");
         var status = new JsonObject
         {
-            ["observedGeneration"] = d.Long("metadata", "generation") ?? 1,
-            ["replicas"] = pods.Count, ["updatedReplicas"] = updated, ["readyReplicas"] = ready, ["availableReplicas"] = available,
+            ["observedGeneration"] = generation,
+            ["replicas"] = pods.Count, ["updatedReplicas"] = newPods.Count, ["readyReplicas"] = ready, ["availableReplicas"] = available,
         };
-        if (pods.Count - available > 0) status["unavailableReplicas"] = pods.Count - available;
-        status["conditions"] = new JsonArray(
-            Condition("Available", isAvailable, isAvailable ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
-                isAvailable ? "Deployment has minimum availability." : "Deployment does not have minimum availability.", previous: prev),
-            Condition("Progressing", true, complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
-                complete ? $"ReplicaSet \"{rsName}\" has successfully progressed." : $"ReplicaSet \"{rsName}\" is progressing.", previous: prev));
+        if (Math.Max(0, specTotal - available) is var unavailable && unavailable > 0) status["unavailableReplicas"] = unavailable;
+        var conditions = new JsonArray(Condition("Available", isAvailable, isAvailable ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+            isAvailable ? "Deployment has minimum availability." : "Deployment does not have minimum availability.", previous: prev));
+
+        // Progressing: a timestamp of the last progress (lastUpdateTime) against spec.progressDeadlineSeconds
+        var prevProgressing = prev?.Arr("conditions")?.OfType<JsonObject>().FirstOrDefault(c => c.Str("type") == "Progressing");
+        var deadline = d.Long("spec", "progressDeadlineSeconds");
+        JsonObject? progressing = prevProgressing?.Clone();
+        if (created is not null)
+            progressing = DeploymentCondition("Progressing", "True", "NewReplicaSetCreated", $"Created new replica set \"{created}\"", prevProgressing, touch: true);
+        else if (progressing is null && current is not null)
+            progressing = DeploymentCondition("Progressing", "True", "FoundNewReplicaSet", $"Found new replica set \"{rsName}\"", prevProgressing, touch: true);
+        var updated = (long)newPods.Count;
+        var complete = updated == replicas && pods.Count == replicas && available == replicas && pods.Count == newPods.Count;
+        var wasComplete = pods.Count == newPods.Count && prevProgressing?.Str("reason") == "NewReplicaSetAvailable";
+        long P(string k) => prev?.Long(k) ?? 0;
+        if (!wasComplete)
+        {
+            if (complete)
+            {
+                if (progressing?.Str("reason") != "NewReplicaSetAvailable")
+                    progressing = DeploymentCondition("Progressing", "True", "NewReplicaSetAvailable", $"ReplicaSet \"{rsName}\" has successfully progressed.", progressing, touch: true);
+            }
+            else if (updated > P("updatedReplicas") || ready > P("readyReplicas") || available > P("availableReplicas") ||
+                     pods.Count - updated < P("replicas") - P("updatedReplicas") || created is not null)
+            {
+                if (created is null)
+                    progressing = DeploymentCondition("Progressing", "True", "ReplicaSetUpdated", $"ReplicaSet \"{rsName}\" is progressing.", progressing, touch: true);
+            }
+            else if (deadline is long secs && progressing is not null && progressing.Str("reason") != "ProgressDeadlineExceeded" &&
+                     DateTimeOffset.TryParse(progressing.Str("lastUpdateTime"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var last))
+            {
+                var due = last + TimeSpan.FromSeconds(secs);
+                if (DateTimeOffset.UtcNow > due)
+                    progressing = DeploymentCondition("Progressing", "False", "ProgressDeadlineExceeded", $"ReplicaSet \"{rsName}\" has timed out progressing.", progressing, touch: true);
+                else
+                    Enqueue(KeyOf(d), due - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(1)); // requeueStuckDeployment
+            }
+        }
+        if (deadline is null) progressing = null; // no progressDeadlineSeconds: no Progressing condition
+        if (progressing is not null) conditions.Add(progressing);
+        status["conditions"] = conditions;
         foreach (var k in new[] { "readyReplicas", "availableReplicas", "updatedReplicas" })
             if (status.Long(k) == 0) status.Remove(k);
         SetStatus("apps", "deployments", d, status);
+    }
+
+    /// <summary>A Deployment condition (with lastUpdateTime); lastTransitionTime kept while the status stays the same.</summary>
+    private static JsonObject DeploymentCondition(string type, string status, string reason, string message, JsonObject? previous, bool touch)
+    {
+        var now = SimCore.Now();
+        var transition = previous is not null && previous.Str("status") == status ? previous.Str("lastTransitionTime") ?? now : now;
+        return new JsonObject
+        {
+            ["type"] = type, ["status"] = status, ["lastUpdateTime"] = touch ? now : previous?.Str("lastUpdateTime") ?? now,
+            ["lastTransitionTime"] = transition, ["reason"] = reason, ["message"] = message,
+        };
     }
 }
 
@@ -166,7 +345,8 @@ internal sealed class ReplicaSetController(ControllerManager m) : SimController(
             Core.Create(podType, ns, pod, WriteOptions.Controller(Name));
             RecordEvent(rs, "Normal", "SuccessfulCreate", $"Created pod: {pod.Name()}", Name);
         }
-        foreach (var extra in pods.OrderBy(Pods.Ready).Skip(want).ToList().Take(Math.Max(0, pods.Count - want)))
+        // controller.ActivePods ordering: unscheduled, pending and not-ready pods go first, ready ones are kept
+        foreach (var extra in pods.OrderByDescending(Pods.Ready).Skip(want).ToList())
         {
             Core.Delete(podType, ns, extra.Name(), WriteOptions.Controller(Name), new DeleteOptions());
             RecordEvent(rs, "Normal", "SuccessfulDelete", $"Deleted pod: {extra.Name()}", Name);

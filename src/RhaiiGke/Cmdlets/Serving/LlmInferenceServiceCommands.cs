@@ -27,6 +27,18 @@ internal static class ServingCommandSupport
         if (o.FailureGrace > timeout) o.FailureGrace = timeout;
         return o;
     }
+
+    /// <summary>
+    /// What the wait of a changing command (Deploy, Set) may do about an update blocked by the previous revision's hold on
+    /// the TPU chips: replace pods that serve nothing (part of the change already confirmed), and with -Recreate, after its
+    /// own confirmation, pods that serve (downtime until the new pod is Ready).
+    /// </summary>
+    public static void AllowReplacement(RhaiiCmdlet cmdlet, ServingWaitOptions wait, bool recreate, string target)
+    {
+        wait.ReplaceUnservingPods = true;
+        if (recreate)
+            wait.ReplaceServingPods = cmdlet.ShouldProcess(target, "Replace the serving pods of an update blocked on TPU chips (the service is down until the new pod is Ready)");
+    }
 }
 
 /// <summary>Deploys an LLMInferenceService with what it needs: namespace, secrets, ServiceAccount, policies, EnvoyFilter.</summary>
@@ -129,6 +141,13 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
     [Parameter(ValueFromPipeline = true)]
     public RhaiiPlatform? Platform { get; set; }
 
+    /// <summary>
+    /// With -Wait: when the update cannot progress because the previous revision's pods hold the TPU chips the new pod
+    /// needs, scale the previous revision to zero (the service is down until the new pod is Ready).
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Recreate { get; set; }
+
     /// <summary>For a gs:// model: grant roles/iam.workloadIdentityUser on the Google service account to the workload's ServiceAccount when missing (under ShouldProcess).</summary>
     [Parameter]
     public SwitchParameter GrantWorkloadIdentity { get; set; }
@@ -169,6 +188,8 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
             CreateGateway = !NoGateway,
             AllowKinds = AllowKind,
         };
+        if (Recreate && !Wait)
+            Fail("RecreateNeedsWait", RhaiiErrorCategory.InvalidArgument, "-Recreate acts on an update the wait finds blocked; it needs -Wait.", "Add -Wait, or leave out -Recreate.");
         var target = spec is null ? string.Join(", ", manifests.Select(m => System.IO.Path.GetFileName(m.Item1))) : $"{spec.Namespace}/{spec.Name}";
         var dryRun = !ShouldProcess($"{target} on {connection.Name}", "Deploy LLMInferenceService");
         if (dryRun && !MyInvocation.BoundParameters.ContainsKey("WhatIf")) return;
@@ -177,6 +198,7 @@ public sealed class DeployLlmInferenceServiceCommand : SpecParametersCmdlet
         var options = new KubeApplyOptions { DryRun = dryRun, Timeout = Timeout < TimeSpan.FromMinutes(10) ? Timeout : TimeSpan.FromMinutes(10) };
         ClusterSession.TuneForSandbox(connection, options);
         var wait = Wait && !dryRun ? ServingCommandSupport.WaitOptions(connection, Timeout, SchedulingTimeout, DownloadTimeout, CompileTimeout) : null;
+        if (wait is not null) ServingCommandSupport.AllowReplacement(this, wait, Recreate, $"{target} on {connection.Name}");
         var services = await new LlmServiceManager(connection, this).DeployAsync(request, options, wait, cancellationToken);
         ReportProgress(1, "Deploy-LlmInferenceService", "done", 100, completed: true);
         foreach (var s in services)
@@ -313,6 +335,11 @@ public sealed class SetLlmInferenceServiceCommand : NamedServiceCmdlet
     [Parameter]
     public SwitchParameter Wait { get; set; }
 
+    /// <summary>With -Wait: when the update is blocked because the previous revision's pods hold the TPU chips, scale the previous revision to zero (downtime).</summary>
+    [Parameter(ParameterSetName = "Change")]
+    [Parameter(ParameterSetName = "Start")]
+    public SwitchParameter Recreate { get; set; }
+
     [Parameter]
     [ValidateTimeout]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(60);
@@ -321,6 +348,8 @@ public sealed class SetLlmInferenceServiceCommand : NamedServiceCmdlet
     {
         if (Replicas is null && Image is null && !Stop && !Start)
             Fail("NothingToChange", RhaiiErrorCategory.InvalidArgument, "Set-LlmInferenceService needs -Replicas, -Image, -Stop or -Start.", "Say what to change.");
+        if (Recreate && !Wait)
+            Fail("RecreateNeedsWait", RhaiiErrorCategory.InvalidArgument, "-Recreate acts on an update the wait finds blocked; it needs -Wait.", "Add -Wait, or leave out -Recreate.");
         var connection = Connection;
         var what = string.Join(", ", new[]
         {
@@ -332,7 +361,11 @@ public sealed class SetLlmInferenceServiceCommand : NamedServiceCmdlet
         var (s, mutating) = await manager.SetAsync(Namespace, Name, Replicas, Image, Stop ? true : Start ? false : null, dryRun, cancellationToken);
         WriteVerbose(mutating == 0 ? $"{Namespace}/{Name} already had {what}; nothing sent." : $"{Namespace}/{Name}: {what} ({mutating} request(s)).");
         if (Wait && !dryRun)
-            s = await manager.WaitAsync(Namespace, Name, ServingCommandSupport.WaitOptions(connection, Timeout), cancellationToken, untilStopped: Stop);
+        {
+            var wait = ServingCommandSupport.WaitOptions(connection, Timeout);
+            if (!Stop) ServingCommandSupport.AllowReplacement(this, wait, Recreate, $"{Namespace}/{Name} on {connection.Name}");
+            s = await manager.WaitAsync(Namespace, Name, wait, cancellationToken, untilStopped: Stop);
+        }
         WriteObject(s);
     }
 }

@@ -29,7 +29,11 @@ param(
     [int]$Rounds = 2,
     [int]$MemoryRequests = 1000000,
     [switch]$NoInstall,
-    [switch]$Quick
+    [switch]$Quick,
+    # Only the peer cells whose name ('nginx Streaming c64', 'simulator NonStreaming c512') matches one of these wildcards.
+    [string[]]$Cell = @('*'),
+    # Only section 1 (the peer cells): for working on the client.
+    [switch]$PeersOnly
 )
 $ErrorActionPreference = 'Stop'
 $ModuleManifest = (Resolve-Path $ModuleManifest).Path
@@ -298,6 +302,8 @@ try {
         if (-not $server) { continue }
         foreach ($mode in 'NonStreaming', 'Streaming') {
             foreach ($c in 64, 512) {
+                $name = "$($server.Name) $mode c$c"
+                if (-not @($Cell | Where-Object { $name -like $_ })) { continue }
                 Write-Host "bench: $($server.Name) $mode concurrency $c (load $(Load))"
                 $cells.Add((Measure-Cell $server $mode $c))
             }
@@ -313,6 +319,11 @@ $(foreach ($c in $cells) {
 
 # ---- 2. Streaming at scale ---------------------------------------------------------------------------------
 $scale = [ordered]@{}
+if ($PeersOnly) {
+    Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue
+    $results | ConvertTo-Json -Depth 6 | Set-Content (Join-Path $OutputPath 'inference-peers.json')
+    return
+}
 $fast = Start-SimProcess '-Replicas 1 -MaxNumSeqs 8192'
 try {
     $load0 = Load

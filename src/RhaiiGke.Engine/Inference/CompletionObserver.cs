@@ -86,8 +86,46 @@ internal sealed class CompletionObserver : IResponseSink
         return null;
     }
 
+    /// <summary>Turns off <see cref="ChunkScanner"/> (every chunk through Utf8JsonReader), for tests that compare the two.</summary>
+    internal static bool FastPath { get; set; } = true;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Parse(ReadOnlySpan<byte> json, long ts)
+    {
+        if (FastPath && !KeepText && ChunkScanner.TryScan(json, out var scan))
+        {
+            Apply(in scan, ts);
+            return;
+        }
+        ParseFull(json, ts);
+    }
+
+    /// <summary>What <see cref="ParseFull"/> would have done for a chunk <see cref="ChunkScanner"/> read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal void Apply(in ChunkScanner.Result s, long ts)
+    {
+        if (s.RoleSeen) RoleSeen = true;
+        if (s.FinishReason is not null) FinishReason = s.FinishReason;
+        if (s.Usage)
+        {
+            UsageChunks++;
+            if (s.PromptTokens is { } p) PromptTokens = p;
+            if (s.CompletionTokens is { } c) CompletionTokens = c;
+            if (s.CachedTokens is { } k) CachedTokens = k;
+        }
+        if (!s.AnyChoice) return;
+        ChoiceChunks++;
+        LastChoiceAt = ts;
+        if (s.Content)
+        {
+            ContentChunks++;
+            if (FirstContentAt == 0) FirstContentAt = ts;
+            ContentTimes.Add(ts);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal void ParseFull(ReadOnlySpan<byte> json, long ts)
     {
         try
         {

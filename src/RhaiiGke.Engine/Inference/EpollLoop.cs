@@ -72,6 +72,20 @@ internal sealed class EpollLoop : IDisposable
             throw new IOException("epoll_ctl failed: " + Marshal.GetLastPInvokeError());
     }
 
+    /// <summary>Reads timed by the kernel, and how much later than their bytes' arrival the loop got to them (Stopwatch ticks).</summary>
+    public long StampedReads, LateTicks, MaxLateTicks;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Late(long ticks)
+    {
+        StampedReads++;
+        LateTicks += ticks;
+        if (ticks > MaxLateTicks) MaxLateTicks = ticks;
+    }
+
+    /// <summary>See <see cref="RealtimeToStopwatchOffset"/>: read when the loop starts and on every tick.</summary>
+    public long ClockOffset { get; private set; } = RealtimeToStopwatchOffset();
+
     /// <summary>Runs until <paramref name="done"/> says stop; calls <paramref name="tick"/> about every 50 ms (timeouts, cancellation).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(Func<bool> done, Action tick)
@@ -99,6 +113,9 @@ internal sealed class EpollLoop : IDisposable
             if (now - lastTick >= 50)
             {
                 lastTick = now;
+                // Kept unless read in a narrow bracket: a preempted read would move every stamp after it.
+                var offset = RealtimeToStopwatchOffset(out var width);
+                if (width <= Stopwatch.Frequency / 50_000) ClockOffset = offset;
                 tick();
             }
         }
@@ -141,6 +158,107 @@ internal sealed class EpollLoop : IDisposable
 
     public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 
+    // ---- Kernel receive timestamps (SO_TIMESTAMPNS) ------------------------------------------------------
+    // The kernel stamps every segment as it arrives (on loopback: as the server sends it), and recvmsg hands
+    // the stamp of the last segment read back with the bytes. A read is then timed when its bytes came, not
+    // when this thread got round to them: a loop that serves many streams, or that the scheduler leaves
+    // waiting on a busy machine, still times every chunk at its arrival.
+    private const int SOL_SOCKET = 1, SO_TIMESTAMPNS = 35, SCM_TIMESTAMPNS = SO_TIMESTAMPNS;
+
+    /// <summary>Asks the kernel to stamp what <paramref name="fd"/> receives (see <see cref="ReceiveStamped"/>).</summary>
+    public static bool EnableReceiveTimestamps(int fd)
+    {
+        var one = 1;
+        return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, ref one, sizeof(int)) == 0;
+    }
+
+    /// <summary>
+    /// A struct msghdr with one iovec and room for one control message, in a pinned array (one per
+    /// connection): recvmsg is called with its address and nothing is marshalled.
+    /// </summary>
+    internal sealed class MessageHeader
+    {
+        // longs: [0..6] msghdr (name, namelen, iov, iovlen, control, controllen, flags), [7..8] iovec, [9..16] control.
+        public readonly long[] Words = GC.AllocateArray<long>(17, pinned: true);
+        public readonly nint Address;
+
+        public MessageHeader()
+        {
+            Address = Marshal.UnsafeAddrOfPinnedArrayElement(Words, 0);
+            Words[2] = Address + 7 * sizeof(long);
+            Words[3] = 1;
+            Words[4] = Address + 9 * sizeof(long);
+        }
+    }
+
+    /// <summary>
+    /// recvmsg(2) into a pinned array; bytes read (0 at end of stream) or -1 with <paramref name="errno"/>, and in
+    /// <paramref name="realtimeNs"/> the kernel's receive time of the bytes (CLOCK_REALTIME, ns), 0 when it gave none.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static int ReceiveStamped(int fd, MessageHeader h, byte[] pinned, int offset, int count, out int errno, out long realtimeNs)
+    {
+        var w = h.Words;
+        w[5] = 8 * sizeof(long);
+        w[6] = 0;
+        w[7] = Marshal.UnsafeAddrOfPinnedArrayElement(pinned, offset);
+        w[8] = count;
+        var n = recvmsg(fd, h.Address, 0);
+        realtimeNs = 0;
+        if (n < 0)
+        {
+            errno = Marshal.GetLastSystemError();
+            return -1;
+        }
+        errno = 0;
+        // One struct cmsghdr { size_t len; int level; int type; } and its struct timespec, when the kernel sent it.
+        if (w[5] >= 4 * sizeof(long) && w[9] >= 4 * sizeof(long) && w[10] == ((long)SCM_TIMESTAMPNS << 32 | SOL_SOCKET))
+            realtimeNs = w[11] * 1_000_000_000L + w[12];
+        return (int)n;
+    }
+
+    /// <summary>
+    /// Stopwatch ticks at CLOCK_REALTIME zero: added to a kernel receive time (realtime ns) it gives the
+    /// Stopwatch time of that instant. Read again from time to time (a clock step moves it).
+    /// </summary>
+    public static long RealtimeToStopwatchOffset() => RealtimeToStopwatchOffset(out _);
+
+    /// <summary>The offset, and the width of the bracket it was read in (its uncertainty is half of that).</summary>
+    public static long RealtimeToStopwatchOffset(out long widthTicks)
+    {
+        var best = long.MaxValue;
+        var offset = 0L;
+        var ts = new TimeSpec();
+        var narrow = Stopwatch.Frequency / 200_000; // 5 us
+        // The narrowest of a few brackets: the realtime read sits between two Stopwatch reads (a thread
+        // preempted in between widens one; a narrow one is kept).
+        for (var i = 0; i < 8 && (i < 3 || best > narrow); i++)
+        {
+            var a = Stopwatch.GetTimestamp();
+            if (clock_gettime(0 /* CLOCK_REALTIME */, ref ts) != 0) break;
+            var b = Stopwatch.GetTimestamp();
+            if (b - a >= best) continue;
+            best = b - a;
+            var realTicks = Stopwatch.Frequency == 1_000_000_000 ? ts.Seconds * 1_000_000_000L + ts.Nanoseconds
+                : (long)((ts.Seconds * 1_000_000_000.0 + ts.Nanoseconds) * (Stopwatch.Frequency / 1e9));
+            offset = a + (b - a) / 2 - realTicks;
+        }
+        widthTicks = best;
+        return offset;
+    }
+
+    /// <summary>A kernel receive time (realtime ns) as a Stopwatch timestamp, given <see cref="RealtimeToStopwatchOffset"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static long ToStopwatch(long realtimeNs, long offset) =>
+        (Stopwatch.Frequency == 1_000_000_000 ? realtimeNs : (long)(realtimeNs * (Stopwatch.Frequency / 1e9))) + offset;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
 #pragma warning disable SYSLIB1054
     [DllImport("libc", SetLastError = true)] private static extern int epoll_create1(int flags);
     [DllImport("libc", SetLastError = true)] private static extern int epoll_ctl(int epfd, int op, int fd, ref EpollEvent ev);
@@ -152,5 +270,8 @@ internal sealed class EpollLoop : IDisposable
     // the non-streaming loop.
     [DllImport("libc"), SuppressGCTransition] private static extern nint send(int fd, nint buf, nint len, int flags);
     [DllImport("libc"), SuppressGCTransition] private static extern nint recv(int fd, nint buf, nint len, int flags);
+    [DllImport("libc"), SuppressGCTransition] private static extern nint recvmsg(int fd, nint msg, int flags);
+    [DllImport("libc", SetLastError = true)] private static extern int setsockopt(int fd, int level, int name, ref int value, int len);
+    [DllImport("libc")] private static extern int clock_gettime(int clock, ref TimeSpec ts);
 #pragma warning restore SYSLIB1054
 }

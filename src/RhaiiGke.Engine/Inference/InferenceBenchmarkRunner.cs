@@ -371,8 +371,8 @@ public sealed class InferenceBenchmarkRunner
     /// <summary>Event-loop threads for closed loops; 0 = automatic. RHAII_BENCH_LOOPS overrides.</summary>
     internal static int EventLoopThreads { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("RHAII_BENCH_LOOPS"), out var l) ? l : 0;
 
-    /// <summary>Streaming closed loops on the epoll loops too (opt-in, see ClosedLoopAsync); RHAII_BENCH_STREAM_LOOP=1 turns it on.</summary>
-    internal static bool StreamOnEventLoop { get; set; } = Environment.GetEnvironmentVariable("RHAII_BENCH_STREAM_LOOP") == "1";
+    /// <summary>Streaming closed loops on the epoll loops too (see ClosedLoopAsync); RHAII_BENCH_STREAM_LOOP=0 turns it off.</summary>
+    internal static bool StreamOnEventLoop { get; set; } = Environment.GetEnvironmentVariable("RHAII_BENCH_STREAM_LOOP") != "0";
 
     internal static int MaxBlockingWorkers { get; set; } = int.TryParse(Environment.GetEnvironmentVariable("RHAII_BENCH_MAX_BLOCKING_WORKERS"), out var m) ? m : 256;
 
@@ -382,15 +382,12 @@ public sealed class InferenceBenchmarkRunner
         var n = Math.Min(plan.Concurrency ?? 1, plan.Count);
         if (UseEventLoop && !_target.Tls && n >= 4 && (!_spec.Streaming || StreamOnEventLoop))
         {
-            // Like wrk: a few threads, each an epoll loop serving its share of the users. Used for
-            // non-streaming load, where CPU per request decides the client's ceiling. Streaming stages use
-            // them only when StreamOnEventLoop is on (RHAII_BENCH_STREAM_LOOP=1): by default they keep one
-            // thread per user, which stamps every chunk as it arrives. Measured on a loaded 2-core box
-            // (load 60+, simulator at TTFT 50 ms, concurrency 64): median TTFT 50.2-50.5 ms with threads,
-            // 50.5-53.4 ms with one loop (which used half the CPU and 1/40 of the allocations per request):
-            // under load the scheduler gives 64 runnable threads more of the cores than one. Not yet shown
-            // to be as exact on a quiet machine, so not the default.
-            // Reads are stamped with the time epoll_wait returned (EpollLoop.Run).
+            // Like wrk: a few threads, each an epoll loop serving its share of the users, streaming or not.
+            // Every read is timed by the kernel's receive timestamp (LoopHttpConnection.KernelTimestamps), so a
+            // chunk's time is when its bytes arrived even when the loop reaches it later: stamped when epoll_wait
+            // returned instead, one loop's median TTFT was up to 3 ms later than one thread per user's on a loaded
+            // 2-core box (simulator at TTFT 50 ms, concurrency 64), because a busy loop gets no wake-up preference
+            // from the scheduler. RHAII_BENCH_STREAM_LOOP=0 puts streaming back on one thread per user.
             // At most half the cores (a local server needs the rest): on 2 cores one loop, like ab -k, measured
             // 12-13 us of client CPU per request against nginx where two loops took 13-19 us and fewer requests/s.
             var loops = EventLoopThreads > 0 ? Math.Min(EventLoopThreads, n) : Math.Max(1, Math.Min(Environment.ProcessorCount / 2, n / 2));
@@ -416,6 +413,9 @@ public sealed class InferenceBenchmarkRunner
                             var now = Stopwatch.GetTimestamp();
                             foreach (var u in list) u.Check(now, ct.IsCancellationRequested);
                         });
+                        if (loop.StampedReads > 0)
+                            _log.Verbose($"{plan.Name}: event loop {Thread.CurrentThread.ManagedThreadId}: {loop.StampedReads} reads timed by the kernel; the loop reached them " +
+                                $"{loop.LateTicks / s_freq / loop.StampedReads * 1e6:0.#} us after their bytes arrived on average, {loop.MaxLateTicks / s_freq * 1000:0.###} ms at most.");
                     }
                     catch (Exception e) { failure ??= e; }
                     finally

@@ -44,7 +44,16 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
     private Phase _phase;
     private long _remaining;
     private bool _sseBody, _closeAfter, _reused, _retried, _gotBytes, _wantWrite;
-    private long _readAt;
+    private long _readAt, _startedAt;
+    // Kernel receive timestamps (EpollLoop.ReceiveStamped) on this connection's socket.
+    private readonly EpollLoop.MessageHeader? _msg = KernelTimestamps ? new() : null;
+    private bool _stamped;
+
+    /// <summary>
+    /// Reads are timed by the kernel's receive timestamp (SO_TIMESTAMPNS) rather than by when epoll_wait
+    /// returned; RHAII_BENCH_KERNEL_TIMESTAMPS=0 turns it off (for comparisons).
+    /// </summary>
+    internal static bool KernelTimestamps { get; set; } = Environment.GetEnvironmentVariable("RHAII_BENCH_KERNEL_TIMESTAMPS") != "0";
 
     public LoopHttpConnection(HttpTarget target, EpollLoop loop, TimeSpan timeout)
     {
@@ -60,6 +69,17 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
 
     /// <summary>Called when the response is complete (null) or failed (a <see cref="RawHttpException"/>).</summary>
     public Action<RawHttpException?>? Done { get; set; }
+
+    /// <summary>
+    /// The last read carried the kernel's receive time. Not every one does: the kernel turns receive timestamps
+    /// on for the whole machine shortly after the first socket asks (a deferred static-key flip), so the first
+    /// answers after the first benchmark connections of a process may come without one: those reads are timed
+    /// when epoll_wait returned.
+    /// </summary>
+    internal bool LastReadStamped { get; private set; }
+
+    /// <summary>Bytes received and not yet read (for tests).</summary>
+    internal int Available => _socket?.Available ?? 0;
 
     /// <summary>A request is in flight.</summary>
     public bool Busy => _phase != Phase.Idle;
@@ -85,7 +105,8 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
         _sink = sink;
         _observer = sink as CompletionObserver;
         _retried = false;
-        Deadline = Stopwatch.GetTimestamp() + _timeoutTicks;
+        _startedAt = Stopwatch.GetTimestamp();
+        Deadline = _startedAt + _timeoutTicks;
         return Begin();
     }
 
@@ -128,6 +149,7 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
         _fd = (int)s.Handle;
         _start = _end = 0;
         _wantWrite = false;
+        _stamped = _msg is not null && EpollLoop.EnableReceiveTimestamps(_fd);
         _loop.Add(_fd, _slot);
         return null;
     }
@@ -175,7 +197,24 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
     {
         if (_start == _end) _start = _end = 0;
         if (_end == _buf.Length) MakeRoom(_buf.Length * 2);
-        var n = EpollLoop.Receive(_fd, _buf, _end, _buf.Length - _end, out var errno);
+        int n, errno;
+        LastReadStamped = false;
+        if (_stamped)
+        {
+            n = EpollLoop.ReceiveStamped(_fd, _msg!, _buf, _end, _buf.Length - _end, out errno, out var realtimeNs);
+            if (realtimeNs != 0)
+            {
+                // When the bytes came: no later than epoll_wait saw them, no earlier than the request was sent
+                // or than this answer's previous read (so that no gap between two chunks is negative).
+                var k = EpollLoop.ToStopwatch(realtimeNs, _loop.ClockOffset);
+                var floor = _readAt > _startedAt ? _readAt : _startedAt;
+                k = k > at ? at : k < floor ? floor : k;
+                _loop.Late(at - k);
+                at = k;
+                LastReadStamped = true;
+            }
+        }
+        else n = EpollLoop.Receive(_fd, _buf, _end, _buf.Length - _end, out errno);
         _readAt = at;
         if (n < 0)
         {

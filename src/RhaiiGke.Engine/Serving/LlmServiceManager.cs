@@ -525,6 +525,8 @@ public sealed class LlmServiceManager
         string? lastMessage = null, lastAutoscaler = null;
         var noScaleUp = new Stopwatch();
         var blocked = new Stopwatch();
+        var unanswered = new Stopwatch(); // unschedulable with no word from any cluster autoscaler
+        var hinted = false;
         var activity = $"{ns}/{name}";
         while (true)
         {
@@ -561,6 +563,17 @@ public sealed class LlmServiceManager
                 _log.Verbose($"{activity}: cluster autoscaler: {autoscaler}");
                 _log.Progress(activity, $"{Describe(s.Stage)} ({s.ReadyReplicas}/{s.Replicas} ready): cluster autoscaler: {autoscaler}", Percent(s.Stage));
                 lastAutoscaler = autoscaler;
+            }
+            if (s.Stage is not ServingStage.Unschedulable || autoscaler is not null) unanswered.Reset();
+            else if (!unanswered.IsRunning) unanswered.Start();
+            if (!hinted && unanswered.Elapsed > (o.FailureGrace < limit / 2 ? o.FailureGrace : limit / 2))
+            {
+                // A cluster autoscaler answers an unschedulable pod within seconds (TriggeredScaleUp or NotTriggerScaleUp);
+                // silence means none watches this cluster's pools, and nothing will add the node the pod waits for.
+                hinted = true;
+                _log.Warning($"{activity}: no cluster autoscaler has answered for the unschedulable pod(s) in {unanswered.Elapsed.TotalSeconds:0} s. " +
+                    $"Without node autoscaling or node auto-provisioning they stay Pending until a node that fits is added, and this wait goes on until -SchedulingTimeout ({limit.TotalSeconds:0} s). " +
+                    "Add or resize a node pool that fits (New-TpuCluster, Set-TpuNodePool), enable autoscaling on it, or stop waiting (Ctrl+C) and check Get-RhaiiDiagnosis.");
             }
             if (!refused) noScaleUp.Reset();
             else if (!noScaleUp.IsRunning) noScaleUp.Start();

@@ -132,28 +132,41 @@ public sealed class BenchmarkRunnerTests : IDisposable
     [Fact]
     public async Task StreamingOnTheEventLoopMeasuresWhatThreadsMeasure()
     {
-        // Streaming on the epoll loop (opt-in) and on one thread per user: same counts, one TTFT per request,
-        // one ITL per gap between content chunks, every chunk time after the request was sent.
-        var spec = () => new InferenceBenchmarkSpec { BaseUrl = _sim.Info.ReplicaUrls[1], Concurrency = [6], NumPrompts = 30, InputTokens = 20, OutputTokens = 5, Warmups = 0, Seed = 4, Streaming = true, Detailed = true };
-        var threads = Assert.Single(await Run(spec()));
+        // Streaming on the epoll loop (the default) and on one thread per user, against a simulator at a fixed
+        // TTFT (20 ms) and ITL (5 ms): the same counts, one TTFT per request and one ITL per gap between content
+        // chunks, and the same timings by the simulator's schedule. Timings are checked against what the server
+        // cannot beat (no token before its due time), not against how late a loaded machine may make them.
+        using var timed = VllmSimulator.Start(new InferenceSimulatorOptions { Replicas = 1, Seed = 6, TimeToFirstTokenMs = 20, InterTokenLatencyMs = 5 });
+        var spec = () => new InferenceBenchmarkSpec { BaseUrl = timed.Info.BaseUrl, Concurrency = [6], NumPrompts = 30, InputTokens = 20, OutputTokens = 5, Warmups = 1, Seed = 4, Streaming = true, Detailed = true };
+        var loop = Assert.Single(await Run(spec()));
         var before = InferenceBenchmarkRunner.StreamOnEventLoop;
-        InferenceBenchmarkResult loop;
+        InferenceBenchmarkResult threads;
         try
         {
-            InferenceBenchmarkRunner.StreamOnEventLoop = true;
-            loop = Assert.Single(await Run(spec()));
+            InferenceBenchmarkRunner.StreamOnEventLoop = false;
+            threads = Assert.Single(await Run(spec()));
         }
         finally { InferenceBenchmarkRunner.StreamOnEventLoop = before; }
-        foreach (var r in new[] { threads, loop })
+        foreach (var r in new[] { loop, threads })
         {
             Assert.Equal(30, r.Completed);
             Assert.Equal(0, r.Failed);
             Assert.Equal(150, r.TotalOutputTokens);
             Assert.Equal(30, r.Ttft.Count);
             Assert.Equal(30 * 4, r.Itl.Count);
-            Assert.Equal(30, r.Pods["vllm-sim-1"]);
-            Assert.All(r.Requests!, q => Assert.True(q.TtftMs > 0 && q.TtftMs <= q.LatencyMs, $"ttft {q.TtftMs} latency {q.LatencyMs}"));
-            Assert.All(r.Requests!, q => Assert.Equal(4, q.ItlsMs.Length));
+            Assert.Equal(30, r.Pods["vllm-sim-0"]);
+            Assert.All(r.Requests!, q =>
+            {
+                // The first token is due 20 ms after the server read the request, the last 4 ITLs later.
+                Assert.True(q.TtftMs >= 20 && q.TtftMs <= q.LatencyMs, $"ttft {q.TtftMs} latency {q.LatencyMs}");
+                Assert.True(q.LatencyMs >= 20 + 4 * 5, $"latency {q.LatencyMs}");
+                Assert.Equal(4, q.ItlsMs.Length);
+                Assert.All(q.ItlsMs, g => Assert.True(g >= 0));
+                Assert.Equal(q.LatencyMs - q.TtftMs!.Value, q.ItlsMs.Sum(), 6);
+            });
+            // A clock mix-up (kernel realtime stamps against Stopwatch) would be off by seconds to years, not milliseconds.
+            Assert.InRange(r.Ttft.Median, 20, 20_000);
+            Assert.InRange(r.Itl.Median, 0, 20_000);
         }
     }
 

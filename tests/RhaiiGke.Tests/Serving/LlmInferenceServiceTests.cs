@@ -260,8 +260,10 @@ public class LlmInferenceServiceTests : IDisposable
     {
         Platform(1);
         // wrong topology: the pool is v6e 2x2; a 2x4 pod is refused by the scheduler
-        var (_, errors) = _ps.Invoke("Deploy-LlmInferenceService -Name topo -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace faults -Topology 2x4 -RegistryCredential $cred -HuggingFaceToken $hf -Wait -SchedulingTimeout 00:00:02 -Timeout 00:05:00");
+        var (_, errors) = _ps.Invoke("Deploy-LlmInferenceService -Name topo -Model Qwen/Qwen2.5-1.5B-Instruct -Namespace faults -Topology 2x4 -RegistryCredential $cred -HuggingFaceToken $hf -Wait -SchedulingTimeout 00:00:02 -Timeout 00:05:00 -WarningVariable tw -WarningAction SilentlyContinue");
         var error = Assert.Single(errors);
+        // this sandbox has no cluster autoscaler: the wait says that nothing will add the node, before its limit ends it
+        Assert.Single(_ps.Run("$tw").Select(x => x.ToString()), x => x.Contains("no cluster autoscaler has answered", StringComparison.Ordinal) && x.Contains("-SchedulingTimeout (2 s)", StringComparison.Ordinal));
         Assert.StartsWith("LlmInferenceServiceUnschedulable", error.FullyQualifiedErrorId);
         Assert.Contains("didn't match Pod's node affinity/selector", error.Exception.Message);
         Assert.Contains("TpuTopology", error.Exception.Message);

@@ -552,12 +552,15 @@ public sealed class LlmServiceManager
             if (!untilStopped && s.Stopped)
                 throw new RhaiiException("LlmInferenceServiceStopped", RhaiiErrorCategory.InvalidOperation,
                     $"LLMInferenceService {ns}/{name} is stopped (serving.kserve.io/stop=true) and will not become Ready.", "Resume it with Set-LlmInferenceService -Start.", name);
-            if (!untilStopped && await RolloutBlockedAsync(s, o, blocked, activity, ct).ConfigureAwait(false) is { } rolloutError) throw rolloutError;
+            // the cluster autoscaler's word on the refused pods: read at most once a round, by whichever check needs it first
+            Task<(bool Refused, string? Message)>? verdict = null;
+            Task<(bool Refused, string? Message)> Verdict() => verdict ??= AutoscalerVerdictAsync(s, ct);
+            if (!untilStopped && await RolloutBlockedAsync(s, o, blocked, activity, Verdict, ct).ConfigureAwait(false) is { } rolloutError) throw rolloutError;
             var limit = o.LimitFor(s.Stage);
             // Unschedulable: the cluster autoscaler's word on the pods decides how long waiting is worth it. A scale-up
             // under way keeps the scheduling limit (TPU nodes take minutes); "won't scale up" (pool at its maximum,
             // nothing fits) or a failed scale-up (stockout, quota) is a failure that gets only the failure grace.
-            var (refused, autoscaler) = s.Stage is ServingStage.Unschedulable ? await AutoscalerVerdictAsync(s, ct).ConfigureAwait(false) : (false, null);
+            var (refused, autoscaler) = s.Stage is ServingStage.Unschedulable ? await Verdict().ConfigureAwait(false) : (false, null);
             if (autoscaler is not null && autoscaler != lastAutoscaler)
             {
                 _log.Verbose($"{activity}: cluster autoscaler: {autoscaler}");
@@ -594,7 +597,8 @@ public sealed class LlmServiceManager
     /// <see cref="ServingWaitOptions.ReplaceServingPods"/>); otherwise, unless the cluster autoscaler is adding a node, an
     /// error once the block has lasted the failure grace (capped by the scheduling limit) instead of the whole timeout.
     /// </summary>
-    private async Task<RhaiiException?> RolloutBlockedAsync(LlmInferenceService s, ServingWaitOptions o, Stopwatch blocked, string activity, CancellationToken ct)
+    private async Task<RhaiiException?> RolloutBlockedAsync(LlmInferenceService s, ServingWaitOptions o, Stopwatch blocked, string activity,
+        Func<Task<(bool Refused, string? Message)>> autoscalerVerdict, CancellationToken ct)
     {
         if (!s.Pods.Any(p => p.Role == "workload" && p.Stage == ServingStage.Unschedulable)) { blocked.Reset(); return null; }
         var pods = await _client.ListAsync($"api/v1/namespaces/{s.Namespace}/pods", $"app.kubernetes.io/name={s.Name}", ct).ConfigureAwait(false);
@@ -618,7 +622,7 @@ public sealed class LlmServiceManager
             blocked.Reset();
             return null;
         }
-        var (_, autoscaler) = await AutoscalerVerdictAsync(s, ct).ConfigureAwait(false);
+        var (_, autoscaler) = await autoscalerVerdict().ConfigureAwait(false);
         if (autoscaler?.StartsWith("TriggeredScaleUp", StringComparison.Ordinal) == true) { blocked.Reset(); return null; } // a node is coming: the rollout continues
         if (!blocked.IsRunning)
         {

@@ -21,6 +21,11 @@ internal static class ChunkScanner
         public bool AnyChoice, Content, RoleSeen, Usage;
         public string? FinishReason;
         public int? PromptTokens, CompletionTokens, CachedTokens;
+        // The content strings (text or delta/message content) read, and the raw bytes of the last one
+        // (between its quotes): CompletionObserver reads the next chunk of a stream against this one.
+        public int ContentStrings, ContentStart, ContentEnd;
+        // The raw bytes of the top-level "id" string (IdEnd 0 when there is none).
+        public int IdStart, IdEnd;
     }
 
     /// <summary>Reads <paramref name="json"/>; false when the full parser must decide.</summary>
@@ -55,6 +60,13 @@ internal static class ChunkScanner
                 else if (!Skip(json, ref p)) return false;
             }
             else if (key.SequenceEqual("error"u8)) return false;
+            else if (key.SequenceEqual("id"u8) && Peek(json, ref p) == '"')
+            {
+                var start = p + 1;
+                if (!String(json, ref p, out var v, out _)) return false;
+                r.IdStart = start;
+                r.IdEnd = start + v.Length;
+            }
             else if (!Skip(json, ref p)) return false;
             var c = Peek(json, ref p);
             p++;
@@ -138,8 +150,12 @@ internal static class ChunkScanner
         var c = Peek(s, ref p);
         if (c == '"')
         {
+            var start = p + 1;
             if (!String(s, ref p, out var v, out _)) return false;
             if (v.Length > 0) r.Content = true;
+            r.ContentStrings++;
+            r.ContentStart = start;
+            r.ContentEnd = start + v.Length;
             return true;
         }
         return c == 'n' && Skip(s, ref p);

@@ -89,15 +89,146 @@ internal sealed class CompletionObserver : IResponseSink
     /// <summary>Turns off <see cref="ChunkScanner"/> (every chunk through Utf8JsonReader), for tests that compare the two.</summary>
     internal static bool FastPath { get; set; } = true;
 
+    /// <summary>Turns off the read against earlier chunks (<see cref="TryTemplate"/>), for tests that compare.</summary>
+    internal static bool TemplatePath { get; set; } = true;
+
+    /// <summary>
+    /// A chunk ChunkScanner read, kept to read later chunks against: its bytes, what the scanner made of it, and
+    /// its free strings, the raw bytes of its top-level "id" and of its one content string (text or delta
+    /// content), in the order they sit.
+    /// </summary>
+    private sealed class Template
+    {
+        public byte[] Bytes = new byte[512];
+        public int Length, Free, Content = -1;
+        public readonly int[] Starts = new int[2], Ends = new int[2];
+        public ChunkScanner.Result Result;
+    }
+
+    // The shapes of a stream: its content chunks, its last chunk (finish_reason), its usage chunk; kept across
+    // the requests of a connection (a new request differs in its id, which is free).
+    private readonly Template[] _templates = [new(), new(), new(), new()];
+    private int _templateCount, _lastTemplate, _nextTemplate;
+
+    /// <summary>Chunks read against an earlier chunk (for tests).</summary>
+    internal int TemplateHits;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Parse(ReadOnlySpan<byte> json, long ts)
     {
-        if (FastPath && !KeepText && ChunkScanner.TryScan(json, out var scan))
+        if (FastPath && !KeepText)
         {
-            Apply(in scan, ts);
-            return;
+            if (TryTemplate(json, ts)) return;
+            if (ChunkScanner.TryScan(json, out var scan))
+            {
+                Apply(in scan, ts);
+                if (scan.ContentStrings <= 1 && TemplatePath) Remember(json, in scan);
+                return;
+            }
         }
         ParseFull(json, ts);
+    }
+
+    /// <summary>
+    /// The chunks of a stream differ in a few strings: every chunk of a stream has the same model, created
+    /// and field order, and the same bytes around its text until the last chunk (finish_reason) and the usage
+    /// chunk; the next request's chunks differ in their id too. A chunk that is a remembered chunk with other
+    /// plain string bodies (no quote, backslash or control character; valid UTF-8) in its free strings is the
+    /// same JSON with other strings in the same places: the scanner's answer for it is the remembered one, with
+    /// content when its content string is not empty. A few vectorized compares and a scan of the free strings
+    /// instead of a walk over every member.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool TryTemplate(ReadOnlySpan<byte> json, long ts)
+    {
+        if (!TemplatePath) return false;
+        for (var k = 0; k < _templateCount; k++)
+        {
+            var i = (_lastTemplate + k) % _templateCount;
+            if (!Matches(_templates[i], json, out var contentLength)) continue;
+            _lastTemplate = i;
+            var r = _templates[i].Result;
+            if (contentLength >= 0) r.Content = contentLength > 0;
+            TemplateHits++;
+            Apply(in r, ts);
+            return true;
+        }
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool Matches(Template t, ReadOnlySpan<byte> json, out int contentLength)
+    {
+        contentLength = -1;
+        var bytes = t.Bytes.AsSpan(0, t.Length);
+        int jp = 0, tp = 0;
+        for (var f = 0; f < t.Free; f++)
+        {
+            // The fixed bytes up to the free string (its opening quote included), then the string up to its closing quote.
+            var fixedPart = bytes[tp..t.Starts[f]];
+            if (json.Length - jp < fixedPart.Length || !json.Slice(jp, fixedPart.Length).SequenceEqual(fixedPart)) return false;
+            jp += fixedPart.Length;
+            var q = PlainString(json[jp..]);
+            if (q < 0) return false;
+            if (f == t.Content) contentLength = q;
+            jp += q;
+            tp = t.Ends[f];
+        }
+        return json.Length - jp == t.Length - tp && json[jp..].SequenceEqual(bytes[tp..]);
+    }
+
+    /// <summary>
+    /// The length of a plain JSON string body at the start of <paramref name="s"/> (up to its closing quote): no
+    /// backslash, no control character, valid UTF-8; -1 for anything else. Ids and tokens are short: one
+    /// scalar pass costs less than the vectorized searches' set-up.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PlainString(ReadOnlySpan<byte> s)
+    {
+        var ascii = true;
+        for (var i = 0; i < s.Length; i++)
+        {
+            var c = s[i];
+            if (c == '"') return ascii || System.Text.Unicode.Utf8.IsValid(s[..i]) ? i : -1;
+            if (c == '\\' || c < 0x20) return -1;
+            if (c >= 0x80) ascii = false;
+        }
+        return -1;
+    }
+
+    private void Remember(ReadOnlySpan<byte> json, in ChunkScanner.Result scan)
+    {
+        if (json.Length > 4096) return;
+        var t = _templates[_nextTemplate];
+        _lastTemplate = _nextTemplate;
+        _nextTemplate = (_nextTemplate + 1) % _templates.Length;
+        if (_templateCount < _templates.Length) _templateCount++;
+        if (t.Bytes.Length < json.Length) t.Bytes = new byte[Math.Max(json.Length, t.Bytes.Length * 2)];
+        json.CopyTo(t.Bytes);
+        t.Length = json.Length;
+        t.Result = scan;
+        t.Free = 0;
+        t.Content = -1;
+        var hasId = scan.IdEnd > 0;
+        var hasContent = scan.ContentStrings == 1;
+        if (hasId && hasContent && scan.ContentStart < scan.IdStart)
+        {
+            Add(t, scan.ContentStart, scan.ContentEnd, content: true);
+            Add(t, scan.IdStart, scan.IdEnd, content: false);
+        }
+        else
+        {
+            if (hasId) Add(t, scan.IdStart, scan.IdEnd, content: false);
+            if (hasContent) Add(t, scan.ContentStart, scan.ContentEnd, content: true);
+        }
+
+        static void Add(Template t, int start, int end, bool content)
+        {
+            if (content) t.Content = t.Free;
+            t.Starts[t.Free] = start;
+            t.Ends[t.Free] = end;
+            t.Free++;
+        }
     }
 
     /// <summary>What <see cref="ParseFull"/> would have done for a chunk <see cref="ChunkScanner"/> read.</summary>

@@ -113,17 +113,20 @@ internal sealed class SseSplitter
 
     public void Reset() => _count = 0;
 
+    /// <summary>Off: every event through the general path (for tests that compare the two).</summary>
+    internal bool OneLinePath { get; init; } = true;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Push(ReadOnlySpan<byte> data, IResponseSink sink, long readAt)
     {
         if (_count == 0)
         {
-            var used = Split(data, sink, readAt, final: false);
+            var used = Split(data, sink, readAt, final: false, OneLinePath);
             if (used < data.Length) Keep(data[used..]);
             return;
         }
         Keep(data);
-        var consumed = Split(_pending.AsSpan(0, _count), sink, readAt, final: false);
+        var consumed = Split(_pending.AsSpan(0, _count), sink, readAt, final: false, OneLinePath);
         if (consumed == 0) return;
         // What is left starts a new pending event: moved to the front, no new array.
         Buffer.BlockCopy(_pending, consumed, _pending, 0, _count - consumed);
@@ -133,7 +136,7 @@ internal sealed class SseSplitter
     /// <summary>At the end of the body: an event without its closing blank line still counts.</summary>
     public void Flush(IResponseSink sink, long readAt)
     {
-        if (_count > 0) Split(_pending.AsSpan(0, _count), sink, readAt, final: true);
+        if (_count > 0) Split(_pending.AsSpan(0, _count), sink, readAt, final: true, OneLinePath);
         _count = 0;
     }
 
@@ -151,12 +154,21 @@ internal sealed class SseSplitter
 
     /// <summary>Dispatches every complete event in <paramref name="span"/> (all of it when final); returns the bytes used.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int Split(ReadOnlySpan<byte> span, IResponseSink sink, long readAt, bool final)
+    private static int Split(ReadOnlySpan<byte> span, IResponseSink sink, long readAt, bool final, bool oneLine)
     {
         var consumed = 0;
         while (true)
         {
             var rest = span[consumed..];
+            // The usual event, one line ended by LF LF with no CR before it: one scan finds its end and its
+            // only line (what the general path below would find with three).
+            var first = oneLine ? rest.IndexOfAny((byte)'\n', (byte)'\r') : -1;
+            if (oneLine && first >= 0 && rest[first] == '\n' && first + 1 < rest.Length && rest[first + 1] == '\n')
+            {
+                DispatchLine(rest[..first], sink, readAt);
+                consumed += first + 2;
+                continue;
+            }
             var end = rest.IndexOf("\n\n"u8);
             var sepLen = 2;
             // A CRLF separator counts when it starts before the first LF LF: searched only that far.
@@ -170,6 +182,16 @@ internal sealed class SseSplitter
             Dispatch(rest[..end], sink, readAt);
             consumed += end + sepLen;
         }
+    }
+
+    /// <summary>An event of one line (no CR or LF in it): what <see cref="Dispatch"/> does with it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void DispatchLine(ReadOnlySpan<byte> line, IResponseSink sink, long readAt)
+    {
+        if (!line.StartsWith("data:"u8)) return;
+        var data = line[5..];
+        if (!data.IsEmpty && data[0] == ' ') data = data[1..];
+        sink.OnEvent(data, readAt);
     }
 
     private static void Dispatch(ReadOnlySpan<byte> ev, IResponseSink sink, long readAt)

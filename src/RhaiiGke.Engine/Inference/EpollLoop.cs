@@ -25,6 +25,16 @@ internal sealed class EpollLoop : IDisposable
     private readonly int _epfd;
     private readonly List<ILoopHandler> _handlers = [];
 
+    /// <summary>
+    /// The loop's receive buffer, pinned: a connection with nothing left over from its last read reads into it
+    /// and parses the answer in place, and keeps only an unfinished answer's bytes in a buffer of its own (as wrk
+    /// reads into one buffer on its stack). With a 16 KB buffer per connection every read wrote to other cache
+    /// lines: at 512 connections about 2 MB of them in use, more than a core's L2 here. Measured with the shared
+    /// set of remembered chunk shapes (CompletionObserver), at 512 connections against nginx: about 5 % more
+    /// requests/s and 1-3 µs less CPU per request; at 64 connections no change beyond the noise.
+    /// </summary>
+    public readonly byte[] ReceiveBuffer = GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
+
     public static bool Supported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64 && s_probe.Value;
 
     private static readonly Lazy<bool> s_probe = new(() =>

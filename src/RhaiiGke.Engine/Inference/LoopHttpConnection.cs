@@ -28,7 +28,10 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
     private Socket? _socket;
     private int _fd = -1;
     // Receive and send buffers are pinned (EpollLoop passes their addresses to recv/send without marshalling).
-    private byte[] _buf = GC.AllocateUninitializedArray<byte>(16 * 1024, pinned: true);
+    // _buf is what the parser reads: the loop's shared receive buffer during a read that began with nothing
+    // left over, otherwise _own, which holds the bytes of an unfinished answer between reads.
+    private byte[] _own = [];
+    private byte[] _buf = [];
     private byte[] _sendBuf = GC.AllocateUninitializedArray<byte>(1024, pinned: true);
     private byte[]? _copied;
     private int _start, _end;
@@ -195,8 +198,29 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Read(long at)
     {
-        if (_start == _end) _start = _end = 0;
-        if (_end == _buf.Length) MakeRoom(_buf.Length * 2);
+        if (_start == _end)
+        {
+            _buf = _loop.ReceiveBuffer;
+            _start = _end = 0;
+        }
+        else
+        {
+            _buf = _own;
+            if (_end == _buf.Length) MakeRoom(Math.Max(_buf.Length * 2L, 4096));
+        }
+        try { ReadInto(at); }
+        finally
+        {
+            // Whatever is left of an unfinished answer moves out of the shared buffer before another connection reads.
+            if (_start < _end && ReferenceEquals(_buf, _loop.ReceiveBuffer)) MakeRoom(0);
+            if (_start == _end) _start = _end = 0;
+            _buf = _own;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ReadInto(long at)
+    {
         int n, errno;
         LastReadStamped = false;
         if (_stamped)
@@ -233,22 +257,23 @@ internal sealed class LoopHttpConnection : ILoopHandler, IDisposable
         catch (RawHttpException e) { Fail(e); }
     }
 
-    /// <summary>Compacts the buffer, or grows it to hold at least <paramref name="size"/> bytes from <c>_start</c>.</summary>
+    /// <summary>
+    /// Moves the unread bytes to the front of the connection's own buffer (out of the shared one), grown when it
+    /// cannot hold <paramref name="size"/> bytes from the front.
+    /// </summary>
     private void MakeRoom(long size)
     {
         if (size > int.MaxValue / 2) throw new RawHttpException("protocol", "The response is too large.");
-        if (_start > 0)
-        {
-            Buffer.BlockCopy(_buf, _start, _buf, 0, _end - _start);
-            _end -= _start;
-            _start = 0;
-        }
-        if (_buf.Length < size)
-        {
-            var bigger = GC.AllocateUninitializedArray<byte>((int)Math.Max(size, _buf.Length * 2L), pinned: true);
-            Buffer.BlockCopy(_buf, 0, bigger, 0, _end);
-            _buf = bigger;
-        }
+        var length = _end - _start;
+        var need = Math.Max(size, length);
+        var target = _own;
+        if (target.Length < need)
+            target = GC.AllocateUninitializedArray<byte>((int)Math.Max(Math.Max(need, _own.Length * 2L), 4096), pinned: true);
+        if (length > 0 && (!ReferenceEquals(_buf, target) || _start > 0)) Buffer.BlockCopy(_buf, _start, target, 0, length);
+        _own = target;
+        _buf = target;
+        _start = 0;
+        _end = length;
     }
 
     /// <summary>Parses as far as the buffered bytes allow.</summary>

@@ -250,11 +250,13 @@ function Wait-MachineIdle([double]$Seconds = 20) {
     [GC]::Collect(); [GC]::WaitForPendingFinalizers()
     Wait-Idle
     if (-not (Test-Path /proc/stat)) { return }
+    # The machine's CPU time counters (the first line of /proc/stat: user, nice, system, idle, iowait, ...).
+    function Get-CpuTicks { @((Get-Content /proc/stat -TotalCount 1) -split '\s+' | Select-Object -Skip 1 | ForEach-Object { [double]$_ }) }
     $until = [DateTime]::UtcNow.AddSeconds($Seconds)
     do {
-        $a = @((Get-Content /proc/stat -TotalCount 1) -split '\s+' | Select-Object -Skip 1 | ForEach-Object { [double]$_ })
+        $a = Get-CpuTicks
         Start-Sleep -Milliseconds 500
-        $b = @((Get-Content /proc/stat -TotalCount 1) -split '\s+' | Select-Object -Skip 1 | ForEach-Object { [double]$_ })
+        $b = Get-CpuTicks
         $total = 0.0; for ($i = 0; $i -lt $b.Count; $i++) { $total += $b[$i] - $a[$i] }
         # idle and iowait are the 4th and 5th counters.
         $busy = if ($total -gt 0) { 1 - (($b[3] - $a[3]) + ($b[4] - $a[4])) / $total } else { 0 }

@@ -62,10 +62,7 @@ internal static class ChunkScanner
             else if (key.SequenceEqual("error"u8)) return false;
             else if (key.SequenceEqual("id"u8) && Peek(json, ref p) == '"')
             {
-                var start = p + 1;
-                if (!String(json, ref p, out var v, out _)) return false;
-                r.IdStart = start;
-                r.IdEnd = start + v.Length;
+                if (!StringAt(json, ref p, out r.IdStart, out r.IdEnd)) return false;
             }
             else if (!Skip(json, ref p)) return false;
             var c = Peek(json, ref p);
@@ -150,12 +147,9 @@ internal static class ChunkScanner
         var c = Peek(s, ref p);
         if (c == '"')
         {
-            var start = p + 1;
-            if (!String(s, ref p, out var v, out _)) return false;
-            if (v.Length > 0) r.Content = true;
+            if (!StringAt(s, ref p, out r.ContentStart, out r.ContentEnd)) return false;
+            if (r.ContentEnd > r.ContentStart) r.Content = true;
             r.ContentStrings++;
-            r.ContentStart = start;
-            r.ContentEnd = start + v.Length;
             return true;
         }
         return c == 'n' && Skip(s, ref p);
@@ -227,6 +221,15 @@ internal static class ChunkScanner
         if (value.IndexOfAnyInRange((byte)0, (byte)0x1f) >= 0) return false;
         p++;
         return true;
+    }
+
+    /// <summary>A string at <paramref name="p"/>, and where its raw bytes (between the quotes) sit in <paramref name="s"/>.</summary>
+    private static bool StringAt(ReadOnlySpan<byte> s, ref int p, out int start, out int end)
+    {
+        start = p + 1;
+        var ok = String(s, ref p, out var value, out _);
+        end = start + value.Length;
+        return ok;
     }
 
     /// <summary>A JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?; <paramref name="integer"/> when it has neither fraction nor exponent.</summary>

@@ -163,7 +163,7 @@ internal sealed class SseSplitter
             // The usual event, one line ended by LF LF with no CR before it: one scan finds its end and its
             // only line (what the general path below would find with three).
             var first = oneLine ? rest.IndexOfAny((byte)'\n', (byte)'\r') : -1;
-            if (oneLine && first >= 0 && rest[first] == '\n' && first + 1 < rest.Length && rest[first + 1] == '\n')
+            if (first >= 0 && rest[first] == '\n' && first + 1 < rest.Length && rest[first + 1] == '\n')
             {
                 DispatchLine(rest[..first], sink, readAt);
                 consumed += first + 2;
@@ -188,10 +188,18 @@ internal sealed class SseSplitter
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void DispatchLine(ReadOnlySpan<byte> line, IResponseSink sink, long readAt)
     {
-        if (!line.StartsWith("data:"u8)) return;
-        var data = line[5..];
+        if (DataOf(line, out var data)) sink.OnEvent(data, readAt);
+    }
+
+    /// <summary>The value of a "data:" line (without the one space that may follow the colon); false for other lines.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool DataOf(ReadOnlySpan<byte> line, out ReadOnlySpan<byte> data)
+    {
+        data = default;
+        if (!line.StartsWith("data:"u8)) return false;
+        data = line[5..];
         if (!data.IsEmpty && data[0] == ' ') data = data[1..];
-        sink.OnEvent(data, readAt);
+        return true;
     }
 
     private static void Dispatch(ReadOnlySpan<byte> ev, IResponseSink sink, long readAt)
@@ -208,9 +216,7 @@ internal sealed class SseSplitter
             var line = nl < 0 ? rest : rest[..nl];
             rest = nl < 0 ? [] : rest[(nl + 1)..];
             if (!line.IsEmpty && line[^1] == '\r') line = line[..^1];
-            if (!line.StartsWith("data:"u8)) continue;
-            var data = line[5..];
-            if (!data.IsEmpty && data[0] == ' ') data = data[1..];
+            if (!DataOf(line, out var data)) continue;
             if (dataCount == 0) single = data;
             else
             {

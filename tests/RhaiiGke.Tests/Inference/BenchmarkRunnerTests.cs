@@ -10,18 +10,11 @@ public sealed class BenchmarkRunnerTests : IDisposable
     private readonly VllmSimulator _sim = VllmSimulator.Start(new InferenceSimulatorOptions { Replicas = 2, Seed = 5 });
     private readonly string _dir = Directory.CreateTempSubdirectory("rhaii-bench-").FullName;
 
-    private static async Task<List<InferenceBenchmarkResult>> Run(InferenceBenchmarkSpec spec)
-    {
-        var list = new List<InferenceBenchmarkResult>();
-        await foreach (var r in new InferenceBenchmarkRunner(spec).RunAsync()) list.Add(r);
-        return list;
-    }
-
     [Fact]
     public async Task StreamingClosedLoopCountsTokensChunksAndPods()
     {
         var log = Path.Combine(_dir, "req.jsonl");
-        var r = Assert.Single(await Run(new InferenceBenchmarkSpec
+        var r = Assert.Single(await BenchmarkRuns.RunAll(new InferenceBenchmarkSpec
         {
             BaseUrl = _sim.Info.BaseUrl, Profile = InferenceBenchmarkProfile.Concurrent, Concurrency = [4], NumPrompts = 40,
             InputTokens = 64, OutputTokens = 8, RequestLogPath = log, Warmups = 2,
@@ -49,7 +42,7 @@ public sealed class BenchmarkRunnerTests : IDisposable
     public async Task PoissonStageRecordsLagAndErrorsByType()
     {
         using var failing = VllmSimulator.Start(new InferenceSimulatorOptions { FailureRate = 50, FailureTypes = ["server_error"], Seed = 2 });
-        var r = Assert.Single(await Run(new InferenceBenchmarkSpec
+        var r = Assert.Single(await BenchmarkRuns.RunAll(new InferenceBenchmarkSpec
         {
             BaseUrl = failing.Info.BaseUrl, Model = "Qwen/Qwen2.5-3B-Instruct", Profile = InferenceBenchmarkProfile.Poisson, Rates = [400], NumPrompts = 60,
             InputTokens = 16, OutputTokens = 4, Warmups = 0, Api = InferenceApi.Completions, Detailed = true,
@@ -67,7 +60,7 @@ public sealed class BenchmarkRunnerTests : IDisposable
     [Fact]
     public async Task NonStreamingHasLatencyButNoTtft()
     {
-        var r = Assert.Single(await Run(new InferenceBenchmarkSpec
+        var r = Assert.Single(await BenchmarkRuns.RunAll(new InferenceBenchmarkSpec
         {
             BaseUrl = _sim.Info.ReplicaUrls[0], Profile = InferenceBenchmarkProfile.Synchronous, NumPrompts = 5, Streaming = false, OutputTokens = 3, InputTokens = 8,
         }));
@@ -81,7 +74,7 @@ public sealed class BenchmarkRunnerTests : IDisposable
     [Fact]
     public async Task SweepRunsSynchronousThroughputAndRatesAndMarksTheBest()
     {
-        var results = await Run(new InferenceBenchmarkSpec
+        var results = await BenchmarkRuns.RunAll(new InferenceBenchmarkSpec
         {
             BaseUrl = _sim.Info.BaseUrl, Profile = InferenceBenchmarkProfile.Sweep, NumPrompts = 20, Concurrency = [8], SweepSteps = 2,
             InputTokens = 8, OutputTokens = 2, Slo = new(StringComparer.OrdinalIgnoreCase) { ["e2el"] = 60_000 },
@@ -95,7 +88,7 @@ public sealed class BenchmarkRunnerTests : IDisposable
     [Fact]
     public async Task SharedPrefixDatasetHitsTheCacheThroughTheGateway()
     {
-        var r = Assert.Single(await Run(new InferenceBenchmarkSpec
+        var r = Assert.Single(await BenchmarkRuns.RunAll(new InferenceBenchmarkSpec
         {
             BaseUrl = _sim.Info.BaseUrl, Profile = InferenceBenchmarkProfile.Concurrent, Concurrency = [2], NumPrompts = 40, Dataset = InferenceDatasetKind.SharedPrefix,
             NumPrefixes = 2, PrefixTokens = 256, InputTokens = 32, OutputTokens = 2, Seed = 9,
@@ -108,15 +101,15 @@ public sealed class BenchmarkRunnerTests : IDisposable
     {
         // The three closed-loop engines; the switches are process-wide, so restore them at once.
         var spec = () => new InferenceBenchmarkSpec { BaseUrl = _sim.Info.ReplicaUrls[1], Concurrency = [6], NumPrompts = 30, InputTokens = 20, OutputTokens = 5, Warmups = 0, Seed = 4, Streaming = false };
-        var loop = Assert.Single(await Run(spec()));
+        var loop = Assert.Single(await BenchmarkRuns.RunAll(spec()));
         var (useLoop, maxBlocking) = (InferenceBenchmarkRunner.UseEventLoop, InferenceBenchmarkRunner.MaxBlockingWorkers);
         InferenceBenchmarkResult threads, pool;
         try
         {
             InferenceBenchmarkRunner.UseEventLoop = false;
-            threads = Assert.Single(await Run(spec()));
+            threads = Assert.Single(await BenchmarkRuns.RunAll(spec()));
             InferenceBenchmarkRunner.MaxBlockingWorkers = 0;
-            pool = Assert.Single(await Run(spec()));
+            pool = Assert.Single(await BenchmarkRuns.RunAll(spec()));
         }
         finally { (InferenceBenchmarkRunner.UseEventLoop, InferenceBenchmarkRunner.MaxBlockingWorkers) = (useLoop, maxBlocking); }
         foreach (var r in new[] { loop, threads, pool })
@@ -138,13 +131,13 @@ public sealed class BenchmarkRunnerTests : IDisposable
         // cannot beat (no token before its due time), not against how late a loaded machine may make them.
         using var timed = VllmSimulator.Start(new InferenceSimulatorOptions { Replicas = 1, Seed = 6, TimeToFirstTokenMs = 20, InterTokenLatencyMs = 5 });
         var spec = () => new InferenceBenchmarkSpec { BaseUrl = timed.Info.BaseUrl, Concurrency = [6], NumPrompts = 30, InputTokens = 20, OutputTokens = 5, Warmups = 1, Seed = 4, Streaming = true, Detailed = true };
-        var loop = Assert.Single(await Run(spec()));
+        var loop = Assert.Single(await BenchmarkRuns.RunAll(spec()));
         var before = InferenceBenchmarkRunner.StreamOnEventLoop;
         InferenceBenchmarkResult threads;
         try
         {
             InferenceBenchmarkRunner.StreamOnEventLoop = false;
-            threads = Assert.Single(await Run(spec()));
+            threads = Assert.Single(await BenchmarkRuns.RunAll(spec()));
         }
         finally { InferenceBenchmarkRunner.StreamOnEventLoop = before; }
         foreach (var r in new[] { loop, threads })
@@ -173,7 +166,7 @@ public sealed class BenchmarkRunnerTests : IDisposable
     [Fact]
     public async Task UnreachableEndpointIsAStableError()
     {
-        var ex = await Assert.ThrowsAsync<RhaiiException>(() => Run(new InferenceBenchmarkSpec { BaseUrl = "http://127.0.0.1:1", NumPrompts = 1 }));
+        var ex = await Assert.ThrowsAsync<RhaiiException>(() => BenchmarkRuns.RunAll(new InferenceBenchmarkSpec { BaseUrl = "http://127.0.0.1:1", NumPrompts = 1 }));
         Assert.Equal("InferenceEndpointUnreachable", ex.ErrorId);
     }
 

@@ -13,19 +13,12 @@ public sealed class EventLoopTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("rhaii-loop-").FullName;
 
-    private static async Task<InferenceBenchmarkResult> Run(InferenceBenchmarkSpec spec)
-    {
-        var list = new List<InferenceBenchmarkResult>();
-        await foreach (var r in new InferenceBenchmarkRunner(spec).RunAsync()) list.Add(r);
-        return Assert.Single(list);
-    }
-
     [Fact]
     public async Task EveryRequestIsRecordedAndLoggedWithItsTokensAndPod()
     {
         using var sim = VllmSimulator.Start(new InferenceSimulatorOptions { Replicas = 1, Seed = 3 });
         var log = Path.Combine(_dir, "loop.jsonl");
-        var r = await Run(new InferenceBenchmarkSpec
+        var r = await BenchmarkRuns.RunOne(new InferenceBenchmarkSpec
         {
             BaseUrl = sim.Info.BaseUrl, Model = "Qwen/Qwen2.5-3B-Instruct", Api = InferenceApi.Completions, Streaming = false, Concurrency = [8],
             NumPrompts = 100, InputTokens = 12, OutputTokens = 3, Warmups = 0, Detailed = true, RequestLogPath = log,
@@ -49,7 +42,7 @@ public sealed class EventLoopTests : IDisposable
         silent.Start(64);
         var accepted = new List<Socket>();
         var acceptor = Task.Run(async () => { try { while (true) accepted.Add(await silent.AcceptSocketAsync()); } catch { } });
-        var r = await Run(new InferenceBenchmarkSpec
+        var r = await BenchmarkRuns.RunOne(new InferenceBenchmarkSpec
         {
             BaseUrl = $"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}", Model = "m", Streaming = false, Concurrency = [4], NumPrompts = 8,
             Warmups = 0, RequestTimeout = TimeSpan.FromMilliseconds(300),
@@ -78,26 +71,13 @@ public sealed class EventLoopTests : IDisposable
                 _ = Task.Run(async () =>
                 {
                     using var _ = s;
-                    var buf = new byte[8192];
-                    var got = new List<byte>();
-                    while (true)
-                    {
-                        var n = await s.ReceiveAsync(buf);
-                        if (n == 0) return;
-                        got.AddRange(buf.AsSpan(0, n).ToArray());
-                        var text = Encoding.ASCII.GetString(got.ToArray());
-                        var headEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-                        if (headEnd < 0) continue;
-                        var cl = int.Parse(text.Split("\r\n").First(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))[15..].Trim());
-                        if (got.Count < headEnd + 4 + cl) continue;
-                        await s.SendAsync(answer);
-                        s.Shutdown(SocketShutdown.Both);
-                        return;
-                    }
+                    if (await BenchmarkRuns.ReadRequestAsync(s, []) is null) return;
+                    await s.SendAsync(answer);
+                    s.Shutdown(SocketShutdown.Both);
                 });
             }
         });
-        var r = await Run(new InferenceBenchmarkSpec
+        var r = await BenchmarkRuns.RunOne(new InferenceBenchmarkSpec
         {
             BaseUrl = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}", Model = "m", Api = InferenceApi.Completions, Streaming = false,
             Concurrency = [4], NumPrompts = 40, Warmups = 0, RequestTimeout = TimeSpan.FromSeconds(60),

@@ -15,13 +15,6 @@ namespace RhaiiGke.Tests.Inference;
 /// </summary>
 public sealed class LoopReadTests
 {
-    private static async Task<InferenceBenchmarkResult> Run(InferenceBenchmarkSpec spec)
-    {
-        var list = new List<InferenceBenchmarkResult>();
-        await foreach (var r in new InferenceBenchmarkRunner(spec).RunAsync()) list.Add(r);
-        return Assert.Single(list);
-    }
-
     /// <summary>The tokens of answer <paramref name="k"/>: every fifth one has a 70,000-byte token.</summary>
     private static string[] Tokens(int k) =>
         Enumerable.Range(0, 4 + k % 7).Select(i => k % 5 == 0 && i == 1 ? " " + new string((char)('a' + k % 26), 70_000) : $" w{k}-{i}").ToArray();
@@ -75,34 +68,20 @@ public sealed class LoopReadTests
                 _ = Task.Run(async () =>
                 {
                     using var _ = s;
-                    var buf = new byte[65536];
-                    var got = new List<byte>();
+                    var pending = new List<byte>();
                     try
                     {
-                        while (true)
+                        while (await BenchmarkRuns.ReadRequestAsync(s, pending, cts.Token) is { } body)
                         {
-                            var n = await s.ReceiveAsync(buf, cts.Token);
-                            if (n == 0) return;
-                            got.AddRange(buf.AsSpan(0, n).ToArray());
-                            while (true)
+                            var k = Interlocked.Increment(ref next);
+                            var answer = Answer(k, body.Contains("\"stream\":true", StringComparison.Ordinal));
+                            var rng = new Random(k);
+                            var cuts = Enumerable.Range(0, rng.Next(1, 6)).Select(_ => rng.Next(1, answer.Length)).Append(0).Append(answer.Length).Distinct().Order().ToArray();
+                            for (var i = 0; i + 1 < cuts.Length; i++)
                             {
-                                var text = Encoding.ASCII.GetString(got.ToArray());
-                                var headEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-                                if (headEnd < 0) break;
-                                var cl = int.Parse(text.Split("\r\n").First(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))[15..].Trim());
-                                if (got.Count < headEnd + 4 + cl) break;
-                                var stream = text.Substring(headEnd + 4, cl).Contains("\"stream\":true", StringComparison.Ordinal);
-                                got.RemoveRange(0, headEnd + 4 + cl);
-                                var k = Interlocked.Increment(ref next);
-                                var answer = Answer(k, stream);
-                                var rng = new Random(k);
-                                var cuts = Enumerable.Range(0, rng.Next(1, 6)).Select(_ => rng.Next(1, answer.Length)).Append(0).Append(answer.Length).Distinct().Order().ToArray();
-                                for (var i = 0; i + 1 < cuts.Length; i++)
-                                {
-                                    await s.SendAsync(answer.AsMemory(cuts[i], cuts[i + 1] - cuts[i]), cts.Token);
-                                    // Shapes the byte stream into separate reads (the test does not depend on it).
-                                    await Task.Delay(1, cts.Token);
-                                }
+                                await s.SendAsync(answer.AsMemory(cuts[i], cuts[i + 1] - cuts[i]), cts.Token);
+                                // Shapes the byte stream into separate reads (the test does not depend on it).
+                                await Task.Delay(1, cts.Token);
                             }
                         }
                     }
@@ -123,7 +102,7 @@ public sealed class LoopReadTests
         var (listener, stop) = Serve();
         try
         {
-            var r = await Run(new InferenceBenchmarkSpec
+            var r = await BenchmarkRuns.RunOne(new InferenceBenchmarkSpec
             {
                 BaseUrl = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}", Model = "m", Api = InferenceApi.Completions, Streaming = streaming,
                 Concurrency = [6], NumPrompts = 60, Warmups = 0, Detailed = detailed, RequestTimeout = TimeSpan.FromSeconds(60),

@@ -12,13 +12,6 @@ namespace RhaiiGke.Tests.Inference;
 /// </summary>
 public sealed class StreamingAtScaleTests
 {
-    private static async Task<InferenceBenchmarkResult> Run(InferenceBenchmarkSpec spec)
-    {
-        var list = new List<InferenceBenchmarkResult>();
-        await foreach (var r in new InferenceBenchmarkRunner(spec).RunAsync()) list.Add(r);
-        return Assert.Single(list);
-    }
-
     [Fact]
     public async Task FourThousandNinetySixConcurrentStreamsAllCompleteWithTheirTimestamps()
     {
@@ -26,7 +19,7 @@ public sealed class StreamingAtScaleTests
         var limit = FileDescriptorLimit.EnsureAtLeast(2 * 4096 + 512);
         if (limit is { } l && l < 2 * 4096 + 512) return; // the hard limit forbids it here; the bench reports it
         using var sim = VllmSimulator.Start(new InferenceSimulatorOptions { Replicas = 1, MaxNumSeqs = 8192, Seed = 5 });
-        var r = await Run(new InferenceBenchmarkSpec
+        var r = await BenchmarkRuns.RunOne(new InferenceBenchmarkSpec
         {
             BaseUrl = sim.Info.BaseUrl, Model = "Qwen/Qwen2.5-3B-Instruct", Api = InferenceApi.Completions, Streaming = true,
             Concurrency = [4096], NumPrompts = 4096, InputTokens = 4, OutputTokens = 2, Warmups = 0, Detailed = true,
@@ -51,7 +44,7 @@ public sealed class StreamingAtScaleTests
     {
         using var sim = VllmSimulator.Start(new InferenceSimulatorOptions { Replicas = 2, InterTokenLatencyMs = 1, Seed = 6 });
         _ = VllmSimulator.TokenTiming(sim.Info.Id, reset: true);
-        var r = await Run(new InferenceBenchmarkSpec
+        var r = await BenchmarkRuns.RunOne(new InferenceBenchmarkSpec
         {
             BaseUrl = sim.Info.BaseUrl, Model = "Qwen/Qwen2.5-3B-Instruct", Api = InferenceApi.Completions, Streaming = true,
             Concurrency = [3], NumPrompts = 6, InputTokens = 4, OutputTokens = 5, Warmups = 0,

@@ -68,7 +68,6 @@
         PSData = @{
             Tags         = @('GKE', 'TPU', 'KServe', 'vLLM', 'llm-d', 'Kubernetes', 'LLM', 'Inference', 'PSEdition_Core', 'Linux', 'Windows', 'MacOS')
             LicenseUri   = 'https://www.apache.org/licenses/LICENSE-2.0'
-            ProjectUri   = 'https://github.com/rhaii/RhaiiGke'
             ReleaseNotes = 'See CHANGELOG.md in the module folder (the package carries the section of its version here).'
         }
     }

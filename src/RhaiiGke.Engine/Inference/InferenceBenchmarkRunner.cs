@@ -388,9 +388,13 @@ public sealed class InferenceBenchmarkRunner
             // returned instead, one loop's median TTFT was up to 3 ms later than one thread per user's on a loaded
             // 2-core box (simulator at TTFT 50 ms, concurrency 64), because a busy loop gets no wake-up preference
             // from the scheduler. RHAII_BENCH_STREAM_LOOP=0 puts streaming back on one thread per user.
-            // At most half the cores (a local server needs the rest): on 2 cores one loop, like ab -k, measured
-            // 12-13 us of client CPU per request against nginx where two loops took 13-19 us and fewer requests/s.
-            var loops = EventLoopThreads > 0 ? Math.Min(EventLoopThreads, n) : Math.Max(1, Math.Min(Environment.ProcessorCount / 2, n / 2));
+            // One loop per core, as wrk is run with one thread per core, and at least 16 users per loop so that each
+            // epoll_wait still returns a batch. An idle loop costs nothing, so a local server keeps the cores the
+            // client does not use. On 2 cores, concurrency 64, two loops against the simulator (a multi-threaded
+            // server on the same cores) did 34,000-36,000 requests/s where one did 27,000, at less CPU per request
+            // (19-21 us against 24-25), and streaming 6,800-8,500 against 6,000-7,000; against nginx (one worker)
+            // the two were level within the noise. (Before the shared receive buffer one loop was better there.)
+            var loops = EventLoopThreads > 0 ? Math.Min(EventLoopThreads, n) : Math.Max(1, Math.Min(Environment.ProcessorCount, n / 16));
             // Users claim request indices in small batches per loop, so the loops rarely touch a shared line.
             var claims = new ClaimCounter { Batch = Math.Clamp(plan.Count / (n * 8), 1, 16) };
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

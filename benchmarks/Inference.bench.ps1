@@ -267,16 +267,10 @@ function Wait-MachineIdle([double]$Seconds = 20) {
     } while ($busy -gt 0.25 -and [DateTime]::UtcNow -lt $until)
 }
 
-# A client's typical round: the median by requests/s of its rounds without failures (of all of them when every
-# round failed; the lower middle one of an even count).
-function Get-MedianRound($Runs) {
+# A client's rounds without failures (all of them when every round failed), by requests/s, lowest first.
+function Get-RankedRounds($Runs) {
     $ok = @($Runs | Where-Object { -not $_.Failure -and $_.Rps -gt 0 })
-    $sorted = @($(if ($ok.Count) { $ok } else { @($Runs) }) | Sort-Object Rps)
-    $sorted[[int][math]::Floor(($sorted.Count - 1) / 2)]
-}
-function Get-BestRound($Runs) {
-    $ok = @($Runs | Where-Object { -not $_.Failure -and $_.Rps -gt 0 })
-    if ($ok.Count) { $ok | Sort-Object Rps -Descending | Select-Object -First 1 } else { @($Runs)[0] }
+    @($(if ($ok.Count) { $ok } else { @($Runs) }) | Sort-Object Rps)
 }
 
 function Measure-Cell($Server, [string]$Mode, [int]$C) {
@@ -303,27 +297,32 @@ function Measure-Cell($Server, [string]$Mode, [int]$C) {
             $all[$k].Add((& $clients[$k]))
         }
     }
-    # Each client by its median round. The best round of each is kept too, for the ratio of bests: a maximum
-    # over many noisy rounds favours whoever has the most of them (five peer configurations against one module),
-    # so the bests overstate the peers by about the run-to-run spread, which is 10-30 % here.
-    $best = [ordered]@{}; $top1 = [ordered]@{}
-    foreach ($k in $keys) { $best[$k] = Get-MedianRound $all[$k]; $top1[$k] = Get-BestRound $all[$k] }
-    $mod = $best.module
-    $peers = @($best.Keys | Where-Object { $_ -ne 'module' })
+    # Each client by its median round (the lower middle one of an even count). The best round of each is kept
+    # too, for the ratio of bests beside it: a maximum over many noisy rounds favours whoever has the most of them
+    # (five peer configurations against one module), so that ratio moves with whichever client had the luckiest
+    # round, and rounds move by 10-30 % here.
+    $median = [ordered]@{}; $bestRound = [ordered]@{}
+    foreach ($k in $keys) {
+        $ranked = Get-RankedRounds $all[$k]
+        $median[$k] = $ranked[[int][math]::Floor(($ranked.Count - 1) / 2)]
+        $bestRound[$k] = $ranked[-1]
+    }
+    $mod = $median.module
+    $peers = @($median.Keys | Where-Object { $_ -ne 'module' })
     # wrk -t1 and -t2 are one peer: the better one counts.
     $byPeer = [ordered]@{}
     foreach ($k in $peers) {
         $peer = ($k -split ' ')[0]
-        if (-not $byPeer[$peer] -or (-not $best[$k].Failure -and ($byPeer[$peer].Failure -or $best[$k].Rps -gt $byPeer[$peer].Rps))) { $byPeer[$peer] = $best[$k] | Select-Object *, @{ n = 'Config'; e = { $k } } }
+        if (-not $byPeer[$peer] -or (-not $median[$k].Failure -and ($byPeer[$peer].Failure -or $median[$k].Rps -gt $byPeer[$peer].Rps))) { $byPeer[$peer] = $median[$k] | Select-Object *, @{ n = 'Config'; e = { $k } } }
     }
     $valid = @($byPeer.Values | Where-Object { -not $_.Failure -and $_.Rps -gt 0 })
     $top = $valid | Sort-Object Rps -Descending | Select-Object -First 1
-    $lean = @($best.Keys | Where-Object { $_ -ne 'module' -and -not $best[$_].Failure -and $best[$_].CpuUsPerRequest -gt 0 } | ForEach-Object { $best[$_] }) | Sort-Object CpuUsPerRequest | Select-Object -First 1
+    $lean = @($median.Keys | Where-Object { $_ -ne 'module' -and -not $median[$_].Failure -and $median[$_].CpuUsPerRequest -gt 0 } | ForEach-Object { $median[$_] }) | Sort-Object CpuUsPerRequest | Select-Object -First 1
     $peerTable = [ordered]@{}
-    foreach ($k in $peers) { $peerTable[$k] = [ordered]@{ Rps = $best[$k].Rps; BestRoundRps = $top1[$k].Rps; CpuUsPerRequest = $best[$k].CpuUsPerRequest; Failure = $best[$k].Failure; RatioModuleToPeer = if ($best[$k].Rps -gt 0) { [math]::Round($mod.Rps / $best[$k].Rps, 3) } } }
+    foreach ($k in $peers) { $peerTable[$k] = [ordered]@{ Rps = $median[$k].Rps; BestRoundRps = $bestRound[$k].Rps; CpuUsPerRequest = $median[$k].CpuUsPerRequest; Failure = $median[$k].Failure; RatioModuleToPeer = if ($median[$k].Rps -gt 0) { [math]::Round($mod.Rps / $median[$k].Rps, 3) } } }
     $ratio = if ($top -and $mod.Rps -gt 0) { [math]::Round($mod.Rps / $top.Rps, 3) } else { $null }
-    $peerBests = @($peers | Where-Object { -not $top1[$_].Failure -and $top1[$_].Rps -gt 0 } | ForEach-Object { $top1[$_].Rps })
-    $ratioBests = if ($peerBests.Count -and $top1.module.Rps -gt 0) { [math]::Round($top1.module.Rps / ($peerBests | Measure-Object -Maximum).Maximum, 3) }
+    $peerBests = @($peers | Where-Object { -not $bestRound[$_].Failure -and $bestRound[$_].Rps -gt 0 } | ForEach-Object { $bestRound[$_].Rps })
+    $ratioBests = if ($peerBests.Count -and $bestRound.module.Rps -gt 0) { [math]::Round($bestRound.module.Rps / ($peerBests | Measure-Object -Maximum).Maximum, 3) }
     [pscustomobject]@{
         Server = $Server.Name; Mode = $Mode; Concurrency = $C; LoadAverage = "$load0 -> $(Load)"
         ModuleRps = $mod.Rps; ModuleCpuUsPerRequest = $mod.CpuUsPerRequest; ModuleFailure = $mod.Failure; ModuleJitMs = $mod.JitMs; ModuleRoundsRps = @($all.module | ForEach-Object { $_.Rps })
